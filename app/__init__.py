@@ -1,0 +1,3 @@
+"""CreatorOS Content API."""
+
+__version__ = "0.1.0"

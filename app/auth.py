@@ -1,0 +1,203 @@
+"""JWT verification: who is calling, as a `Principal` the database can trust.
+
+The service authenticates; PostgreSQL authorizes. So all this module decides
+is whether a token is genuine and current, and which of the three API roles
+it asks for. Everything else (which rows) is row level security's job.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import jwt
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from app.problems import ProblemError
+from app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+ANON, AUTHENTICATED, SERVICE_ROLE = "anon", "authenticated", "service_role"
+API_ROLES = frozenset({ANON, AUTHENTICATED, SERVICE_ROLE})
+SYMMETRIC_ALGORITHMS = ("HS256",)
+ASYMMETRIC_ALGORITHMS = ("RS256", "ES256")
+LEEWAY_SECONDS = 30
+WWW_AUTHENTICATE = {"WWW-Authenticate": 'Bearer realm="creatoros"'}
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The verified caller: a role from the allow-list and the token's claims."""
+
+    role: str
+    claims: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def user_id(self) -> uuid.UUID | None:
+        try:
+            return uuid.UUID(str(self.claims["sub"]))
+        except (KeyError, ValueError):
+            return None
+
+    @property
+    def claims_json(self) -> str:
+        """What `request.jwt.claims` holds: the claims, plus the role PostgREST-style."""
+        return json.dumps({**self.claims, "role": self.role}, separators=(",", ":"))
+
+
+ANONYMOUS = Principal(role=ANON)
+
+
+def unauthorized(detail: str) -> ProblemError:
+    return ProblemError(401, detail, slug="invalid-token", headers=WWW_AUTHENTICATE)
+
+
+class TokenVerifier:
+    """Checks signature, `exp`, `nbf`, `aud` and `iss` against the settings."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
+        self._audience = settings.jwt_audience
+        self._issuer = settings.jwt_issuer
+        self._jwks_client: jwt.PyJWKClient | None = None
+        self._jwks_file: jwt.PyJWKSet | None = None
+        if settings.jwt_jwks_url:
+            # Keys are cached and refetched on an unknown `kid` (key rotation).
+            self._jwks_client = jwt.PyJWKClient(settings.jwt_jwks_url, cache_keys=True)
+        if settings.jwt_jwks_file:
+            self._jwks_file = jwt.PyJWKSet.from_json(settings.jwt_jwks_file.read_text())
+
+    @property
+    def algorithms(self) -> tuple[str, ...]:
+        algorithms: tuple[str, ...] = ()
+        if self._secret:
+            algorithms += SYMMETRIC_ALGORITHMS
+        if self._jwks_client or self._jwks_file:
+            algorithms += ASYMMETRIC_ALGORITHMS
+        return algorithms
+
+    def _key(self, token: str, algorithm: str) -> Any:
+        if algorithm in SYMMETRIC_ALGORITHMS:
+            return self._secret
+        if self._jwks_file is not None:
+            kid = jwt.get_unverified_header(token).get("kid")
+            for key in self._jwks_file.keys:
+                if kid is None or key.key_id == kid:
+                    return key.key
+            raise unauthorized("the token is signed with an unknown key")
+        assert self._jwks_client is not None
+        try:
+            return self._jwks_client.get_signing_key_from_jwt(token).key
+        except jwt.PyJWKClientConnectionError as exc:
+            log.error("cannot fetch the JWKS: %s", exc)
+            raise ProblemError(503, "the signing keys cannot be fetched right now") from exc
+        except jwt.PyJWKClientError as exc:
+            raise unauthorized("the token is signed with an unknown key") from exc
+
+    def verify(self, token: str) -> Principal:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.InvalidTokenError as exc:
+            raise unauthorized("the bearer token is not a JWT") from exc
+        algorithm = header.get("alg")
+        # The allow-list comes from the configuration, never from the token:
+        # `none` and algorithm confusion (an RSA public key used as an HMAC
+        # secret) are refused here.
+        if algorithm not in self.algorithms:
+            raise unauthorized(f"tokens signed with {algorithm!r} are not accepted")
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                self._key(token, algorithm),
+                algorithms=[algorithm],
+                audience=self._audience,
+                issuer=self._issuer,
+                leeway=LEEWAY_SECONDS,
+                options={"require": ["exp"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise unauthorized("the token has expired") from exc
+        except jwt.ImmatureSignatureError as exc:
+            raise unauthorized("the token is not valid yet") from exc
+        except jwt.InvalidAudienceError as exc:
+            raise unauthorized(f"the token's audience is not {self._audience!r}") from exc
+        except jwt.InvalidIssuerError as exc:
+            raise unauthorized("the token's issuer is not accepted") from exc
+        except jwt.InvalidTokenError as exc:
+            raise unauthorized(f"the token is not valid: {exc}") from exc
+        return principal_from_claims(claims)
+
+
+def principal_from_claims(claims: dict[str, Any]) -> Principal:
+    # As in PostgREST, a token without a role claim acts as the anonymous role.
+    role = claims.get("role", ANON)
+    if role not in API_ROLES:
+        raise ProblemError(
+            403,
+            "the token's role is not one of anon, authenticated, service_role",
+            slug="role-not-allowed",
+        )
+    if role == AUTHENTICATED:
+        try:
+            uuid.UUID(str(claims.get("sub")))
+        except ValueError as exc:
+            raise unauthorized("an authenticated token needs a UUID `sub` claim") from exc
+    return Principal(role=role, claims=claims)
+
+
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    description="A JWT: Supabase's access token, or one from `creatoros token`.",
+)
+
+
+async def get_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> Principal:
+    """The caller; no token means the anonymous role."""
+    if credentials is None:
+        if request.headers.get("authorization"):
+            raise unauthorized("the Authorization header must be `Bearer <token>`")
+        return ANONYMOUS
+    verifier: TokenVerifier = request.app.state.token_verifier
+    return verifier.verify(credentials.credentials)
+
+
+async def require_user(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    """For endpoints that make no sense anonymously: 401 without a token."""
+    if principal.role == ANON:
+        raise unauthorized("this endpoint needs a bearer token")
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+AuthenticatedPrincipal = Annotated[Principal, Depends(require_user)]
+
+
+def mint_token(
+    secret: str,
+    *,
+    user_id: uuid.UUID | None,
+    role: str = AUTHENTICATED,
+    ttl_seconds: int = 3600,
+    audience: str = "authenticated",
+    issuer: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> str:
+    """An HS256 token as Supabase would issue it (for scripts and development)."""
+    import time
+
+    now = int(time.time())
+    claims: dict[str, Any] = {"role": role, "aud": audience, "iat": now, "exp": now + ttl_seconds}
+    if user_id is not None:
+        claims["sub"] = str(user_id)
+    if issuer:
+        claims["iss"] = issuer
+    claims.update(extra or {})
+    return jwt.encode(claims, secret, algorithm="HS256")

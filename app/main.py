@@ -1,0 +1,66 @@
+"""The application factory: routers, middleware, error handlers, lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from app import __version__
+from app.db import create_engine, resolve_database_url
+from app.docs import install_docs
+from app.health import router as health_router
+from app.problems import install_problem_handlers
+from app.settings import Settings, get_settings
+
+DESCRIPTION = """\
+The system of record for what CreatorOS generates: content projects (courses,
+books, series), their content trees, frameworks, audiences and market research.
+
+PostgreSQL row level security decides who sees what: the service verifies the
+caller's JWT and runs every request in one transaction under the caller's role
+and claims. Errors are `application/problem+json` (RFC 9457).
+"""
+
+
+def create_app(settings: Settings | None = None, *, database_url: str | None = None) -> FastAPI:
+    """Build the app. `database_url` overrides the settings (tests pass the
+    per-test database); otherwise it is resolved at startup, starting the
+    embedded PostgreSQL when `DATABASE_URL` is unset."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        url = database_url
+        if url is None:
+            url = await asyncio.to_thread(resolve_database_url, settings)
+        app.state.engine = create_engine(url, settings)
+        try:
+            yield
+        finally:
+            await app.state.engine.dispose()
+
+    app = FastAPI(
+        title="CreatorOS Content API",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["Authorization", "Content-Type", "If-None-Match", "If-Match"],
+            expose_headers=["ETag", "Location"],
+        )
+    install_problem_handlers(app)
+    install_docs(app)
+    app.include_router(health_router)
+    return app

@@ -1,0 +1,333 @@
+"""SQLAlchemy models mirroring SCHEMA.md, so that autogenerate sees no drift.
+
+The schema belongs to production: these models describe it, the migrations
+(not `create_all`) build it. CHECK constraints and triggers live in the
+migrations only; Alembic does not compare them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    CHAR,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    SmallInteger,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NOT_DELETED = text("deleted_at IS NULL")
+CURRENT_MIND = text("current_mind_id()")
+
+# The full text document of `idx_contents_fts`. A search uses the index only
+# when it repeats this expression exactly (modulo PostgreSQL's normalisation).
+FTS_DOCUMENT = "to_tsvector('english', coalesce(title, '') || ' ' || coalesce(content, ''))"
+FTS_INDEX_EXPRESSION = (
+    "to_tsvector('english'::regconfig, "
+    "(COALESCE(title, ''::text) || ' '::text) || COALESCE(content, ''::text))"
+)
+
+
+class Base(DeclarativeBase):
+    # The constraint names the migrations use, so that names in the models,
+    # the migrations and the database agree.
+    metadata = MetaData(
+        naming_convention={
+            "pk": "pk_%(table_name)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "ix": "idx_%(table_name)s_%(column_0_name)s",
+        }
+    )
+
+
+def _uuid_pk() -> Mapped[uuid.UUID]:
+    return mapped_column(
+        UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()")
+    )
+
+
+def _created_at() -> Mapped[datetime]:
+    return mapped_column(DateTime(timezone=True), nullable=False, server_default=text("now()"))
+
+
+def _updated_at() -> Mapped[datetime]:
+    return mapped_column(DateTime(timezone=True), nullable=False, server_default=text("now()"))
+
+
+class Mind(Base):
+    __tablename__ = "minds"
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    slug: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+    display_name: Mapped[str] = mapped_column(Text, nullable=False)
+    primary_language: Mapped[str | None] = mapped_column(CHAR(2))
+    short_bio: Mapped[str | None] = mapped_column(Text)
+    privacy_level: Mapped[str] = mapped_column(Text, nullable=False, server_default="public")
+    apex_score: Mapped[Decimal | None] = mapped_column(Numeric(3, 2))
+    created_by: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = _updated_at()
+
+
+class UserProfile(Base):
+    __tablename__ = "user_profiles"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    mind_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("minds.id", ondelete="RESTRICT"), nullable=False, unique=True
+    )
+    created_at: Mapped[datetime] = _created_at()
+
+
+class Tag(Base):
+    __tablename__ = "tags"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+    tag_type: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = _updated_at()
+
+
+class JobExecution(Base):
+    __tablename__ = "job_executions"
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    llm_provider: Mapped[str | None] = mapped_column(Text)
+    llm_model: Mapped[str | None] = mapped_column(Text)
+    llm_version: Mapped[str | None] = mapped_column(Text)
+    params: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    tokens_prompt: Mapped[int | None] = mapped_column(Integer)
+    tokens_completion: Mapped[int | None] = mapped_column(Integer)
+    cost_usd: Mapped[Decimal | None] = mapped_column(Numeric(12, 6))
+    latency_ms: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = _created_at()
+
+
+class ContentFramework(Base):
+    __tablename__ = "content_frameworks"
+    __table_args__ = (
+        Index(
+            "idx_content_frameworks_active_slug",
+            "slug",
+            postgresql_where=text("is_active"),
+        ),
+        # NULL owner means global: two global frameworks may not share a slug.
+        UniqueConstraint(
+            "owner_mind_id",
+            "slug",
+            name="uq_content_frameworks_owner_slug",
+            postgresql_nulls_not_distinct=True,
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    slug: Mapped[str] = mapped_column(Text, nullable=False)
+    owner_mind_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("minds.id", ondelete="RESTRICT"), server_default=CURRENT_MIND
+    )
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    description: Mapped[str | None] = mapped_column(Text)
+    framework_type: Mapped[str | None] = mapped_column(Text)
+    framework_schema: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    is_active: Mapped[bool | None] = mapped_column(Boolean, server_default=text("true"))
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = _updated_at()
+
+
+class AudienceProfile(Base):
+    __tablename__ = "audience_profiles"
+    __table_args__ = (
+        UniqueConstraint("owner_mind_id", "slug", name="uq_audience_profiles_owner_slug"),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    slug: Mapped[str] = mapped_column(Text, nullable=False)
+    owner_mind_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("minds.id", ondelete="SET NULL"), server_default=CURRENT_MIND
+    )
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    description: Mapped[str | None] = mapped_column(Text)
+    demographics: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    psychographics: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    technical_level: Mapped[str | None] = mapped_column(Text)
+    learning_preferences: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = _updated_at()
+
+
+class ContentProject(Base):
+    __tablename__ = "content_projects"
+    __table_args__ = (
+        Index("idx_content_projects_slug", "slug"),
+        Index("idx_content_projects_target_audience_id", "target_audience_id"),
+        Index("idx_content_projects_persona_mind_id", "persona_mind_id"),
+        UniqueConstraint("creator_mind_id", "slug", name="uq_content_projects_creator_slug"),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    slug: Mapped[str] = mapped_column(Text, nullable=False)
+    # The database fills it from the caller's claims: a client never sends it.
+    creator_mind_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("minds.id", ondelete="SET NULL"), server_default=CURRENT_MIND
+    )
+    persona_mind_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("minds.id", ondelete="SET NULL")
+    )
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    description: Mapped[str | None] = mapped_column(Text)
+    project_type: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str | None] = mapped_column(Text, server_default="planning")
+    target_audience_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("audience_profiles.id"))
+    default_frameworks: Mapped[list[str] | None] = mapped_column(JSONB)
+    project_metadata: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, nullable=False, server_default=text("'{}'::jsonb")
+    )
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = _updated_at()
+
+
+class Content(Base):
+    __tablename__ = "contents"
+    __table_args__ = (
+        Index("idx_contents_ai_generated", "ai_generated", postgresql_where=NOT_DELETED),
+        Index(
+            "idx_contents_parent_order",
+            "parent_content_id",
+            "sequence_order",
+            postgresql_where=NOT_DELETED,
+        ),
+        Index(
+            "idx_contents_children",
+            "parent_content_id",
+            "sequence_order",
+            postgresql_where=text("deleted_at IS NULL AND parent_content_id IS NOT NULL"),
+        ),
+        Index(
+            "idx_contents_project_generated",
+            "project_id",
+            postgresql_where=text("ai_generated AND deleted_at IS NULL"),
+        ),
+        Index(
+            "idx_contents_status_published",
+            "status",
+            text("published_at DESC"),
+            postgresql_where=NOT_DELETED,
+        ),
+        Index(
+            "idx_contents_processing_status",
+            text("(metadata ->> 'processing_status')"),
+            postgresql_where=text("NOT ai_generated AND deleted_at IS NULL"),
+        ),
+        Index(
+            "idx_contents_generation_execution",
+            "generation_execution_id",
+            postgresql_where=text("ai_generated"),
+        ),
+        # Written as PostgreSQL reports it back, so autogenerate sees no change.
+        Index("idx_contents_fts", text(FTS_INDEX_EXPRESSION), postgresql_using="gin"),
+        Index("idx_contents_metadata", "metadata", postgresql_using="gin"),
+        Index("idx_contents_slug", "slug", postgresql_where=NOT_DELETED),
+        Index("idx_contents_framework_id", "framework_id"),
+        UniqueConstraint("project_id", "slug", name="uq_contents_project_slug"),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    ai_generated: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, server_default=text("false")
+    )
+    content_type: Mapped[str] = mapped_column(Text, nullable=False)
+    parent_content_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("contents.id", ondelete="CASCADE")
+    )
+    sequence_order: Mapped[int | None] = mapped_column(SmallInteger)
+    slug: Mapped[str] = mapped_column(Text, nullable=False)
+    title: Mapped[str] = mapped_column(Text, nullable=False)
+    content: Mapped[str | None] = mapped_column(Text)
+    generation_execution_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("job_executions.id")
+    )
+    project_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("content_projects.id", ondelete="SET NULL")
+    )
+    fidelity_score: Mapped[Decimal | None] = mapped_column(Numeric(3, 2))
+    # `metadata` is reserved on declarative classes; the column keeps its name.
+    metadata_: Mapped[dict[str, Any]] = mapped_column(
+        "metadata", JSONB, nullable=False, server_default=text("'{}'::jsonb")
+    )
+    status: Mapped[str | None] = mapped_column(Text, server_default="draft")
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    published_url: Mapped[str | None] = mapped_column(Text)
+    file_path: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = _updated_at()
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    keywords: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
+    framework_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("content_frameworks.id", ondelete="SET NULL")
+    )
+
+
+class ContentMind(Base):
+    __tablename__ = "content_minds"
+    __table_args__ = (
+        Index("idx_content_minds_content_id", "content_id"),
+        Index("idx_content_minds_mind_id", "mind_id"),
+        Index("idx_content_minds_mind_role", "mind_id", "role"),
+    )
+
+    content_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("contents.id", ondelete="CASCADE"), primary_key=True
+    )
+    mind_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("minds.id", ondelete="CASCADE"), primary_key=True
+    )
+    role: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _created_at()
+
+
+class ContentTag(Base):
+    __tablename__ = "content_tags"
+    __table_args__ = (
+        Index("idx_content_tags_content_id", "content_id"),
+        Index("idx_content_tags_tag_id", "tag_id"),
+    )
+
+    content_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("contents.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag_id: Mapped[int] = mapped_column(ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True)
+    created_at: Mapped[datetime] = _created_at()
+
+
+class MarketResearch(Base):
+    __tablename__ = "market_research"
+    __table_args__ = (Index("idx_market_research_project_id", "project_id"),)
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    project_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("content_projects.id", ondelete="CASCADE"), nullable=False
+    )
+    research_type: Mapped[str] = mapped_column(Text, nullable=False)
+    title: Mapped[str | None] = mapped_column(Text)
+    report_data: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    body: Mapped[str | None] = mapped_column(Text)
+    competitors_count: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = _updated_at()

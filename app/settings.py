@@ -1,0 +1,82 @@
+"""Every knob of the service, read once from the environment (or a `.env` file).
+
+The environment names are an interface: scripts, docker-compose and the README
+rely on them, so each field names its variable explicitly.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name, name.lower())
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=_env("DATABASE_URL"),
+        description="PostgreSQL URL. Unset: an embedded PostgreSQL in CREATOROS_DATA_DIR.",
+    )
+    data_dir: Path = Field(
+        default=Path(".creatoros"),
+        validation_alias=_env("CREATOROS_DATA_DIR"),
+        description="Embedded database files and the generated development JWT secret.",
+    )
+    jwt_secret: SecretStr | None = Field(
+        default=None,
+        validation_alias=_env("JWT_SECRET"),
+        description="HS256 secret (Supabase's legacy JWT secret).",
+    )
+    jwt_jwks_url: str | None = Field(default=None, validation_alias=_env("JWT_JWKS_URL"))
+    jwt_jwks_file: Path | None = Field(default=None, validation_alias=_env("JWT_JWKS_FILE"))
+    jwt_audience: str = Field(default="authenticated", validation_alias=_env("JWT_AUDIENCE"))
+    jwt_issuer: str | None = Field(default=None, validation_alias=_env("JWT_ISSUER"))
+    db_pool_size: int = Field(default=10, ge=1, le=200, validation_alias=_env("DB_POOL_SIZE"))
+    db_pooler_mode: bool = Field(
+        default=False,
+        validation_alias=_env("DB_POOLER_MODE"),
+        description="Behind a transaction-mode pooler (PgBouncer, Supavisor): "
+        "no server-side prepared statement cache.",
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias=_env("CORS_ORIGINS"),
+        description="Comma-separated origins allowed by CORS.",
+    )
+    max_body_bytes: int = Field(
+        default=5 * 1024 * 1024, ge=1024, validation_alias=_env("MAX_BODY_BYTES")
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        default="INFO", validation_alias=_env("LOG_LEVEL")
+    )
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_log_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @property
+    def uses_embedded_database(self) -> bool:
+        return not self.database_url
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings; tests build their own `Settings` instead."""
+    return Settings()

@@ -1,0 +1,46 @@
+"""Migration tests run on every server at hand: the embedded PostgreSQL 18 and
+the machine's PostgreSQL 15 (Supabase runs 15 and 17)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from tests.pg import PgServer, machine_pg15, pg15_unavailable_reason
+
+
+@pytest.fixture(scope="session")
+def pg15_server() -> Iterator[PgServer]:
+    reason = pg15_unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    with machine_pg15() as server:
+        yield server
+
+
+@dataclass(frozen=True)
+class Db:
+    server: PgServer
+    name: str
+
+    @property
+    def dsn(self) -> str:
+        return self.server.dsn(self.name)
+
+    @property
+    def url(self) -> str:
+        return self.server.url(self.name)
+
+
+@pytest.fixture(params=["embedded", "pg15"])
+async def blank_db(request: pytest.FixtureRequest) -> AsyncIterator[Db]:
+    """An empty database on each server in turn."""
+    fixture = "pg_server" if request.param == "embedded" else "pg15_server"
+    server: PgServer = request.getfixturevalue(fixture)
+    name = await server.create_database()
+    try:
+        yield Db(server, name)
+    finally:
+        await server.drop_database(name)

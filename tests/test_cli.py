@@ -1,0 +1,164 @@
+"""The `creatoros` command as a newcomer meets it: a real process, a real server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+
+from app.migrations import head_revision
+
+CREATOROS = str(Path(sys.executable).with_name("creatoros"))
+READY_WITHIN_SECONDS = 60
+
+
+def clean_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    """The environment of a fresh machine: none of the service's settings."""
+    names = ("DATABASE_URL", "JWT_SECRET", "JWT_JWKS_URL", "JWT_JWKS_FILE", "TEST_DATABASE_URL")
+    env = {k: v for k, v in os.environ.items() if k not in names}
+    env["CREATOROS_DATA_DIR"] = str(data_dir)
+    env.update(extra)
+    return env
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def serving(data_dir: Path, cwd: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [CREATOROS, "serve", "--port", str(port)],
+        env=clean_env(data_dir),
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        yield base, proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def wait_ready(base: str, proc: subprocess.Popen[str]) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < READY_WITHIN_SECONDS:
+        if proc.poll() is not None:
+            pytest.fail(
+                f"creatoros serve exited early:\n{proc.stdout.read() if proc.stdout else ''}"
+            )
+        try:
+            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                return time.monotonic() - started
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"/readyz not 200 within {READY_WITHIN_SECONDS}s")
+
+
+def stop(proc: subprocess.Popen[str]) -> str:
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, out
+    return out
+
+
+def embedded_dsn(pgdata: Path) -> str:
+    lines = (pgdata / "postmaster.pid").read_text().splitlines()
+    port, socket_dir = lines[3].strip(), lines[4].strip()
+    return f"postgresql://postgres@/creatoros?host={socket_dir}&port={port}"
+
+
+async def test_serve_on_a_fresh_machine_then_restart_on_the_same_data(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    pgdata = data_dir / "pgdata"
+
+    with serving(data_dir, tmp_path) as (base, proc):
+        seconds = wait_ready(base, proc)
+        assert seconds < READY_WITHIN_SECONDS
+        assert httpx.get(f"{base}/readyz").json()["revision"] == head_revision()
+        assert httpx.get(f"{base}/docs").status_code == 200
+        conn = await asyncpg.connect(embedded_dsn(pgdata))
+        try:
+            await conn.execute("INSERT INTO tags (name, tag_type) VALUES ('survives', 'theme')")
+        finally:
+            await conn.close()
+        first_output = stop(proc)
+
+    assert "generated a development secret" in first_output
+    assert "/docs" in first_output
+    assert not (pgdata / "postmaster.pid").exists(), "the embedded server must stop on exit"
+    secret = (data_dir / "jwt_secret").read_text()
+
+    with serving(data_dir, tmp_path) as (base, proc):
+        wait_ready(base, proc)
+        conn = await asyncpg.connect(embedded_dsn(pgdata))
+        try:
+            survived = await conn.fetchval("SELECT count(*) FROM tags WHERE name = 'survives'")
+        finally:
+            await conn.close()
+        second_output = stop(proc)
+
+    assert survived == 1
+    assert "using the development secret kept in" in second_output
+    assert (data_dir / "jwt_secret").read_text() == secret
+
+
+def test_db_sql_prints_the_migrations_without_a_server(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [CREATOROS, "db", "sql"],
+        env=clean_env(tmp_path / "data"),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "CREATE TABLE public.contents" in result.stdout
+    assert "UPDATE alembic_version" in result.stdout or "INSERT INTO alembic_version" in (
+        result.stdout
+    )
+    assert not (tmp_path / "data" / "pgdata").exists()
+
+
+def test_db_commands_on_a_configured_database(tmp_path: Path, empty_database: str) -> None:
+    env = clean_env(tmp_path / "data", DATABASE_URL=empty_database)
+
+    def db(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [CREATOROS, "db", *args],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    assert db("upgrade").returncode == 0
+    current = db("current")
+    assert current.returncode == 0, current.stderr
+    assert head_revision() in current.stdout
+    assert db("downgrade", "base").returncode == 0
+    assert head_revision() not in db("current").stdout
+    assert not (tmp_path / "data" / "pgdata").exists(), "DATABASE_URL set: no embedded server"
