@@ -136,7 +136,7 @@ class TokenVerifier:
 def principal_from_claims(claims: dict[str, Any]) -> Principal:
     # As in PostgREST, a token without a role claim acts as the anonymous role.
     role = claims.get("role", ANON)
-    if role not in API_ROLES:
+    if not isinstance(role, str) or role not in API_ROLES:
         raise ProblemError(
             403,
             "the token's role is not one of anon, authenticated, service_role",

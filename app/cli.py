@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import signal
+import uuid
+from collections.abc import Awaitable, Callable
 from types import FrameType
-from typing import Annotated
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from pydantic import SecretStr
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app import migrations
-from app.db import DatabaseUnavailable, embedded_pgdata, resolve_database_url
+from app import admin, migrations
+from app.auth import API_ROLES, AUTHENTICATED, mint_token
+from app.db import (
+    DatabaseUnavailable,
+    api_database_url,
+    create_engine,
+    embedded_pgdata,
+    guard_login_role,
+    resolve_database_url,
+)
+from app.problems import sqlstate_of
 from app.settings import Settings, get_settings
 
 cli = typer.Typer(
@@ -21,8 +35,12 @@ cli = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-db_cli = typer.Typer(help="The database schema (Alembic).", no_args_is_help=True)
+db_cli = typer.Typer(help="The database: schema (Alembic) and security.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
+minds_cli = typer.Typer(help="Minds (creators' personas) and their users.", no_args_is_help=True)
+cli.add_typer(minds_cli, name="minds")
+
+T = TypeVar("T")
 
 JWT_SECRET_FILE = "jwt_secret"  # noqa: S105 - a file name, not a secret
 
@@ -57,6 +75,28 @@ def ensure_jwt_secret(settings: Settings) -> None:
     settings.jwt_secret = SecretStr(secret)
 
 
+async def _with_engine(
+    settings: Settings,
+    work: Callable[[AsyncEngine], Awaitable[T]],
+    admin_url: str | None = None,
+) -> T:
+    """Run `work` on the engine requests use (the login role), as `serve` builds it."""
+    admin_url = admin_url or _database_url(settings)
+    engine = create_engine(
+        api_database_url(admin_url, settings), settings.model_copy(update={"db_pool_size": 2})
+    )
+    try:
+        guard_login_role(engine, settings)
+        return await work(engine)
+    finally:
+        await engine.dispose()
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+    raise typer.Exit(code)
+
+
 def _configure_logging(settings: Settings) -> None:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -84,6 +124,8 @@ def serve(
     ensure_jwt_secret(settings)
     url = _database_url(settings)
     migrations.upgrade(url)
+    if settings.uses_embedded_database:
+        _print_demo_token(settings, url)
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
     typer.echo(f"API docs: http://{shown_host}:{port}/docs  (ReDoc: /redoc)", err=True)
     # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal. With
@@ -96,6 +138,139 @@ def serve(
         port=port,
         log_level=settings.log_level.lower(),
         proxy_headers=True,
+    )
+
+
+@cli.command()
+def token(
+    user: Annotated[uuid.UUID | None, typer.Option(help="The user id (JWT `sub`).")] = None,
+    role: Annotated[str, typer.Option(help="anon, authenticated or service_role.")] = AUTHENTICATED,
+    ttl: Annotated[int, typer.Option(help="Lifetime in seconds.", min=60)] = 3600,
+) -> None:
+    """Mint a JWT signed with the configured secret (JWT_SECRET, or the
+    development one in CREATOROS_DATA_DIR). Prints only the token."""
+    settings = get_settings()
+    if role not in API_ROLES:
+        _fail(f"--role must be one of {', '.join(sorted(API_ROLES))}", 2)
+    if role == AUTHENTICATED and user is None:
+        _fail("an authenticated token needs --user", 2)
+    ensure_jwt_secret(settings)
+    assert settings.jwt_secret is not None
+    typer.echo(
+        mint_token(
+            settings.jwt_secret.get_secret_value(),
+            user_id=user,
+            role=role,
+            ttl_seconds=ttl,
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
+        )
+    )
+
+
+@minds_cli.command("create")
+def minds_create(
+    slug: Annotated[str, typer.Option(help="The mind's slug, unique.")],
+    name: Annotated[str | None, typer.Option(help="Display name (default: the slug).")] = None,
+    user: Annotated[
+        uuid.UUID | None, typer.Option(help="The auth user id to link (default: a new one).")
+    ] = None,
+) -> None:
+    """Provision a mind and the user profile that links a login to it.
+    Prints JSON with `mind_id` and `user_id`. Idempotent per slug."""
+    settings = get_settings()
+
+    async def work(engine: AsyncEngine) -> admin.ProvisionedMind:
+        return await admin.provision_mind(engine, slug=slug, name=name, user_id=user)
+
+    try:
+        mind = asyncio.run(_with_engine(settings, work))
+    except ValueError as exc:
+        _fail(str(exc))
+    except DBAPIError as exc:
+        _fail(f"the database refused: {exc.orig}")
+    typer.echo(
+        admin.as_json(
+            {
+                "mind_id": mind.mind_id,
+                "user_id": mind.user_id,
+                "slug": mind.slug,
+                "created": mind.created,
+            }
+        )
+    )
+
+
+@db_cli.command("impersonate")
+def db_impersonate(
+    user: Annotated[uuid.UUID, typer.Option(help="The user id (JWT `sub`) to act as.")],
+    sql: Annotated[str, typer.Option(help="One SQL statement.")],
+    role: Annotated[str, typer.Option(help="anon, authenticated or service_role.")] = AUTHENTICATED,
+    commit: Annotated[
+        bool, typer.Option(help="Keep the statement's changes (default: roll back).")
+    ] = False,
+) -> None:
+    """Run SQL as that user would through the API (same role, same claims,
+    same row level security) and print the rows as JSON lines."""
+    if role not in API_ROLES:
+        _fail(f"--role must be one of {', '.join(sorted(API_ROLES))}", 2)
+    settings = get_settings()
+    principal = admin.principal_for(user, role)
+
+    async def work(engine: AsyncEngine) -> tuple[list[str], list[Any]]:
+        return await admin.run_as(engine, principal, sql, commit=commit)
+
+    try:
+        columns, rows = asyncio.run(_with_engine(settings, work))
+    except DBAPIError as exc:
+        _fail(f"{sqlstate_of(exc) or 'error'}: {getattr(exc.orig, 'args', [exc])[0]}")
+    for row in rows:
+        typer.echo(admin.as_json(dict(zip(columns, row, strict=True))))
+    typer.echo(f"({len(rows)} row{'s' if len(rows) != 1 else ''})", err=True)
+
+
+@db_cli.command("rls-audit")
+def db_rls_audit() -> None:
+    """Check that every table the API exposes has RLS on and policies.
+    Exits 1 listing the offenders."""
+    settings = get_settings()
+
+    async def work(engine: AsyncEngine) -> list[str]:
+        async with engine.connect() as conn:
+            return await admin.rls_offenders(conn)
+
+    offenders = asyncio.run(_with_engine(settings, work))
+    if offenders:
+        for line in offenders:
+            typer.secho(f"FAIL {line}", fg=typer.colors.RED)
+        raise typer.Exit(1)
+    typer.echo(f"ok: {len(admin.API_TABLES)} tables, RLS on and policies present")
+
+
+DEMO_MIND = "demo"
+DEMO_TOKEN_TTL = 7 * 24 * 3600
+
+
+def _print_demo_token(settings: Settings, admin_url: str) -> None:
+    """On the embedded default, a newcomer gets a creator and a token at once."""
+
+    async def work(engine: AsyncEngine) -> admin.ProvisionedMind:
+        return await admin.provision_mind(engine, slug=DEMO_MIND, name="Demo creator", user_id=None)
+
+    mind = asyncio.run(_with_engine(settings, work, admin_url))
+    if mind.created:
+        typer.echo(f"Provisioned a demo creator: mind '{mind.slug}', user {mind.user_id}", err=True)
+    assert settings.jwt_secret is not None
+    jwt = mint_token(
+        settings.jwt_secret.get_secret_value(),
+        user_id=mind.user_id,
+        ttl_seconds=DEMO_TOKEN_TTL,
+        audience=settings.jwt_audience,
+        issuer=settings.jwt_issuer,
+    )
+    typer.echo(f"Development token for '{mind.slug}' (valid 7 days): {jwt}", err=True)
+    typer.echo(
+        "  try: curl -H 'Authorization: Bearer <token>' http://127.0.0.1:<port>/v1/me", err=True
     )
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from app.settings import Settings
@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 
 EMBEDDED_DATABASE = "creatoros"
 EMBEDDED_SUPERUSER = "postgres"
+# The login role the API uses: it may only connect and switch to anon,
+# authenticated or service_role (created by the migrations where missing).
+LOGIN_ROLE = "authenticator"
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -84,11 +87,59 @@ def _database_exists(server: Any, name: str) -> bool:
 
 
 def resolve_database_url(settings: Settings) -> str:
-    """The URL every part of the program uses: `DATABASE_URL`, else the
-    embedded server (started on demand)."""
+    """The URL migrations and admin commands use: `DATABASE_URL`, else the
+    embedded server's superuser (the server is started on demand)."""
     if settings.database_url:
         return to_asyncpg_url(settings.database_url)
     return start_embedded(embedded_pgdata(settings))
+
+
+def api_database_url(admin_url: str, settings: Settings) -> str:
+    """The URL request traffic uses. On the embedded server that is the
+    non-superuser login role (local connections are trusted there); with
+    `DATABASE_URL`, the URL as given — see `drop_to_login_role`."""
+    if settings.database_url:
+        return admin_url
+    return admin_url.replace(f"//{EMBEDDED_SUPERUSER}@", f"//{LOGIN_ROLE}@", 1)
+
+
+PRIVILEGED_LOGIN = """
+    SELECT r.rolsuper OR r.rolbypassrls
+           OR coalesce(pg_has_role(current_user, c.relowner, 'USAGE'), false)
+    FROM pg_roles r LEFT JOIN pg_class c ON c.oid = to_regclass('public.contents')
+    WHERE r.rolname = current_user"""
+
+
+def guard_login_role(engine: AsyncEngine, settings: Settings) -> None:
+    """If `DATABASE_URL` logs in as a role that bypasses RLS (a superuser or
+    the tables' owner, as in a quick docker-compose setup), make each new
+    connection act as the login role for its session. A query that forgot the
+    tenant transaction's role switch then fails with "permission denied"
+    instead of silently seeing every tenant's rows. One query per new
+    connection, none per request.
+
+    Behind a transaction-mode pooler a session setting does not stick to the
+    next transaction, so there the only safe setup is a login role that is
+    not privileged: warn loudly instead.
+    """
+
+    async def check(conn: Any) -> None:
+        if not await conn.fetchval(PRIVILEGED_LOGIN):
+            return
+        user = await conn.fetchval("SELECT current_user")
+        if settings.db_pooler_mode:
+            log.warning(
+                "DATABASE_URL logs in as %s, which bypasses row level security; behind a "
+                "transaction pooler use a login role like %s instead",
+                user,
+                LOGIN_ROLE,
+            )
+            return
+        await conn.execute(f"SET ROLE {LOGIN_ROLE}")
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.run_async(check)
 
 
 def create_engine(url: str, settings: Settings) -> AsyncEngine:

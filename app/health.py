@@ -49,7 +49,9 @@ async def readyz(request: Request) -> Readiness:
             current = await database_ready(request.app.state.engine)
     except Exception as exc:  # any failure to reach the database means "not ready"
         log.warning("readiness check failed: %s", exc)
-        raise ProblemError(503, "the database is not reachable", slug="not-ready") from exc
+        raise ProblemError(
+            503, "the database cannot be reached or queried (see the service log)", slug="not-ready"
+        ) from exc
     if current != head:
         raise ProblemError(
             503,

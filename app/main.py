@@ -10,11 +10,17 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from app import __version__
-from app.db import create_engine, resolve_database_url
+from app.auth import TokenVerifier
+from app.contents.router import router as contents_router
+from app.db import api_database_url, create_engine, guard_login_role, resolve_database_url
 from app.docs import install_docs
 from app.health import router as health_router
+from app.me.router import router as me_router
 from app.problems import install_problem_handlers
+from app.projects.router import router as projects_router
 from app.settings import Settings, get_settings
+
+API_PREFIX = "/v1"
 
 DESCRIPTION = """\
 The system of record for what CreatorOS generates: content projects (courses,
@@ -36,8 +42,11 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         url = database_url
         if url is None:
-            url = await asyncio.to_thread(resolve_database_url, settings)
+            admin_url = await asyncio.to_thread(resolve_database_url, settings)
+            url = api_database_url(admin_url, settings)
         app.state.engine = create_engine(url, settings)
+        app.state.token_verifier = TokenVerifier(settings)
+        guard_login_role(app.state.engine, settings)
         try:
             yield
         finally:
@@ -63,4 +72,6 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     install_problem_handlers(app)
     install_docs(app)
     app.include_router(health_router)
+    for router in (me_router, projects_router, contents_router):
+        app.include_router(router, prefix=API_PREFIX)
     return app

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,20 @@ class Problem(BaseModel):
     status: int = Field(examples=[404])
     detail: str | None = Field(default=None, examples=["content 3f… does not exist"])
     errors: list[ValidationIssue] | None = None
+
+
+PROBLEM_RESPONSE: dict[str, Any] = {
+    "model": Problem,
+    "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` documenting each error status with the problem schema."""
+    return {
+        status: {**PROBLEM_RESPONSE, "description": HTTPStatus(status).phrase}
+        for status in statuses
+    }
 
 
 class ProblemError(Exception):
@@ -103,6 +118,55 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+# The database is the authority: its answer, by SQLSTATE class or code, maps
+# to a status. Messages are ours, never PostgreSQL's (they can name another
+# tenant's constraint values).
+_SQLSTATE_PROBLEMS: dict[str, tuple[int, str, str]] = {
+    "23505": (409, "conflict", "a row with the same natural key (e.g. slug) already exists"),
+    "23503": (422, "invalid-reference", "a referenced row does not exist"),
+    "23514": (422, "constraint-violation", "a value is outside what the schema allows"),
+    "23502": (422, "constraint-violation", "a required value is missing"),
+    "22001": (422, "constraint-violation", "a value is too long"),
+    "22003": (422, "constraint-violation", "a number is out of range"),
+    "22P02": (422, "constraint-violation", "a value has the wrong format"),
+    "22P05": (422, "constraint-violation", "text contains a character PostgreSQL cannot store"),
+    "22021": (422, "constraint-violation", "text is not valid UTF-8"),
+    "42501": (403, "forbidden", "row level security does not allow this change"),
+    "57014": (503, "timeout", "the query took too long and was cancelled"),
+    "40001": (503, "retry", "a concurrent change got in the way; retry the request"),
+    "40P01": (503, "retry", "a concurrent change got in the way; retry the request"),
+}
+_CONNECTION_CLASSES = ("08", "53", "57P")
+
+
+def sqlstate_of(exc: BaseException) -> str | None:
+    orig = getattr(exc, "orig", None)
+    for candidate in (orig, getattr(orig, "__cause__", None), exc):
+        code = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
+        if isinstance(code, str):
+            return code
+    return None
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    code = sqlstate_of(exc)
+    if code in _SQLSTATE_PROBLEMS:
+        status, slug, detail = _SQLSTATE_PROBLEMS[code]
+        headers = {"Retry-After": "1"} if status == 503 else None
+        return problem_response(status, detail, slug=slug, headers=headers)
+    if (code is None and isinstance(exc, OSError)) or (
+        code is not None and code.startswith(_CONNECTION_CLASSES)
+    ):
+        log.warning("database unavailable (%s) on %s %s", code, request.method, request.url.path)
+        return problem_response(
+            503,
+            "the database is unavailable; retry shortly",
+            slug="unavailable",
+            headers={"Retry-After": "5"},
+        )
+    return await _unexpected_error(request, exc)
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     # The trace goes to the log, never to the caller.
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
@@ -113,4 +177,6 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ProblemError, _problem_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(DBAPIError, _database_error)
+    app.add_exception_handler(OSError, _database_error)  # connection refused, socket gone
     app.add_exception_handler(Exception, _unexpected_error)

@@ -4,14 +4,21 @@ template database, and a fresh copy of it for every test."""
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app import migrations
+from app.admin import principal_for, provision_mind
+from app.auth import Principal, mint_token
+from app.db import LOGIN_ROLE, create_engine
 from app.main import create_app
 from app.settings import Settings
 from tests.pg import PgServer, embedded_server, server_from_url
@@ -81,11 +88,70 @@ async def _client_for(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
             yield client
 
 
+def login_url(url: str) -> str:
+    """The same database, logged in as the service's login role: tenancy is
+    only tested through it (a superuser would bypass RLS and hide leaks)."""
+    return (
+        make_url(url)
+        .set(username=LOGIN_ROLE, password=os.environ.get("TEST_AUTHENTICATOR_PASSWORD"))
+        .render_as_string(hide_password=False)
+    )
+
+
 @pytest.fixture
-async def client(settings: Settings, database: str) -> AsyncIterator[httpx.AsyncClient]:
+def api_url(database: str) -> str:
+    return login_url(database)
+
+
+@pytest.fixture
+async def client(settings: Settings, api_url: str) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client on the app, which runs on the test's own database."""
-    async for c in _client_for(create_app(settings, database_url=database)):
+    async for c in _client_for(create_app(settings, database_url=api_url)):
         yield c
+
+
+@pytest.fixture
+async def engine(settings: Settings, api_url: str) -> AsyncIterator[AsyncEngine]:
+    """The login role's engine on the test database, as the app builds it."""
+    engine = create_engine(api_url, settings)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+@dataclass(frozen=True)
+class Creator:
+    """A provisioned creator: a mind, its user, and a valid token."""
+
+    slug: str
+    mind_id: uuid.UUID
+    user_id: uuid.UUID
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    @property
+    def principal(self) -> Principal:
+        return principal_for(self.user_id)
+
+
+async def provision(engine: AsyncEngine, slug: str) -> Creator:
+    mind = await provision_mind(engine, slug=slug, name=slug.title(), user_id=None)
+    token = mint_token(TEST_JWT_SECRET, user_id=mind.user_id)
+    return Creator(slug, mind.mind_id, mind.user_id, token)
+
+
+@pytest.fixture
+async def alice(engine: AsyncEngine) -> Creator:
+    return await provision(engine, "alice")
+
+
+@pytest.fixture
+async def bob(engine: AsyncEngine) -> Creator:
+    return await provision(engine, "bob")
 
 
 @pytest.fixture

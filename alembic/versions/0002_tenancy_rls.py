@@ -58,6 +58,10 @@ BEGIN
     IF NOT pg_has_role('authenticator', 'service_role', 'MEMBER') THEN
         GRANT service_role TO authenticator;
     END IF;
+    -- /readyz compares the schema's revision with the code's, as this role.
+    IF to_regclass('public.alembic_version') IS NOT NULL THEN
+        GRANT SELECT ON public.alembic_version TO authenticator;
+    END IF;
 END
 $$;
 """
@@ -329,6 +333,7 @@ GRANTS = [
 ]
 
 REVOKES = [
+    "REVOKE SELECT ON public.alembic_version FROM authenticator;",
     "REVOKE SELECT ON public.contents, public.content_minds, public.content_tags FROM anon;",
     "REVOKE SELECT ON public.minds, public.user_profiles, public.tags, public.job_executions"
     " FROM authenticated;",

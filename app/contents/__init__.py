@@ -1,0 +1,1 @@
+"""Contents: lessons, chapters, posts, transcripts — the universal content table."""

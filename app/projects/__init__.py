@@ -1,0 +1,1 @@
+"""Content projects: a course, a book, a series."""

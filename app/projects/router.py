@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Response, status
+
+from app.auth import AuthenticatedPrincipal
+from app.pagination import Cursor, Limit, Page
+from app.problems import problem_responses
+from app.projects import service
+from app.projects.schemas import Project, ProjectCreate, ProjectStatus, ProjectType, ProjectUpdate
+from app.tenancy import TenantSession
+
+router = APIRouter(
+    prefix="/projects",
+    tags=["projects"],
+    responses=problem_responses(401, 403, 422, 503),
+)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a project",
+    operation_id="createProject",
+    responses=problem_responses(409),
+)
+async def create_project(
+    body: ProjectCreate, conn: TenantSession, _: AuthenticatedPrincipal, response: Response
+) -> Project:
+    """Create a project owned by the caller's mind. Slugs are unique per creator."""
+    row = await service.create_project(conn, body)
+    response.headers["Location"] = f"/v1/projects/{row['id']}"
+    return Project.model_validate(row)
+
+
+@router.get("", summary="List projects", operation_id="listProjects")
+async def list_projects(
+    conn: TenantSession,
+    _: AuthenticatedPrincipal,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    status: ProjectStatus | None = None,
+    project_type: ProjectType | None = None,
+    slug: str | None = None,
+) -> Page[Project]:
+    """The projects the caller may see: their own, and those they are the persona of."""
+    rows, next_cursor = await service.list_projects(
+        conn,
+        filters={"status": status, "project_type": project_type, "slug": slug},
+        limit=limit,
+        cursor=cursor,
+    )
+    return Page[Project](items=[Project.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.get(
+    "/{project_id}",
+    summary="Get a project",
+    operation_id="getProject",
+    responses=problem_responses(404),
+)
+async def get_project(
+    project_id: uuid.UUID, conn: TenantSession, _: AuthenticatedPrincipal
+) -> Project:
+    row = await service.get_project(conn, project_id)
+    if row is None:
+        raise service.project_not_found(project_id)
+    return Project.model_validate(row)
+
+
+@router.patch(
+    "/{project_id}",
+    summary="Update a project",
+    operation_id="updateProject",
+    responses=problem_responses(404, 409),
+)
+async def update_project(
+    project_id: uuid.UUID, body: ProjectUpdate, conn: TenantSession, _: AuthenticatedPrincipal
+) -> Project:
+    """Partial update: only the fields sent change."""
+    return Project.model_validate(await service.update_project(conn, project_id, body))
+
+
+@router.delete(
+    "/{project_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a project",
+    operation_id="deleteProject",
+    responses=problem_responses(404),
+)
+async def delete_project(
+    project_id: uuid.UUID, conn: TenantSession, _: AuthenticatedPrincipal
+) -> None:
+    """Delete the project and its market research; its contents are kept, detached."""
+    await service.delete_project(conn, project_id)

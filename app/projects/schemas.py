@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.schemas import JsonObject, Name, ShortText, Slug
+
+
+class ProjectType(StrEnum):
+    course = "course"
+    book = "book"
+    blog_series = "blog_series"
+    video_series = "video_series"
+    newsletter = "newsletter"
+    social_media_campaign = "social_media_campaign"
+    other = "other"
+
+
+class ProjectStatus(StrEnum):
+    planning = "planning"
+    in_progress = "in_progress"
+    completed = "completed"
+    archived = "archived"
+
+
+class ProjectCreate(BaseModel):
+    """A new project. Its creator is the caller's mind, set by the database."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"slug": "claude-code", "name": "Claude Code na prática", "project_type": "course"}
+            ]
+        },
+    )
+
+    slug: Slug
+    name: Name
+    project_type: ProjectType
+    description: ShortText | None = None
+    status: ProjectStatus = ProjectStatus.planning
+    persona_mind_id: uuid.UUID | None = Field(
+        default=None, description="The mind whose voice the project is written in."
+    )
+    project_metadata: JsonObject = Field(default_factory=dict)
+
+
+class ProjectUpdate(BaseModel):
+    """Partial update: only the fields sent change."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"status": "in_progress"}]}
+    )
+
+    slug: Slug | None = None
+    name: Name | None = None
+    project_type: ProjectType | None = None
+    description: ShortText | None = None
+    status: ProjectStatus | None = None
+    persona_mind_id: uuid.UUID | None = None
+    project_metadata: JsonObject | None = None
+
+
+class Project(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    slug: str
+    name: str
+    description: str | None
+    project_type: str | None
+    status: str | None
+    creator_mind_id: uuid.UUID | None
+    persona_mind_id: uuid.UUID | None
+    target_audience_id: uuid.UUID | None
+    default_frameworks: Any | None
+    project_metadata: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime

@@ -1,0 +1,141 @@
+"""Contents over HTTP, as two creators."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.tenancy import tenant_transaction
+from tests.conftest import Creator
+
+
+async def project_of(client: httpx.AsyncClient, who: Creator, slug: str = "course") -> str:
+    response = await client.post(
+        "/v1/projects", headers=who.headers,
+        json={"slug": slug, "name": slug, "project_type": "course"},
+    )  # fmt: skip
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+def lesson(project_id: str, slug: str = "1-1-intro", **extra: object) -> dict:
+    return {"project_id": project_id, "slug": slug, "title": "1.1 Introdução",
+            "content_type": "course_lesson", "content": "# Olá\n", **extra}  # fmt: skip
+
+
+async def test_create_get_update_soft_delete(client: httpx.AsyncClient, alice: Creator) -> None:
+    project = await project_of(client, alice)
+    created = await client.post("/v1/contents", headers=alice.headers, json=lesson(project))
+    assert created.status_code == 201, created.text
+    content = created.json()
+    assert content["status"] == "draft" and content["ai_generated"] is False
+    assert created.headers["location"] == f"/v1/contents/{content['id']}"
+
+    url = f"/v1/contents/{content['id']}"
+    assert (await client.get(url, headers=alice.headers)).json() == content
+    patched = await client.patch(url, headers=alice.headers, json={"title": "1.1 Novo"})
+    assert patched.json()["title"] == "1.1 Novo" and patched.json()["content"] == "# Olá\n"
+
+    assert (await client.delete(url, headers=alice.headers)).status_code == 204
+    assert (await client.get(url, headers=alice.headers)).status_code == 404
+    assert (await client.delete(url, headers=alice.headers)).status_code == 404
+    listed = await client.get("/v1/contents", headers=alice.headers)
+    assert listed.json()["items"] == []
+
+
+async def test_contents_of_another_creator_are_invisible(
+    client: httpx.AsyncClient, alice: Creator, bob: Creator
+) -> None:
+    project = await project_of(client, alice)
+    content = (
+        await client.post("/v1/contents", headers=alice.headers, json=lesson(project))
+    ).json()
+    url = f"/v1/contents/{content['id']}"
+    for method, body in (("GET", None), ("PATCH", {"title": "x"}), ("DELETE", None)):
+        response = await client.request(method, url, headers=bob.headers, json=body)
+        assert response.status_code == 404, method
+    # Writing into Alice's project answers as if it did not exist.
+    into_theirs = await client.post("/v1/contents", headers=bob.headers, json=lesson(project))
+    into_nothing = await client.post(
+        "/v1/contents", headers=bob.headers, json=lesson(str(uuid.uuid4()))
+    )
+    assert into_theirs.status_code == into_nothing.status_code == 404
+    assert into_theirs.json()["title"] == into_nothing.json()["title"]
+    assert (await client.get("/v1/contents", headers=bob.headers)).json()["items"] == []
+
+
+async def test_published_contents_are_readable_by_others(
+    client: httpx.AsyncClient, engine: AsyncEngine, alice: Creator, bob: Creator
+) -> None:
+    project = await project_of(client, alice)
+    draft = (await client.post("/v1/contents", headers=alice.headers, json=lesson(project))).json()
+    public = (
+        await client.post("/v1/contents", headers=alice.headers, json=lesson(project, "pub"))
+    ).json()
+    async with tenant_transaction(engine, alice.principal, read_only=False) as conn:
+        await conn.execute(
+            text("UPDATE contents SET status = 'published' WHERE id = :id"), {"id": public["id"]}
+        )
+    assert (
+        await client.get(f"/v1/contents/{public['id']}", headers=bob.headers)
+    ).status_code == 200
+    assert (await client.get(f"/v1/contents/{draft['id']}", headers=bob.headers)).status_code == 404
+    listed = await client.get("/v1/contents", headers=bob.headers)
+    assert [c["id"] for c in listed.json()["items"]] == [public["id"]]
+
+
+async def test_parent_must_be_in_the_same_project(
+    client: httpx.AsyncClient, alice: Creator
+) -> None:
+    first = await project_of(client, alice, "first")
+    second = await project_of(client, alice, "second")
+    module = (
+        await client.post(
+            "/v1/contents", headers=alice.headers,
+            json={**lesson(first, "m1"), "content_type": "course_module"},
+        )
+    ).json()  # fmt: skip
+    ok = await client.post(
+        "/v1/contents", headers=alice.headers,
+        json=lesson(first, "l1", parent_content_id=module["id"], sequence_order=1),
+    )  # fmt: skip
+    assert ok.status_code == 201
+    elsewhere = await client.post(
+        "/v1/contents", headers=alice.headers,
+        json=lesson(second, "l1", parent_content_id=module["id"]),
+    )  # fmt: skip
+    assert elsewhere.status_code == 422
+    orphan = await client.post(
+        "/v1/contents", headers=alice.headers,
+        json=lesson(first, "l2", parent_content_id=str(uuid.uuid4())),
+    )  # fmt: skip
+    assert orphan.status_code == 422
+
+
+async def test_slugs_are_unique_per_project(client: httpx.AsyncClient, alice: Creator) -> None:
+    first = await project_of(client, alice, "first")
+    second = await project_of(client, alice, "second")
+    assert (await client.post("/v1/contents", headers=alice.headers,
+                              json=lesson(first))).status_code == 201  # fmt: skip
+    assert (await client.post("/v1/contents", headers=alice.headers,
+                              json=lesson(second))).status_code == 201  # fmt: skip
+    again = await client.post("/v1/contents", headers=alice.headers, json=lesson(first))
+    assert again.status_code == 409
+
+
+async def test_bad_content_is_422(client: httpx.AsyncClient, alice: Creator) -> None:
+    project = await project_of(client, alice)
+    for body in (
+        lesson(project, content_type="podcast"),
+        lesson(project, fidelity_score=1.5),
+        lesson(project, content="a\u0000b"),
+        lesson(project, metadata={"nested": ["\u0000"]}),
+        lesson(project, sequence_order=-1),
+        lesson(project, creator_mind_id=str(alice.mind_id)),
+    ):
+        response = await client.post("/v1/contents", headers=alice.headers, json=body)
+        assert response.status_code == 422, (body, response.text)
+    assert (await client.get("/v1/contents", headers=alice.headers)).json()["items"] == []

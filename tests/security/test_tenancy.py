@@ -1,0 +1,143 @@
+"""The tenant transaction is the only door, and a forgotten switch is loud."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from app.admin import SERVICE
+from app.db import LOGIN_ROLE, guard_login_role
+from app.main import create_app
+from app.problems import sqlstate_of
+from app.settings import Settings
+from app.tenancy import tenant_session, tenant_transaction
+from tests.conftest import Creator
+
+
+def depends_on(dependant: Dependant, target: object) -> bool:
+    return any(d.call is target or depends_on(d, target) for d in dependant.dependencies)
+
+
+def api_routes(routes: list[Any]) -> list[APIRoute]:
+    """Every endpoint, including those of included routers (FastAPI keeps
+    those behind a wrapper holding the original router)."""
+    found: list[APIRoute] = []
+    for route in routes:
+        if isinstance(route, APIRoute):
+            found.append(route)
+        elif hasattr(route, "original_router"):
+            found += api_routes(route.original_router.routes)
+        elif hasattr(route, "routes"):
+            found += api_routes(route.routes)
+    return found
+
+
+# Infrastructure endpoints that touch no tenant data (readyz reads only
+# alembic_version, as the login role).
+OUTSIDE_TENANCY = {"/healthz", "/readyz"}
+
+
+def test_every_endpoint_gets_its_connection_from_the_tenant_transaction(
+    settings: Settings,
+) -> None:
+    app = create_app(settings, database_url="postgresql+asyncpg://unused@/none")
+    routes = [r for r in api_routes(app.routes) if r.include_in_schema]
+    assert len(routes) >= 11, [r.path for r in routes]
+    missing = [
+        r.path
+        for r in routes
+        if r.path not in OUTSIDE_TENANCY and not depends_on(r.dependant, tenant_session)
+    ]
+    assert missing == []
+
+
+@pytest.mark.parametrize("table", ["contents", "content_projects", "minds", "user_profiles"])
+async def test_a_query_that_skips_the_role_switch_is_refused(
+    engine: AsyncEngine, alice: Creator, table: str
+) -> None:
+    async with engine.connect() as conn:
+        assert await conn.scalar(text("SELECT current_user")) == LOGIN_ROLE
+        with pytest.raises(DBAPIError) as refused:
+            await conn.execute(text(f"SELECT * FROM {table}"))
+    assert sqlstate_of(refused.value) == "42501"  # insufficient_privilege
+
+
+async def test_the_login_role_can_bypass_nothing(engine: AsyncEngine) -> None:
+    async with engine.connect() as conn:
+        row = (
+            await conn.execute(
+                text(
+                    "SELECT rolsuper, rolbypassrls, rolinherit,"
+                    " pg_has_role(current_user, (SELECT relowner FROM pg_class"
+                    "   WHERE oid = 'public.contents'::regclass), 'USAGE') AS owns"
+                    " FROM pg_roles WHERE rolname = current_user"
+                )
+            )
+        ).one()
+    assert not row.rolsuper and not row.rolbypassrls and not row.owns
+    assert not row.rolinherit, "NOINHERIT: the API roles' rights only after a switch"
+
+
+async def test_a_privileged_database_url_is_dropped_to_the_login_role(
+    database: str, settings: Settings
+) -> None:
+    """docker-compose style: DATABASE_URL is the superuser. Sessions still act
+    as the login role, so a forgotten switch still fails."""
+    engine = create_async_engine(database)
+    try:
+        guard_login_role(engine, settings)
+        async with engine.connect() as conn:
+            assert await conn.scalar(text("SELECT current_user")) == LOGIN_ROLE
+            with pytest.raises(DBAPIError):
+                await conn.execute(text("SELECT * FROM contents"))
+        async with tenant_transaction(engine, SERVICE, read_only=True) as conn:
+            assert await conn.scalar(text("SELECT current_user")) == "service_role"
+    finally:
+        await engine.dispose()
+
+
+async def test_role_and_claims_do_not_outlive_the_transaction(
+    engine: AsyncEngine, alice: Creator
+) -> None:
+    async with tenant_transaction(engine, alice.principal, read_only=True) as conn:
+        assert await conn.scalar(text("SELECT current_user")) == "authenticated"
+        assert await conn.scalar(text("SELECT auth.uid()")) == alice.user_id
+        assert await conn.scalar(text("SELECT current_mind_id()")) == alice.mind_id
+    # The same pooled connection, next use: nothing of Alice is left.
+    async with engine.connect() as conn:
+        assert await conn.scalar(text("SELECT current_user")) == LOGIN_ROLE
+        claims = await conn.scalar(text("SELECT current_setting('request.jwt.claims', true)"))
+        assert not claims
+
+
+async def test_reads_run_in_a_read_only_transaction(engine: AsyncEngine, alice: Creator) -> None:
+    async with engine.connect():
+        pass
+    with pytest.raises(DBAPIError) as refused:
+        async with tenant_transaction(engine, alice.principal, read_only=True) as conn:
+            await conn.execute(text("INSERT INTO content_projects (slug, name) VALUES ('x', 'X')"))
+    assert sqlstate_of(refused.value) == "25006"  # read_only_sql_transaction
+    # …and the connection is writable again for the next (write) transaction.
+    async with tenant_transaction(engine, alice.principal, read_only=False) as conn:
+        await conn.execute(text("INSERT INTO content_projects (slug, name) VALUES ('x', 'X')"))
+
+
+async def test_a_get_request_cannot_write(client: httpx.AsyncClient, alice: Creator) -> None:
+    """GET /v1/me runs READ ONLY: the transaction says so."""
+    response = await client.get("/v1/me", headers=alice.headers)
+    assert response.status_code == 200
+
+
+async def test_an_unknown_role_never_reaches_the_database(engine: AsyncEngine) -> None:
+    from app.auth import Principal
+
+    with pytest.raises(ValueError, match="not an API role"):
+        async with tenant_transaction(engine, Principal(role="postgres"), read_only=True):
+            pass
