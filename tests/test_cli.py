@@ -108,11 +108,18 @@ async def test_serve_on_a_fresh_machine_then_restart_on_the_same_data(tmp_path: 
 
     assert "generated a development secret" in first_output
     assert "/docs" in first_output
+    token_lines = [line for line in first_output.splitlines() if "token" in line and "eyJ" in line]
+    assert len(token_lines) == 1, first_output
+    demo_token = token_lines[0].rsplit(" ", 1)[1]
     assert not (pgdata / "postmaster.pid").exists(), "the embedded server must stop on exit"
     secret = (data_dir / "jwt_secret").read_text()
 
     with serving(data_dir, tmp_path) as (base, proc):
         wait_ready(base, proc)
+        # The first start's token still works: same secret, same demo creator.
+        me = httpx.get(f"{base}/v1/me", headers={"Authorization": f"Bearer {demo_token}"})
+        assert me.status_code == 200, me.text
+        assert me.json()["mind_slug"] == "demo"
         conn = await asyncpg.connect(embedded_dsn(pgdata))
         try:
             survived = await conn.fetchval("SELECT count(*) FROM tags WHERE name = 'survives'")

@@ -199,3 +199,31 @@ async def test_head_downgrades_to_the_baseline_and_back(blank_db: Db) -> None:
     await upgrade(blank_db)
     assert await snapshot(blank_db.dsn, with_rows=False) == at_head
     assert await row_digests(blank_db.dsn, baseline_columns) == rows
+
+
+async def test_every_policy_calls_current_mind_id_once_per_statement(blank_db: Db) -> None:
+    """`(select current_mind_id())` is an init plan, evaluated once; a bare
+    call would run once per row."""
+    await upgrade(blank_db)
+    picture = await snapshot(blank_db.dsn, with_rows=False)
+    assert len(picture["policies"]) >= 20
+    for _schema, table, name, *_rest, qual, check in picture["policies"]:
+        for expression in (qual, check):
+            bare = expression.replace("SELECT current_mind_id()", "")
+            assert "current_mind_id()" not in bare, f"{table}.{name}: {expression}"
+
+
+async def test_the_tenancy_revision_is_safe_to_run_again(blank_db: Db) -> None:
+    """Production may already hold some of its pieces: every statement is
+    guarded, so running its SQL once more changes nothing."""
+    await execute(blank_db.dsn, BASELINE_FIXTURE.read_text())
+    await upgrade(blank_db)
+    migrated = await snapshot(blank_db.dsn)
+
+    buffer = io.StringIO()
+    cfg = migrations.alembic_config("postgresql+asyncpg://")
+    cfg.output_buffer = buffer
+    await asyncio.to_thread(command.upgrade, cfg, f"{BASELINE}:head", sql=True)
+    await asyncio.to_thread(run_psql_script, blank_db.dsn, buffer.getvalue())
+
+    assert await snapshot(blank_db.dsn) == migrated
