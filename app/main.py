@@ -10,14 +10,18 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from app import __version__
+from app.audiences.router import router as audiences_router
 from app.auth import TokenVerifier
 from app.contents.router import router as contents_router
 from app.db import api_database_url, create_engine, guard_login_role, resolve_database_url
 from app.docs import install_docs
+from app.frameworks.router import router as frameworks_router
 from app.health import router as health_router
+from app.limits import BodySizeLimit
 from app.me.router import router as me_router
 from app.problems import install_problem_handlers
 from app.projects.router import router as projects_router
+from app.research.router import router as research_router
 from app.settings import Settings, get_settings
 
 API_PREFIX = "/v1"
@@ -69,9 +73,18 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             allow_headers=["Authorization", "Content-Type", "If-None-Match", "If-Match"],
             expose_headers=["ETag", "Location"],
         )
+    # Outermost: refuse oversized bodies before anything reads them.
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     install_problem_handlers(app)
     install_docs(app)
     app.include_router(health_router)
-    for router in (me_router, projects_router, contents_router):
+    for router in (
+        me_router,
+        projects_router,
+        contents_router,
+        frameworks_router,
+        audiences_router,
+        research_router,
+    ):
         app.include_router(router, prefix=API_PREFIX)
     return app

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, StringConstraints
+from pydantic import AfterValidator, BaseModel, StringConstraints, model_validator
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:[-_.][a-z0-9]+)*$"
 
 
-def _no_nul(value: str) -> str:
+def no_nul(value: str) -> str:
     # PostgreSQL text cannot hold NUL; refuse it here as a 422, not a 500.
     if "\x00" in value:
         raise ValueError("text may not contain NUL (\\u0000) characters")
@@ -18,10 +18,10 @@ def _no_nul(value: str) -> str:
 
 def _json_without_nul(value: Any) -> Any:
     if isinstance(value, str):
-        _no_nul(value)
+        no_nul(value)
     elif isinstance(value, dict):
         for key, item in value.items():
-            _no_nul(key)
+            no_nul(key)
             _json_without_nul(item)
     elif isinstance(value, list):
         for item in value:
@@ -33,7 +33,25 @@ Slug = Annotated[
     str,
     StringConstraints(min_length=1, max_length=200, pattern=SLUG_PATTERN),
 ]
-Name = Annotated[str, StringConstraints(min_length=1, max_length=500), AfterValidator(_no_nul)]
-ShortText = Annotated[str, StringConstraints(max_length=10_000), AfterValidator(_no_nul)]
-LongText = Annotated[str, StringConstraints(max_length=2_000_000), AfterValidator(_no_nul)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=500), AfterValidator(no_nul)]
+ShortText = Annotated[str, StringConstraints(max_length=10_000), AfterValidator(no_nul)]
+LongText = Annotated[str, StringConstraints(max_length=2_000_000), AfterValidator(no_nul)]
 JsonObject = Annotated[dict[str, Any], AfterValidator(_json_without_nul)]
+
+
+class PartialUpdate(BaseModel):
+    """Base of PATCH bodies: a field left out stays as it is; a field sent as
+    `null` clears it, which only the nullable columns allow."""
+
+    not_nullable: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="after")
+    def _refuse_null_for_required(self) -> PartialUpdate:
+        cleared = sorted(
+            name
+            for name in self.model_fields_set & self.not_nullable
+            if getattr(self, name) is None
+        )
+        if cleared:
+            raise ValueError(f"these fields cannot be null: {', '.join(cleared)}")
+        return self

@@ -2,11 +2,21 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Query, Response, status
 
 from app.auth import AuthenticatedPrincipal
 from app.contents import service
-from app.contents.schemas import Content, ContentCreate, ContentStatus, ContentType, ContentUpdate
+from app.contents.schemas import (
+    Content,
+    ContentCreate,
+    ContentMind,
+    ContentMindPut,
+    ContentStatus,
+    ContentTags,
+    ContentTagsPut,
+    ContentType,
+    ContentUpdate,
+)
 from app.pagination import Cursor, Limit, Page
 from app.problems import problem_responses
 from app.tenancy import TenantSession
@@ -14,7 +24,7 @@ from app.tenancy import TenantSession
 router = APIRouter(
     prefix="/contents",
     tags=["contents"],
-    responses=problem_responses(401, 403, 422, 503),
+    responses=problem_responses(400, 401, 403, 413, 422, 503),
 )
 
 
@@ -28,7 +38,8 @@ router = APIRouter(
 async def create_content(
     body: ContentCreate, conn: TenantSession, _: AuthenticatedPrincipal, response: Response
 ) -> Content:
-    """Add a content to one of the caller's projects. Slugs are unique per project."""
+    """Add a content (a draft) to one of the caller's projects. Slugs are unique per
+    project; the parent, if any, must be a content of the same project."""
     row = await service.create_content(conn, body)
     response.headers["Location"] = f"/v1/contents/{row['id']}"
     return Content.model_validate(row)
@@ -45,6 +56,9 @@ async def list_contents(
     content_type: ContentType | None = None,
     status: ContentStatus | None = None,
     ai_generated: bool | None = None,
+    tag: str | None = Query(
+        default=None, max_length=100, description="Only contents with this tag."
+    ),
 ) -> Page[Content]:
     """Contents the caller may see: those of their projects, and published ones."""
     rows, next_cursor = await service.list_contents(
@@ -56,6 +70,7 @@ async def list_contents(
             "status": status,
             "ai_generated": ai_generated,
         },
+        tag=tag,
         limit=limit,
         cursor=cursor,
     )
@@ -71,10 +86,7 @@ async def list_contents(
 async def get_content(
     content_id: uuid.UUID, conn: TenantSession, _: AuthenticatedPrincipal
 ) -> Content:
-    row = await service.get_content(conn, content_id)
-    if row is None:
-        raise service.content_not_found(content_id)
-    return Content.model_validate(row)
+    return Content.model_validate(await service.require_content(conn, content_id))
 
 
 @router.patch(
@@ -86,7 +98,9 @@ async def get_content(
 async def update_content(
     content_id: uuid.UUID, body: ContentUpdate, conn: TenantSession, _: AuthenticatedPrincipal
 ) -> Content:
-    """Partial update: only the fields sent change."""
+    """Partial update: only the fields sent change. `metadata` is merged on the
+    server (JSON Merge Patch: `null` deletes a key); `status` follows the
+    workflow draft → reviewed → published → archived (409 otherwise)."""
     return Content.model_validate(await service.update_content(conn, content_id, body))
 
 
@@ -100,6 +114,93 @@ async def update_content(
 async def delete_content(
     content_id: uuid.UUID, conn: TenantSession, _: AuthenticatedPrincipal
 ) -> Response:
-    """Soft delete: the content disappears from every answer."""
+    """Soft delete: the content disappears from every answer until restored."""
     await service.delete_content(conn, content_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/{content_id}/restore",
+    summary="Restore a deleted content",
+    operation_id="restoreContent",
+    responses=problem_responses(404),
+)
+async def restore_content(
+    content_id: uuid.UUID, conn: TenantSession, _: AuthenticatedPrincipal
+) -> Content:
+    """Undo a soft delete. Restoring a live content changes nothing."""
+    return Content.model_validate(await service.restore_content(conn, content_id))
+
+
+@router.get(
+    "/{content_id}/minds",
+    summary="List the minds of a content",
+    operation_id="listContentMinds",
+    responses=problem_responses(404),
+)
+async def list_content_minds(
+    content_id: uuid.UUID, conn: TenantSession, _: AuthenticatedPrincipal
+) -> list[ContentMind]:
+    """Which minds created, voiced or took part in the content, and as what."""
+    rows = await service.list_content_minds(conn, content_id)
+    return [ContentMind.model_validate(r) for r in rows]
+
+
+@router.put(
+    "/{content_id}/minds/{mind_id}",
+    summary="Attribute a content to a mind",
+    operation_id="putContentMind",
+    responses=problem_responses(404),
+)
+async def put_content_mind(
+    content_id: uuid.UUID,
+    mind_id: uuid.UUID,
+    body: ContentMindPut,
+    conn: TenantSession,
+    _: AuthenticatedPrincipal,
+) -> ContentMind:
+    """Idempotent: sets the mind's role on the content, adding it if needed."""
+    row = await service.put_content_mind(conn, content_id, mind_id, body.role)
+    return ContentMind.model_validate(row)
+
+
+@router.delete(
+    "/{content_id}/minds/{mind_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Remove a mind from a content",
+    operation_id="deleteContentMind",
+    responses=problem_responses(404),
+)
+async def delete_content_mind(
+    content_id: uuid.UUID, mind_id: uuid.UUID, conn: TenantSession, _: AuthenticatedPrincipal
+) -> Response:
+    await service.delete_content_mind(conn, content_id, mind_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/{content_id}/tags",
+    summary="List the tags of a content",
+    operation_id="listContentTags",
+    responses=problem_responses(404),
+)
+async def list_content_tags(
+    content_id: uuid.UUID, conn: TenantSession, _: AuthenticatedPrincipal
+) -> ContentTags:
+    return ContentTags(
+        content_id=content_id, tags=await service.list_content_tags(conn, content_id)
+    )
+
+
+@router.put(
+    "/{content_id}/tags",
+    summary="Set the tags of a content",
+    operation_id="putContentTags",
+    responses=problem_responses(404),
+)
+async def put_content_tags(
+    content_id: uuid.UUID, body: ContentTagsPut, conn: TenantSession, _: AuthenticatedPrincipal
+) -> ContentTags:
+    """Replace the content's tags with exactly these names; unknown tags are created."""
+    names = await service.replace_content_tags(conn, content_id, body.tags)
+    return ContentTags(content_id=content_id, tags=names)

@@ -6,9 +6,9 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from app.schemas import JsonObject, LongText, Name, ShortText, Slug
+from app.schemas import JsonObject, LongText, Name, PartialUpdate, ShortText, Slug, no_nul
 
 
 class ContentType(StrEnum):
@@ -52,6 +52,36 @@ class ContentStatus(StrEnum):
 
 Fidelity = Annotated[Decimal, Field(ge=0, le=1, max_digits=3, decimal_places=2)]
 SequenceOrder = Annotated[int, Field(ge=0, le=32767)]
+Keyword = Annotated[str, StringConstraints(min_length=1, max_length=100), AfterValidator(no_nul)]
+Keywords = Annotated[list[Keyword], Field(max_length=100)]
+TagName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+    AfterValidator(no_nul),
+]
+
+# The status workflow: which status each status may move to. A move outside
+# it is a 409; publishing stamps `published_at`.
+STATUS_MOVES: dict[str, frozenset[str]] = {
+    "draft": frozenset({"reviewed", "archived"}),
+    "reviewed": frozenset({"draft", "published", "archived"}),
+    "published": frozenset({"archived"}),
+    "archived": frozenset({"draft"}),
+}
+
+
+class MindRole(StrEnum):
+    creator = "creator"
+    author = "author"
+    co_author = "co_author"
+    host = "host"
+    guest = "guest"
+    interviewer = "interviewer"
+    interviewee = "interviewee"
+    participant = "participant"
+    moderator = "moderator"
+    contributor = "contributor"
+    other = "other"
 
 
 class ContentCreate(BaseModel):
@@ -82,9 +112,14 @@ class ContentCreate(BaseModel):
     fidelity_score: Fidelity | None = None
     metadata: JsonObject = Field(default_factory=dict)
     file_path: ShortText | None = None
+    keywords: Keywords | None = None
+    framework_id: uuid.UUID | None = None
+    generation_execution_id: uuid.UUID | None = None
 
 
-class ContentUpdate(BaseModel):
+class ContentUpdate(PartialUpdate):
+    not_nullable = frozenset({"slug", "title", "content_type", "status", "metadata"})
+
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"examples": [{"title": "1.1 Novo título"}]}
     )
@@ -92,10 +127,57 @@ class ContentUpdate(BaseModel):
     slug: Slug | None = None
     title: Name | None = None
     content: LongText | None = None
+    content_type: ContentType | None = None
+    parent_content_id: uuid.UUID | None = Field(
+        default=None, description="A new parent in the same project; null makes it a root."
+    )
     sequence_order: SequenceOrder | None = None
+    status: ContentStatus | None = Field(
+        default=None,
+        description="draft → reviewed → published → archived (reviewed → draft and "
+        "archived → draft too); any other move is 409. Publishing sets published_at.",
+    )
     fidelity_score: Fidelity | None = None
-    metadata: JsonObject | None = None
+    metadata: JsonObject | None = Field(
+        default=None,
+        description="Merged into the stored metadata on the server as a JSON Merge Patch "
+        "(RFC 7386): objects merge, null deletes a key.",
+    )
     file_path: ShortText | None = None
+    published_url: ShortText | None = None
+    keywords: Keywords | None = None
+    framework_id: uuid.UUID | None = None
+    generation_execution_id: uuid.UUID | None = None
+
+
+class ContentMind(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    content_id: uuid.UUID
+    mind_id: uuid.UUID
+    role: str | None
+    created_at: datetime
+
+
+class ContentMindPut(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"role": "author"}]})
+
+    role: MindRole
+
+
+class ContentTagsPut(BaseModel):
+    """The content's complete set of tags; unknown tags are created."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"tags": ["python", "automation"]}]}
+    )
+
+    tags: Annotated[list[TagName], Field(max_length=100)]
+
+
+class ContentTags(BaseModel):
+    content_id: uuid.UUID
+    tags: list[str]
 
 
 class Content(BaseModel):
@@ -114,6 +196,10 @@ class Content(BaseModel):
     metadata: dict[str, Any]
     status: str | None
     published_at: datetime | None
+    published_url: str | None
     file_path: str | None
+    keywords: list[str] | None
+    framework_id: uuid.UUID | None
+    generation_execution_id: uuid.UUID | None
     created_at: datetime
     updated_at: datetime

@@ -1,23 +1,41 @@
 """Contents in SQL. Row level security scopes every statement to the caller;
-deleted contents (soft delete, `deleted_at`) are invisible here."""
+deleted contents (soft delete, `deleted_at`) are invisible here except to
+`restore_content`."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any, cast
 
-from sqlalchemy import RowMapping, Table, func, insert, select, update
+from sqlalchemy import (
+    RowMapping,
+    Table,
+    and_,
+    case,
+    exists,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.contents.schemas import ContentCreate, ContentUpdate
-from app.models import Content
+from app.contents.schemas import STATUS_MOVES, ContentCreate, ContentUpdate
+from app.models import Content, ContentFramework, ContentMind, ContentTag, Mind, Tag
 from app.pagination import page_of, paginate
 from app.problems import ProblemError, sqlstate_of
-from app.projects.service import get_project, project_not_found
+from app.projects.service import get_project, merge_patch, project_not_found
 
 contents = cast(Table, Content.__table__)
-_COLUMNS = [c for c in contents.c if c.name not in ("deleted_at", "keywords", "framework_id")]
+content_minds = cast(Table, ContentMind.__table__)
+content_tags = cast(Table, ContentTag.__table__)
+tags = cast(Table, Tag.__table__)
+minds = cast(Table, Mind.__table__)
+frameworks = cast(Table, ContentFramework.__table__)
+
+_COLUMNS = [c for c in contents.c if c.name != "deleted_at"]
 _ALIVE = contents.c.deleted_at.is_(None)
 
 
@@ -26,8 +44,14 @@ def content_not_found(content_id: uuid.UUID) -> ProblemError:
 
 
 async def _check_parent(
-    conn: AsyncConnection, parent_id: uuid.UUID, project_id: uuid.UUID | None
+    conn: AsyncConnection,
+    parent_id: uuid.UUID,
+    project_id: uuid.UUID | None,
+    *,
+    child_id: uuid.UUID | None = None,
 ) -> None:
+    """The parent must be a live content of the same project, and (for an
+    existing content) not one of its own descendants."""
     row = (
         await conn.execute(select(contents.c.project_id).where(contents.c.id == parent_id, _ALIVE))
     ).first()
@@ -35,11 +59,53 @@ async def _check_parent(
         raise ProblemError(422, f"parent content {parent_id} does not exist", slug="invalid-parent")
     if row.project_id != project_id:
         raise ProblemError(422, "the parent belongs to another project", slug="invalid-parent")
+    if child_id is not None and await _is_ancestor_or_self(conn, child_id, parent_id):
+        raise ProblemError(
+            422, "the new parent is the content itself or one of its descendants", slug="cycle"
+        )
+
+
+_ANCESTORS = text(
+    """WITH RECURSIVE up(id, parent_content_id, depth) AS (
+           SELECT id, parent_content_id, 1 FROM contents WHERE id = :start
+           UNION ALL
+           SELECT c.id, c.parent_content_id, up.depth + 1
+           FROM contents c JOIN up ON c.id = up.parent_content_id
+           WHERE up.depth < 64)
+       SELECT EXISTS (SELECT 1 FROM up WHERE id = :candidate)"""
+)
+
+
+async def _is_ancestor_or_self(
+    conn: AsyncConnection, candidate: uuid.UUID, start: uuid.UUID
+) -> bool:
+    return bool(await conn.scalar(_ANCESTORS, {"start": start, "candidate": candidate}))
+
+
+async def _check_framework(conn: AsyncConnection, framework_id: uuid.UUID | str | None) -> None:
+    """A foreign key sees every framework; only one the caller may read (a
+    global one or their own) counts, so another tenant's is not revealed."""
+    if framework_id is None:
+        return
+    visible = await conn.execute(select(frameworks.c.id).where(frameworks.c.id == framework_id))
+    if visible.first() is None:
+        raise ProblemError(
+            422, f"framework {framework_id} does not exist", slug="invalid-reference"
+        )
+
+
+async def _insert_refused(conn: AsyncConnection, project_id: uuid.UUID) -> ProblemError:
+    """The policy refused the write: the project is not the caller's.
+    Invisible → 404, as if it did not exist; visible (its persona) → 403."""
+    if await get_project(conn, project_id) is None:
+        return project_not_found(project_id)
+    return ProblemError(403, "you can read this project but not add to it", slug="read-only")
 
 
 async def create_content(conn: AsyncConnection, data: ContentCreate) -> RowMapping:
     if data.parent_content_id is not None:
         await _check_parent(conn, data.parent_content_id, data.project_id)
+    await _check_framework(conn, data.framework_id)
     values = data.model_dump(mode="json")
     try:
         # A savepoint, so that after a refusal the transaction can still tell
@@ -47,13 +113,14 @@ async def create_content(conn: AsyncConnection, data: ContentCreate) -> RowMappi
         async with conn.begin_nested():
             result = await conn.execute(insert(contents).values(values).returning(*_COLUMNS))
     except DBAPIError as exc:
-        # The policy refused: the project is not the caller's. Invisible →
-        # 404, as if it did not exist; visible (its persona) → 403.
         if sqlstate_of(exc) == "42501":
-            if await get_project(conn, data.project_id) is None:
-                raise project_not_found(data.project_id) from exc
+            raise await _insert_refused(conn, data.project_id) from exc
+        if sqlstate_of(exc) == "23505":
             raise ProblemError(
-                403, "you can read this project but not add to it", slug="read-only"
+                409,
+                f"this project already has a content with slug {data.slug!r} "
+                "(a deleted one keeps its slug: restore it instead)",
+                slug="conflict",
             ) from exc
         raise
     return result.mappings().one()
@@ -65,15 +132,35 @@ async def get_content(conn: AsyncConnection, content_id: uuid.UUID) -> RowMappin
 
 
 async def list_contents(
-    conn: AsyncConnection, *, filters: dict[str, Any], limit: int, cursor: str | None
+    conn: AsyncConnection,
+    *,
+    filters: dict[str, Any],
+    tag: str | None,
+    limit: int,
+    cursor: str | None,
 ) -> tuple[list[RowMapping], str | None]:
     query = select(*_COLUMNS).where(_ALIVE)
     for column, value in filters.items():
         if value is not None:
             query = query.where(contents.c[column] == value)
+    if tag is not None:
+        query = query.where(
+            exists().where(
+                content_tags.c.content_id == contents.c.id,
+                content_tags.c.tag_id == tags.c.id,
+                tags.c.name == tag,
+            )
+        )
     query = paginate(query, contents.c.created_at, contents.c.id, limit=limit, cursor=cursor)
     rows = list((await conn.execute(query)).mappings())
     return page_of(rows, limit)
+
+
+async def require_content(conn: AsyncConnection, content_id: uuid.UUID) -> RowMapping:
+    row = await get_content(conn, content_id)
+    if row is None:
+        raise content_not_found(content_id)
+    return row
 
 
 async def _refused_write(conn: AsyncConnection, content_id: uuid.UUID) -> ProblemError:
@@ -85,22 +172,49 @@ async def _refused_write(conn: AsyncConnection, content_id: uuid.UUID) -> Proble
 async def update_content(
     conn: AsyncConnection, content_id: uuid.UUID, data: ContentUpdate
 ) -> RowMapping:
-    values = data.model_dump(mode="json", exclude_unset=True)
+    values: dict[str, Any] = data.model_dump(mode="json", exclude_unset=True)
     if not values:
-        row = await get_content(conn, content_id)
-        if row is None:
-            raise content_not_found(content_id)
-        return row
+        return await require_content(conn, content_id)
+    conditions = [contents.c.id == content_id, _ALIVE]
+    if "parent_content_id" in values and values["parent_content_id"] is not None:
+        before = await require_content(conn, content_id)
+        await _check_parent(
+            conn, uuid.UUID(values["parent_content_id"]), before["project_id"], child_id=content_id
+        )
+    await _check_framework(conn, values.get("framework_id"))
+    if "metadata" in values:
+        values["metadata"] = merge_patch(contents.c.metadata, values["metadata"])
+    new_status = values.get("status")
+    if new_status is not None:
+        # Only from a status that may move here (or a no-op), checked in the
+        # UPDATE itself so that two concurrent moves cannot both pass.
+        allowed_from = [s for s, moves in STATUS_MOVES.items() if new_status in moves]
+        conditions.append(contents.c.status.in_([*allowed_from, new_status]))
+        if new_status == "published":
+            # Stamped when it becomes published; a repeated publish keeps it.
+            values["published_at"] = case(
+                (contents.c.status == "published", contents.c.published_at), else_=func.now()
+            )
     result = await conn.execute(
-        update(contents)
-        .where(contents.c.id == content_id, _ALIVE)
-        .values(values)
-        .returning(*_COLUMNS)
+        update(contents).where(and_(*conditions)).values(values).returning(*_COLUMNS)
     )
     row = result.mappings().one_or_none()
-    if row is None:
-        raise await _refused_write(conn, content_id)
-    return row
+    if row is not None:
+        return row
+    # Nothing matched: invisible (404), a refused status move (409), or
+    # visible but not the caller's to change (403).
+    current = await get_content(conn, content_id)
+    if current is None:
+        raise content_not_found(content_id)
+    status = current["status"] or "draft"
+    if new_status is not None and new_status != status and new_status not in STATUS_MOVES[status]:
+        allowed = ", ".join(sorted(STATUS_MOVES[status])) or "none"
+        raise ProblemError(
+            409,
+            f"a {status} content cannot become {new_status} (allowed: {allowed})",
+            slug="invalid-status-transition",
+        )
+    raise ProblemError(403, "you can read this content but not change it", slug="read-only")
 
 
 async def delete_content(conn: AsyncConnection, content_id: uuid.UUID) -> None:
@@ -113,3 +227,114 @@ async def delete_content(conn: AsyncConnection, content_id: uuid.UUID) -> None:
     )
     if result.first() is None:
         raise await _refused_write(conn, content_id)
+
+
+async def restore_content(conn: AsyncConnection, content_id: uuid.UUID) -> RowMapping:
+    result = await conn.execute(
+        update(contents)
+        .where(contents.c.id == content_id, contents.c.deleted_at.is_not(None))
+        .values(deleted_at=None)
+        .returning(*_COLUMNS)
+    )
+    row = result.mappings().one_or_none()
+    if row is None:
+        # Already live (nothing to restore) is fine; invisible is 404.
+        return await require_content(conn, content_id)
+    return row
+
+
+# ---- minds and tags of a content -------------------------------------------------------
+
+
+async def _require_writable(conn: AsyncConnection, content_id: uuid.UUID) -> None:
+    """Lock the content for this change; 404 when invisible, 403 when read-only."""
+    locked = await conn.execute(
+        select(contents.c.id)
+        .where(contents.c.id == content_id, _ALIVE)
+        .with_for_update(of=contents, key_share=True)
+    )
+    if locked.first() is None:
+        raise await _refused_write(conn, content_id)
+
+
+async def list_content_minds(conn: AsyncConnection, content_id: uuid.UUID) -> list[RowMapping]:
+    await require_content(conn, content_id)
+    result = await conn.execute(
+        select(content_minds)
+        .where(content_minds.c.content_id == content_id)
+        .order_by(content_minds.c.created_at, content_minds.c.mind_id)
+    )
+    return list(result.mappings())
+
+
+async def put_content_mind(
+    conn: AsyncConnection, content_id: uuid.UUID, mind_id: uuid.UUID, role: str
+) -> RowMapping:
+    await _require_writable(conn, content_id)
+    # A foreign key sees every mind; only a mind the caller may see counts,
+    # so a private mind's existence is not revealed.
+    if (await conn.execute(select(minds.c.id).where(minds.c.id == mind_id))).first() is None:
+        raise ProblemError(422, f"mind {mind_id} does not exist", slug="invalid-reference")
+    statement = text(
+        "INSERT INTO content_minds (content_id, mind_id, role) VALUES (:c, :m, :r)"
+        " ON CONFLICT (content_id, mind_id) DO UPDATE SET role = EXCLUDED.role"
+        " RETURNING content_id, mind_id, role, created_at"
+    )
+    result = await conn.execute(statement, {"c": content_id, "m": mind_id, "r": role})
+    return result.mappings().one()
+
+
+async def delete_content_mind(
+    conn: AsyncConnection, content_id: uuid.UUID, mind_id: uuid.UUID
+) -> None:
+    await _require_writable(conn, content_id)
+    result = await conn.execute(
+        content_minds.delete()
+        .where(content_minds.c.content_id == content_id, content_minds.c.mind_id == mind_id)
+        .returning(content_minds.c.mind_id)
+    )
+    if result.first() is None:
+        raise ProblemError(404, f"mind {mind_id} is not attributed to this content")
+
+
+async def list_content_tags(conn: AsyncConnection, content_id: uuid.UUID) -> list[str]:
+    await require_content(conn, content_id)
+    return await _tag_names(conn, content_id)
+
+
+async def _tag_names(conn: AsyncConnection, content_id: uuid.UUID) -> list[str]:
+    result = await conn.execute(
+        select(tags.c.name)
+        .join(content_tags, content_tags.c.tag_id == tags.c.id)
+        .where(content_tags.c.content_id == content_id)
+        .order_by(tags.c.name)
+    )
+    return list(result.scalars())
+
+
+_REPLACE_TAGS = text(
+    """WITH wanted AS (SELECT DISTINCT unnest(CAST(:names AS text[])) AS name),
+       created AS (
+           INSERT INTO tags (name, tag_type) SELECT name, 'theme' FROM wanted
+           ON CONFLICT (name) DO NOTHING RETURNING id, name),
+       resolved AS (
+           SELECT id FROM created
+           UNION SELECT t.id FROM tags t JOIN wanted w ON w.name = t.name),
+       removed AS (
+           DELETE FROM content_tags
+           WHERE content_id = :content AND tag_id NOT IN (SELECT id FROM resolved)
+           RETURNING tag_id)
+       INSERT INTO content_tags (content_id, tag_id)
+       SELECT :content, id FROM resolved
+       ON CONFLICT (content_id, tag_id) DO NOTHING"""
+)
+
+
+async def replace_content_tags(
+    conn: AsyncConnection, content_id: uuid.UUID, names: list[str]
+) -> list[str]:
+    """Make the content's tags exactly `names`, creating unknown tags: one
+    statement, so a failure leaves the old set intact."""
+    await _require_writable(conn, content_id)
+    await conn.execute(_REPLACE_TAGS, {"names": names, "content": content_id})
+    return await _tag_names(conn, content_id)

@@ -1,20 +1,29 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Path, Response, status
 
 from app.auth import AuthenticatedPrincipal
 from app.pagination import Cursor, Limit, Page
 from app.problems import problem_responses
 from app.projects import service
-from app.projects.schemas import Project, ProjectCreate, ProjectStatus, ProjectType, ProjectUpdate
+from app.projects.schemas import (
+    Project,
+    ProjectCreate,
+    ProjectStatus,
+    ProjectType,
+    ProjectUpdate,
+    ProjectUpsert,
+)
+from app.schemas import SLUG_PATTERN
 from app.tenancy import TenantSession
 
 router = APIRouter(
     prefix="/projects",
     tags=["projects"],
-    responses=problem_responses(401, 403, 422, 503),
+    responses=problem_responses(400, 401, 403, 413, 422, 503),
 )
 
 
@@ -30,6 +39,31 @@ async def create_project(
 ) -> Project:
     """Create a project owned by the caller's mind. Slugs are unique per creator."""
     row = await service.create_project(conn, body)
+    response.headers["Location"] = f"/v1/projects/{row['id']}"
+    return Project.model_validate(row)
+
+
+@router.put(
+    "/by-slug/{slug}",
+    summary="Create or update a project by slug",
+    operation_id="upsertProjectBySlug",
+    responses={
+        **problem_responses(409),
+        201: {"model": Project, "description": "Created"},
+    },
+)
+async def upsert_project_by_slug(
+    slug: Annotated[str, Path(min_length=1, max_length=200, pattern=SLUG_PATTERN)],
+    body: ProjectUpsert,
+    conn: TenantSession,
+    _: AuthenticatedPrincipal,
+    response: Response,
+) -> Project:
+    """Idempotent: what a script calls on every run. Creates the caller's project
+    with this slug (201) or updates it in place, keeping its id (200)."""
+    row, created = await service.upsert_project(conn, slug, body)
+    if created:
+        response.status_code = status.HTTP_201_CREATED
     response.headers["Location"] = f"/v1/projects/{row['id']}"
     return Project.model_validate(row)
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.schemas import JsonObject, Name, ShortText, Slug
+from app.schemas import JsonObject, Name, PartialUpdate, ShortText, Slug
 
 
 class ProjectType(StrEnum):
@@ -50,8 +50,29 @@ class ProjectCreate(BaseModel):
     project_metadata: JsonObject = Field(default_factory=dict)
 
 
-class ProjectUpdate(BaseModel):
+class ProjectUpsert(BaseModel):
+    """The whole project as a script knows it; `PUT …/by-slug/{slug}` creates it
+    or brings it to this state. `project_metadata` is merged, not replaced."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"name": "Claude Code na prática", "project_type": "course"}]
+        },
+    )
+
+    name: Name
+    project_type: ProjectType
+    description: ShortText | None = None
+    status: ProjectStatus | None = None
+    persona_mind_id: uuid.UUID | None = None
+    project_metadata: JsonObject = Field(default_factory=dict)
+
+
+class ProjectUpdate(PartialUpdate):
     """Partial update: only the fields sent change."""
+
+    not_nullable = frozenset({"slug", "name", "project_type", "status", "project_metadata"})
 
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"examples": [{"status": "in_progress"}]}
@@ -63,7 +84,10 @@ class ProjectUpdate(BaseModel):
     description: ShortText | None = None
     status: ProjectStatus | None = None
     persona_mind_id: uuid.UUID | None = None
-    project_metadata: JsonObject | None = None
+    project_metadata: JsonObject | None = Field(
+        default=None,
+        description="Merged on the server as a JSON Merge Patch (RFC 7386): null deletes a key.",
+    )
 
 
 class Project(BaseModel):

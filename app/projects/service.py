@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any, cast
 
-from sqlalchemy import RowMapping, Table, delete, insert, select, update
+from sqlalchemy import RowMapping, Table, bindparam, delete, func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.models import ContentProject
 from app.pagination import page_of, paginate
 from app.problems import ProblemError, sqlstate_of
-from app.projects.schemas import ProjectCreate, ProjectUpdate
+from app.projects.schemas import ProjectCreate, ProjectUpdate, ProjectUpsert
 
 projects = cast(Table, ContentProject.__table__)
 
@@ -22,6 +24,12 @@ NO_MIND = ProblemError(
     "an admin provisions one with `creatoros minds create`",
     slug="no-mind",
 )
+
+
+def merge_patch(column: Any, patch: dict[str, Any]) -> Any:
+    """`column = jsonb_merge_patch(column, patch)`: merged in the UPDATE
+    itself, so concurrent patches serialize on the row lock and none is lost."""
+    return func.jsonb_merge_patch(column, bindparam(None, patch, type_=JSONB))
 
 
 def project_not_found(project_id: uuid.UUID) -> ProblemError:
@@ -39,6 +47,40 @@ async def create_project(conn: AsyncConnection, data: ProjectCreate) -> RowMappi
             raise NO_MIND from exc
         raise
     return result.mappings().one()
+
+
+_UPSERT = text(
+    """INSERT INTO content_projects AS p
+           (slug, name, project_type, description, status, persona_mind_id, project_metadata)
+       VALUES (:slug, :name, :project_type, :description, coalesce(:status, 'planning'),
+               :persona_mind_id, CAST(:project_metadata AS jsonb))
+       ON CONFLICT (creator_mind_id, slug) DO UPDATE SET
+           name = EXCLUDED.name,
+           project_type = EXCLUDED.project_type,
+           description = EXCLUDED.description,
+           status = coalesce(:status, p.status),
+           persona_mind_id = EXCLUDED.persona_mind_id,
+           project_metadata = jsonb_merge_patch(p.project_metadata, EXCLUDED.project_metadata)
+       RETURNING p.*, (xmax = 0) AS inserted"""
+)
+
+
+async def upsert_project(
+    conn: AsyncConnection, slug: str, data: ProjectUpsert
+) -> tuple[RowMapping, bool]:
+    """Create the caller's project `slug`, or update it in place (same id):
+    one statement, so retries and concurrent runs never duplicate it."""
+    params = data.model_dump(mode="json")
+    params["project_metadata"] = json.dumps(params["project_metadata"])
+    try:
+        result = await conn.execute(_UPSERT, {"slug": slug, **params})
+    except DBAPIError as exc:
+        if sqlstate_of(exc) == "42501":
+            raise NO_MIND from exc
+        raise
+    row = dict(result.mappings().one())
+    inserted = bool(row.pop("inserted"))
+    return cast(RowMapping, row), inserted
 
 
 async def get_project(conn: AsyncConnection, project_id: uuid.UUID) -> RowMapping | None:
@@ -73,7 +115,11 @@ async def _refused_write(conn: AsyncConnection, project_id: uuid.UUID) -> Proble
 async def update_project(
     conn: AsyncConnection, project_id: uuid.UUID, data: ProjectUpdate
 ) -> RowMapping:
-    values = data.model_dump(mode="json", exclude_unset=True)
+    values: dict[str, Any] = data.model_dump(mode="json", exclude_unset=True)
+    if "project_metadata" in values:
+        values["project_metadata"] = merge_patch(
+            projects.c.project_metadata, values["project_metadata"]
+        )
     if not values:
         row = await get_project(conn, project_id)
         if row is None:

@@ -150,3 +150,52 @@ async def test_filters(client: httpx.AsyncClient, alice: Creator) -> None:
     assert [p["slug"] for p in books.json()["items"]] == ["a-book"]
     by_slug = await client.get("/v1/projects", headers=alice.headers, params={"slug": "a-course"})
     assert [p["slug"] for p in by_slug.json()["items"]] == ["a-course"]
+
+
+async def test_put_by_slug_creates_then_updates_in_place(
+    client: httpx.AsyncClient, alice: Creator, bob: Creator
+) -> None:
+    body = {"name": "Claude Code", "project_type": "course", "project_metadata": {"v": 1, "a": 1}}
+    first = await client.put("/v1/projects/by-slug/claude-code", headers=alice.headers, json=body)
+    assert first.status_code == 201, first.text
+    rerun = await client.put(
+        "/v1/projects/by-slug/claude-code", headers=alice.headers,
+        json={**body, "name": "Claude Code 2", "project_metadata": {"v": 2, "a": None}},
+    )  # fmt: skip
+    assert rerun.status_code == 200
+    assert rerun.json()["id"] == first.json()["id"]
+    assert rerun.json()["name"] == "Claude Code 2"
+    assert rerun.json()["project_metadata"] == {"v": 2}
+    assert rerun.json()["status"] == "planning", "status kept when not sent"
+    listed = await client.get("/v1/projects", headers=alice.headers)
+    assert len(listed.json()["items"]) == 1
+
+    theirs = await client.put("/v1/projects/by-slug/claude-code", headers=bob.headers, json=body)
+    assert theirs.status_code == 201
+    assert theirs.json()["id"] != first.json()["id"]
+    bad = await client.put("/v1/projects/by-slug/Bad Slug", headers=alice.headers, json=body)
+    assert bad.status_code == 422
+
+
+async def test_concurrent_put_by_slug_never_duplicates(
+    client: httpx.AsyncClient, alice: Creator
+) -> None:
+    import asyncio
+
+    body = {"name": "Race", "project_type": "book"}
+    answers = await asyncio.gather(*(
+        client.put("/v1/projects/by-slug/race", headers=alice.headers, json=body)
+        for _ in range(10)
+    ))  # fmt: skip
+    assert {a.status_code for a in answers} <= {200, 201}
+    assert len({a.json()["id"] for a in answers}) == 1
+    assert sum(a.status_code == 201 for a in answers) == 1
+
+
+async def test_project_metadata_patch_merges(client: httpx.AsyncClient, alice: Creator) -> None:
+    project = await create(client, alice, project_metadata={"keep": 1, "drop": 2})
+    patched = await client.patch(
+        f"/v1/projects/{project['id']}", headers=alice.headers,
+        json={"project_metadata": {"drop": None, "new": {"deep": True}}},
+    )  # fmt: skip
+    assert patched.json()["project_metadata"] == {"keep": 1, "new": {"deep": True}}

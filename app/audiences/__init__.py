@@ -1,0 +1,1 @@
+"""Audience profiles: the target audiences (ICPs) a creator writes for."""

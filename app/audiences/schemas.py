@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from app.schemas import JsonObject, Name, ShortText, Slug
+
+
+class TechnicalLevel(StrEnum):
+    beginner = "beginner"
+    intermediate = "intermediate"
+    advanced = "advanced"
+    expert = "expert"
+
+
+class AudienceCreate(BaseModel):
+    """A new audience. Its owner is the caller's mind, set by the database."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "slug": "devs-brasileiros",
+                    "name": "Devs brasileiros",
+                    "technical_level": "intermediate",
+                    "demographics": {"country": "BR", "age_range": "25-40"},
+                    "psychographics": {"goals": ["ship faster with AI"]},
+                    "learning_preferences": {"formats": ["video", "hands-on"]},
+                }
+            ]
+        },
+    )
+
+    slug: Slug
+    name: Name
+    description: ShortText | None = None
+    technical_level: TechnicalLevel | None = None
+    demographics: JsonObject | None = None
+    psychographics: JsonObject | None = None
+    learning_preferences: JsonObject | None = None
+
+
+class AudienceUpdate(BaseModel):
+    """Partial update: only the fields sent change; null clears an optional one."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"technical_level": "advanced"}]}
+    )
+
+    slug: Slug | None = None
+    name: Name | None = None
+    description: ShortText | None = None
+    technical_level: TechnicalLevel | None = None
+    demographics: JsonObject | None = None
+    psychographics: JsonObject | None = None
+    learning_preferences: JsonObject | None = None
+
+    @field_validator("slug", "name")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        # Omitting a field keeps it; an explicit null cannot clear a required one.
+        if value is None:
+            raise ValueError("may be omitted, but not null")
+        return value
+
+
+class Audience(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    slug: str
+    name: str
+    description: str | None
+    technical_level: str | None
+    demographics: dict[str, Any] | None
+    psychographics: dict[str, Any] | None
+    learning_preferences: dict[str, Any] | None
+    owner_mind_id: uuid.UUID | None
+    created_at: datetime
+    updated_at: datetime

@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
+
+from app.schemas import JsonObject, Name, ShortText, Slug
+
+
+class FrameworkType(StrEnum):
+    pedagogical = "pedagogical"
+    content_structure = "content_structure"
+    storytelling = "storytelling"
+    marketing = "marketing"
+    other = "other"
+
+
+class FrameworkCreate(BaseModel):
+    """A new framework. Its owner is the caller's mind, set by the database:
+    a tenant can neither choose another owner nor create a global framework."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "slug": "aida",
+                    "name": "AIDA",
+                    "framework_type": "marketing",
+                    "description": "Attention, Interest, Desire, Action.",
+                    "framework_schema": {
+                        "type": "object",
+                        "required": ["attention", "interest", "desire", "action"],
+                    },
+                }
+            ]
+        },
+    )
+
+    slug: Slug
+    name: Name
+    framework_type: FrameworkType
+    description: ShortText | None = None
+    framework_schema: JsonObject | None = Field(
+        default=None, description="A JSON Schema for what a content built on it holds."
+    )
+    is_active: bool = True
+
+
+class FrameworkUpdate(BaseModel):
+    """Partial update: only the fields sent change."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"is_active": False}]}
+    )
+
+    slug: Slug | None = None
+    name: Name | None = None
+    framework_type: FrameworkType | None = None
+    description: ShortText | None = None
+    framework_schema: JsonObject | None = None
+    is_active: bool | None = None
+
+    @field_validator("slug", "name", "framework_type", "is_active")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        # Omitting a field keeps it; an explicit null would clear a value the
+        # API treats as required (and a NULL `is_active` matches no filter).
+        if value is None:
+            raise ValueError("may be omitted, but not null")
+        return value
+
+
+class Framework(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    slug: str
+    name: str
+    description: str | None
+    framework_type: str | None
+    framework_schema: dict[str, Any] | None
+    is_active: bool | None
+    owner_mind_id: uuid.UUID | None
+    created_at: datetime
+    updated_at: datetime
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="A shared framework, managed by service_role: readable, not writable."
+    )
+    @property
+    def is_global(self) -> bool:
+        return self.owner_mind_id is None

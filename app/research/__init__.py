@@ -1,0 +1,1 @@
+"""Market research: the reports behind a project (competitors, keywords, gaps)."""

@@ -1,0 +1,52 @@
+"""Schemathesis, authenticated as a creator, over every operation: no 5xx, and
+no status, content type or body outside what the OpenAPI document says."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import Creator
+
+SCHEMATHESIS = str(Path(sys.executable).with_name("schemathesis"))
+CHECKS = ",".join(
+    [
+        "not_a_server_error",
+        "status_code_conformance",
+        "content_type_conformance",
+        "response_schema_conformance",
+    ]
+)
+
+
+def test_no_server_errors_and_no_undocumented_responses(
+    live_server: str, alice: Creator, tmp_path: Path
+) -> None:
+    result = subprocess.run(
+        [
+            SCHEMATHESIS,
+            "run",
+            f"{live_server}/openapi.json",
+            "--header",
+            f"Authorization: Bearer {alice.token}",
+            "--checks",
+            CHECKS,
+            "--max-examples",
+            "8",
+            "--phases",
+            "examples,coverage,fuzzing",
+            "--seed",
+            "20261125",
+            "--workers",
+            "2",
+            "--report-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-8000:]
+    assert "passed" in output.lower()
