@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.gzip import GZipMiddleware
 
 from app import __version__
 from app.audiences.router import router as audiences_router
@@ -23,6 +24,7 @@ from app.problems import install_problem_handlers
 from app.projects.router import router as projects_router
 from app.research.router import router as research_router
 from app.settings import Settings, get_settings
+from app.trees.router import router as trees_router
 
 API_PREFIX = "/v1"
 
@@ -73,6 +75,8 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             allow_headers=["Authorization", "Content-Type", "If-None-Match", "If-Match"],
             expose_headers=["ETag", "Location"],
         )
+    # Big trees travel compressed when the client accepts it.
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
     # Outermost: refuse oversized bodies before anything reads them.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     install_problem_handlers(app)
@@ -85,6 +89,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         frameworks_router,
         audiences_router,
         research_router,
+        trees_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     return app

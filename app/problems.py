@@ -65,6 +65,12 @@ class ProblemError(Exception):
         self.detail = detail
         self.slug = slug
         self.headers = headers
+        self.errors: list[dict[str, Any]] | None = None
+
+    def with_errors(self, errors: list[dict[str, Any]]) -> ProblemError:
+        """Attach field-level issues (`loc`, `msg`, `type`), as for validation."""
+        self.errors = errors
+        return self
 
 
 def problem_response(
@@ -93,7 +99,9 @@ def problem_response(
 
 async def _problem_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ProblemError)
-    return problem_response(exc.status, exc.detail, slug=exc.slug, headers=exc.headers)
+    return problem_response(
+        exc.status, exc.detail, slug=exc.slug, errors=exc.errors, headers=exc.headers
+    )
 
 
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:

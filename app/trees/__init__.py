@@ -1,0 +1,1 @@
+"""Content trees: a whole course in one request, read or written."""

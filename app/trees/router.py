@@ -1,0 +1,173 @@
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request, Response, status
+from pydantic_core import to_json
+from sqlalchemy import RowMapping
+
+from app.auth import AuthenticatedPrincipal
+from app.problems import problem_responses
+from app.projects.schemas import Project
+from app.tenancy import TenantSession
+from app.trees import service
+from app.trees.schemas import MAX_DEPTH, ContentTree, MoveRequest, TreeUpsert
+
+router = APIRouter(tags=["trees"], responses=problem_responses(400, 401, 403, 413, 422, 503))
+
+IncludeBody = Annotated[
+    bool, Query(description="Include each node's `content` (the body); off by default.")
+]
+MaxDepth = Annotated[
+    int, Query(ge=1, le=MAX_DEPTH, description=f"Levels to return, 1 to {MAX_DEPTH}.")
+]
+IfNoneMatch = Annotated[str | None, Header(description="An ETag from an earlier answer.")]
+
+
+def nest(rows: Sequence[RowMapping], include_body: bool) -> list[dict[str, Any]]:
+    """Flat rows of one recursive query → nested nodes, siblings in order."""
+    nodes: dict[uuid.UUID, dict[str, Any]] = {}
+    for row in rows:
+        node = {
+            "id": row["id"],
+            "slug": row["slug"],
+            "title": row["title"],
+            "content_type": row["content_type"],
+            "status": row["status"],
+            "sequence_order": row["sequence_order"],
+            "fidelity_score": row["fidelity_score"],
+            "file_path": row["file_path"],
+            "metadata": row["metadata"],
+            "children": [],
+        }
+        if include_body:
+            node["content"] = row["content"]
+        nodes[row["id"]] = node
+    roots: list[dict[str, Any]] = []
+    for row in rows:
+        parent = nodes.get(row["parent_content_id"])
+        (parent["children"] if parent is not None else roots).append(nodes[row["id"]])
+
+    def order(siblings: list[dict[str, Any]]) -> None:
+        siblings.sort(
+            key=lambda n: (n["sequence_order"] is None, n["sequence_order"] or 0, n["slug"])
+        )
+        for sibling in siblings:
+            order(sibling["children"])
+
+    order(roots)
+    return roots
+
+
+def tree_response(
+    project: RowMapping, rows: Sequence[RowMapping], *, include_body: bool,
+    if_none_match: str | None,
+) -> Response:  # fmt: skip
+    """Serialized once, straight to bytes (no second validation pass); the
+    ETag is the hash of those bytes, so an unchanged tree answers 304."""
+    body = to_json(
+        {"project": Project.model_validate(project).model_dump(), "nodes": nest(rows, include_body)}
+    )
+    etag = '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
+    headers = {"ETag": etag, "Cache-Control": "private, no-cache", "Vary": "Authorization"}
+    if if_none_match is not None and etag in {t.strip() for t in if_none_match.split(",")}:
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
+    return Response(content=body, media_type="application/json", headers=headers)
+
+
+TREE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **problem_responses(404),
+    304: {"description": "Not Modified: the tree still matches If-None-Match."},
+}
+
+
+@router.get(
+    "/projects/{project_id}/tree",
+    summary="Read a project's content tree",
+    operation_id="getProjectTree",
+    response_model=ContentTree,
+    responses=TREE_RESPONSES,
+)
+async def get_project_tree(
+    project_id: uuid.UUID,
+    conn: TenantSession,
+    _: AuthenticatedPrincipal,
+    include_body: IncludeBody = False,
+    max_depth: MaxDepth = MAX_DEPTH,
+    if_none_match: IfNoneMatch = None,
+) -> Response:
+    """The whole course (or book…) in one request: nested nodes, siblings in
+    `sequence_order`, deleted ones left out. Send the `ETag` back as
+    `If-None-Match` to get a 304 when nothing changed."""
+    project, rows = await service.read_project_tree(
+        conn, project_id, include_body=include_body, max_depth=max_depth
+    )
+    return tree_response(project, rows, include_body=include_body, if_none_match=if_none_match)
+
+
+@router.get(
+    "/contents/{content_id}/tree",
+    summary="Read a subtree",
+    operation_id="getContentTree",
+    response_model=ContentTree,
+    responses=TREE_RESPONSES,
+)
+async def get_content_tree(
+    content_id: uuid.UUID,
+    conn: TenantSession,
+    _: AuthenticatedPrincipal,
+    include_body: IncludeBody = False,
+    max_depth: MaxDepth = MAX_DEPTH,
+    if_none_match: IfNoneMatch = None,
+) -> Response:
+    """A content and its descendants (a module and its lessons, say), with its project."""
+    project, rows = await service.read_subtree(
+        conn, content_id, include_body=include_body, max_depth=max_depth
+    )
+    return tree_response(project, rows, include_body=include_body, if_none_match=if_none_match)
+
+
+@router.put(
+    "/projects/{project_id}/tree",
+    summary="Create or update a whole content tree",
+    operation_id="putProjectTree",
+    response_model=ContentTree,
+    responses=problem_responses(404, 409),
+)
+async def put_project_tree(
+    project_id: uuid.UUID,
+    body: TreeUpsert,
+    conn: TenantSession,
+    _: AuthenticatedPrincipal,
+    request: Request,
+) -> Response:
+    """Write a whole course in one transaction. Nodes are matched by slug within
+    the project, so a re-run updates in place and keeps ids; `prune: true`
+    soft-deletes the project's contents that are not in the payload. The
+    payload is checked first (content types, hierarchy, unique slugs, depth ≤ 16,
+    ≤ 5,000 nodes): any refusal changes nothing. Answers the resulting tree."""
+    await service.upsert_tree(conn, project_id, body.nodes, prune=body.prune)
+    project, rows = await service.read_project_tree(
+        conn, project_id, include_body=False, max_depth=MAX_DEPTH
+    )
+    return tree_response(project, rows, include_body=False, if_none_match=None)
+
+
+@router.post(
+    "/contents/{content_id}/move",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Move a content",
+    operation_id="moveContent",
+    responses=problem_responses(404),
+)
+async def move_content(
+    content_id: uuid.UUID, body: MoveRequest, conn: TenantSession, _: AuthenticatedPrincipal
+) -> Response:
+    """Under a new parent of the same project (or to the root), at a position;
+    the siblings it leaves and joins are renumbered 1…n. A move under itself or
+    one of its descendants is refused (422)."""
+    await service.move_content(conn, content_id, body.parent_id, body.position)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

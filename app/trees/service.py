@@ -1,0 +1,188 @@
+"""Content trees in SQL (the statements live in `app.trees.sql`)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import RowMapping, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.contents.service import _check_parent, _refused_write, content_not_found
+from app.problems import ProblemError, sqlstate_of
+from app.projects.service import get_project, project_not_found
+from app.trees import sql
+from app.trees.schemas import MAX_DEPTH, MAX_NODES, TreeNodeIn
+
+# Which content types may hold which: the course and book hierarchies.
+# Types not listed here may hold, and sit under, anything.
+ALLOWED_CHILDREN: dict[str, frozenset[str]] = {
+    "course_outline": frozenset({"course_module", "course_lesson"}),
+    "course_module": frozenset({"course_lesson"}),
+    "course_lesson": frozenset(),
+    "book_outline": frozenset({"book_part", "book_chapter"}),
+    "book_part": frozenset({"book_chapter"}),
+    "book_chapter": frozenset(),
+}
+STRUCTURED = frozenset(ALLOWED_CHILDREN)
+
+
+def tree_errors(nodes: Sequence[TreeNodeIn]) -> list[dict[str, Any]]:
+    """Everything wrong with a payload, each with its path, before any write."""
+    errors: list[dict[str, Any]] = []
+    seen: dict[str, list[str | int]] = {}
+    count = 0
+
+    def visit(
+        items: Sequence[TreeNodeIn], parent: TreeNodeIn | None, path: list[str | int], depth: int
+    ) -> None:
+        nonlocal count
+        for index, node in enumerate(items):
+            here = [*path, index]
+            count += 1
+            if depth > MAX_DEPTH:
+                errors.append(_error(here, f"deeper than {MAX_DEPTH} levels", "too_deep"))
+                continue
+            if node.slug in seen:
+                first = ".".join(map(str, seen[node.slug]))
+                errors.append(
+                    _error([*here, "slug"], f"slug {node.slug!r} already used at {first}",
+                           "duplicate_slug")
+                )  # fmt: skip
+            else:
+                seen[node.slug] = here
+            if parent is not None:
+                allowed = ALLOWED_CHILDREN.get(parent.content_type.value)
+                child = node.content_type.value
+                if (allowed is not None and child not in allowed) or (
+                    allowed is None and child in STRUCTURED and parent.content_type in STRUCTURED
+                ):
+                    errors.append(
+                        _error([*here, "content_type"],
+                               f"a {parent.content_type.value} cannot contain a {child}",
+                               "invalid_hierarchy")
+                    )  # fmt: skip
+            visit(node.children, node, [*here, "children"], depth + 1)
+
+    visit(nodes, None, ["body", "nodes"], 1)
+    if count > MAX_NODES:
+        errors.insert(0, _error(["body", "nodes"], f"more than {MAX_NODES} nodes", "too_many"))
+    return errors
+
+
+def _error(loc: list[str | int], msg: str, kind: str) -> dict[str, Any]:
+    return {"loc": loc, "msg": msg, "type": kind}
+
+
+async def _rows(conn: AsyncConnection, statement: str, *args: Any) -> Sequence[RowMapping]:
+    result = await conn.exec_driver_sql(statement, args)
+    return result.mappings().all()
+
+
+async def read_project_tree(
+    conn: AsyncConnection, project_id: uuid.UUID, *, include_body: bool, max_depth: int
+) -> tuple[RowMapping, Sequence[RowMapping]]:
+    project = await get_project(conn, project_id)
+    if project is None:
+        raise project_not_found(project_id)
+    rows = await _rows(conn, sql.READ_PROJECT_TREE, project_id, max_depth, include_body)
+    return project, rows
+
+
+async def read_subtree(
+    conn: AsyncConnection, content_id: uuid.UUID, *, include_body: bool, max_depth: int
+) -> tuple[RowMapping, Sequence[RowMapping]]:
+    rows = await _rows(conn, sql.READ_SUBTREE, content_id, max_depth, include_body)
+    if not rows:
+        raise content_not_found(content_id)
+    project_id = await conn.scalar(
+        text("SELECT project_id FROM contents WHERE id = :id"), {"id": content_id}
+    )
+    project = await get_project(conn, project_id) if project_id else None
+    if project is None:
+        # A published content of another creator's project: its tree is
+        # readable, its project is not.
+        raise ProblemError(404, f"content {content_id} is not part of a project you can read")
+    return project, rows
+
+
+async def upsert_tree(
+    conn: AsyncConnection, project_id: uuid.UUID, nodes: Sequence[TreeNodeIn], *, prune: bool
+) -> list[uuid.UUID]:
+    """Write the whole tree in this transaction: nodes matched by slug keep
+    their ids; with `prune`, the project's other contents are soft-deleted."""
+    errors = tree_errors(nodes)
+    if errors:
+        raise ProblemError(
+            422, "the tree is not valid; nothing was written", slug="invalid-tree"
+        ).with_errors(errors)
+    locked = await conn.exec_driver_sql(sql.LOCK_PROJECT, (project_id,))
+    if locked.first() is None:
+        if await get_project(conn, project_id) is None:
+            raise project_not_found(project_id)
+        raise ProblemError(403, "you can read this project but not change it", slug="read-only")
+    slugs = sql.all_slugs(nodes)
+    existing = {
+        row["slug"]: row["id"] for row in await _rows(conn, sql.EXISTING_SLUGS, project_id, slugs)
+    }
+    plan = sql.plan_upsert(nodes, existing)
+    try:
+        await conn.exec_driver_sql(sql.UPSERT_NODES, plan.args(project_id))
+    except DBAPIError as exc:
+        if sqlstate_of(exc) == "23505":
+            raise ProblemError(
+                409, "another write to this tree got in the way; retry", slug="conflict"
+            ) from exc
+        raise
+    if prune:
+        await conn.exec_driver_sql(sql.PRUNE, (project_id, plan.ids))
+    return plan.ids
+
+
+_SIBLINGS = """
+SELECT id FROM contents
+WHERE project_id = $1 AND deleted_at IS NULL AND id <> $3
+  AND parent_content_id IS NOT DISTINCT FROM $2
+ORDER BY sequence_order NULLS LAST, slug
+"""
+
+_RENUMBER = """
+UPDATE contents c SET sequence_order = n.position,
+       parent_content_id = CASE WHEN c.id = $3 THEN $4 ELSE c.parent_content_id END
+FROM unnest($1::uuid[], $2::int2[]) AS n(id, position)
+WHERE c.id = n.id
+"""
+
+
+async def move_content(
+    conn: AsyncConnection, content_id: uuid.UUID, parent_id: uuid.UUID | None,
+    position: int | None,
+) -> None:  # fmt: skip
+    """Move a content under a new parent (or to the root) at a position, and
+    renumber the siblings it leaves and joins, in one statement."""
+    locked = await _rows(
+        conn,
+        "SELECT id, project_id, parent_content_id FROM contents"
+        " WHERE id = $1 AND deleted_at IS NULL FOR UPDATE",
+        content_id,
+    )
+    if not locked:
+        raise await _refused_write(conn, content_id)
+    node = locked[0]
+    if parent_id is not None:
+        await _check_parent(conn, parent_id, node["project_id"], child_id=content_id)
+    joined = [
+        r["id"] for r in await _rows(conn, _SIBLINGS, node["project_id"], parent_id, content_id)
+    ]
+    index = len(joined) if position is None else min(position - 1, len(joined))
+    joined.insert(index, content_id)
+    ids, positions = list(joined), list(range(1, len(joined) + 1))
+    if node["parent_content_id"] != parent_id:
+        left = await _rows(
+            conn, _SIBLINGS, node["project_id"], node["parent_content_id"], content_id
+        )
+        ids += [r["id"] for r in left]
+        positions += list(range(1, len(left) + 1))
+    await conn.exec_driver_sql(_RENUMBER, (ids, positions, content_id, parent_id))

@@ -1,0 +1,160 @@
+"""The SQL of content trees, in asyncpg's `$n` style, shared by the service
+(through SQLAlchemy's `exec_driver_sql`) and by the benchmark's raw asyncpg
+floor, so that both run exactly the same statements.
+
+A tree upsert is a fixed number of statements whatever the tree's size:
+lock the project, look up existing slugs, one INSERT … ON CONFLICT for every
+node (ids are planned in Python, so parents can be set in the same
+statement), an optional prune, and the read back.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from app.trees.schemas import TreeNodeIn
+
+# The caller must be able to write the project: FOR UPDATE applies the UPDATE
+# policy (a persona sees nothing), and serializes concurrent upserts of one tree.
+LOCK_PROJECT = "SELECT id FROM content_projects WHERE id = $1 FOR UPDATE"
+
+EXISTING_SLUGS = "SELECT slug, id FROM contents WHERE project_id = $1 AND slug = ANY($2::text[])"
+
+UPSERT_NODES = """
+INSERT INTO contents AS c (
+    id, project_id, parent_content_id, slug, title, content_type, content,
+    sequence_order, fidelity_score, file_path, metadata, ai_generated, keywords)
+SELECT n.id, $1, n.parent_id, n.slug, n.title, n.content_type, n.content,
+       n.sequence_order, n.fidelity_score, n.file_path, n.metadata, n.ai_generated,
+       CASE WHEN n.keywords IS NOT NULL
+            THEN ARRAY(SELECT jsonb_array_elements_text(n.keywords)) END
+FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[],
+            $8::int2[], $9::numeric[], $10::text[], $11::jsonb[], $12::bool[], $13::jsonb[])
+     AS n(id, parent_id, slug, title, content_type, content,
+          sequence_order, fidelity_score, file_path, metadata, ai_generated, keywords)
+ON CONFLICT (project_id, slug) DO UPDATE SET
+    parent_content_id = EXCLUDED.parent_content_id,
+    title = EXCLUDED.title,
+    content_type = EXCLUDED.content_type,
+    content = EXCLUDED.content,
+    sequence_order = EXCLUDED.sequence_order,
+    fidelity_score = EXCLUDED.fidelity_score,
+    file_path = EXCLUDED.file_path,
+    metadata = jsonb_merge_patch(c.metadata, EXCLUDED.metadata),
+    ai_generated = EXCLUDED.ai_generated,
+    keywords = EXCLUDED.keywords,
+    deleted_at = NULL
+-- A re-run that changes nothing writes nothing: no new row versions, and
+-- updated_at (and so the tree's ETag) stays as it was.
+WHERE (c.parent_content_id, c.title, c.content_type, c.content, c.sequence_order,
+       c.fidelity_score, c.file_path, c.ai_generated, c.keywords, c.deleted_at IS NULL,
+       c.metadata)
+      IS DISTINCT FROM
+      (EXCLUDED.parent_content_id, EXCLUDED.title, EXCLUDED.content_type, EXCLUDED.content,
+       EXCLUDED.sequence_order, EXCLUDED.fidelity_score, EXCLUDED.file_path,
+       EXCLUDED.ai_generated, EXCLUDED.keywords, true,
+       jsonb_merge_patch(c.metadata, EXCLUDED.metadata))
+"""
+
+PRUNE = """
+UPDATE contents SET deleted_at = now()
+WHERE project_id = $1 AND deleted_at IS NULL AND id <> ALL($2::uuid[])
+"""
+
+_NODE_COLUMNS = """c.id, c.parent_content_id, c.slug, c.title, c.content_type, c.status,
+       c.sequence_order, c.fidelity_score, c.file_path, c.metadata,
+       CASE WHEN $3 THEN c.content END AS content"""
+
+# One recursive query from the roots down; siblings are ordered when the
+# nesting is built (sequence_order, then slug).
+READ_PROJECT_TREE = f"""
+WITH RECURSIVE tree(id, depth) AS (
+    SELECT id, 1 FROM contents
+    WHERE project_id = $1 AND parent_content_id IS NULL AND deleted_at IS NULL
+  UNION ALL
+    SELECT c.id, t.depth + 1 FROM contents c JOIN tree t ON c.parent_content_id = t.id
+    WHERE c.deleted_at IS NULL AND t.depth < $2
+)
+SELECT {_NODE_COLUMNS}
+FROM tree t JOIN contents c ON c.id = t.id
+"""
+
+READ_SUBTREE = f"""
+WITH RECURSIVE tree(id, depth) AS (
+    SELECT id, 1 FROM contents WHERE id = $1 AND deleted_at IS NULL
+  UNION ALL
+    SELECT c.id, t.depth + 1 FROM contents c JOIN tree t ON c.parent_content_id = t.id
+    WHERE c.deleted_at IS NULL AND t.depth < $2
+)
+SELECT {_NODE_COLUMNS}
+FROM tree t JOIN contents c ON c.id = t.id
+"""
+
+
+@dataclass
+class UpsertPlan:
+    """Every node flattened, with its id (kept, or new) and its parent's id."""
+
+    ids: list[uuid.UUID] = field(default_factory=list)
+    parent_ids: list[uuid.UUID | None] = field(default_factory=list)
+    slugs: list[str] = field(default_factory=list)
+    titles: list[str] = field(default_factory=list)
+    content_types: list[str] = field(default_factory=list)
+    contents: list[str | None] = field(default_factory=list)
+    sequence_orders: list[int] = field(default_factory=list)
+    fidelity_scores: list[Decimal | None] = field(default_factory=list)
+    file_paths: list[str | None] = field(default_factory=list)
+    metadata: list[str] = field(default_factory=list)
+    ai_generated: list[bool] = field(default_factory=list)
+    keywords: list[str | None] = field(default_factory=list)
+
+    def args(self, project_id: uuid.UUID) -> tuple[Any, ...]:
+        """The parameters of UPSERT_NODES."""
+        return (
+            project_id, self.ids, self.parent_ids, self.slugs, self.titles,
+            self.content_types, self.contents, self.sequence_orders, self.fidelity_scores,
+            self.file_paths, self.metadata, self.ai_generated, self.keywords,
+        )  # fmt: skip
+
+
+def walk(
+    nodes: Sequence[TreeNodeIn], parent: TreeNodeIn | None = None
+) -> Iterator[tuple[TreeNodeIn, TreeNodeIn | None, int]]:
+    """Every node with its parent and its 1-based position among its siblings."""
+    for position, node in enumerate(nodes, start=1):
+        yield node, parent, position
+        yield from walk(node.children, node)
+
+
+def all_slugs(nodes: Sequence[TreeNodeIn]) -> list[str]:
+    return [node.slug for node, _, _ in walk(nodes)]
+
+
+def plan_upsert(nodes: Sequence[TreeNodeIn], existing: dict[str, uuid.UUID]) -> UpsertPlan:
+    """Ids for every node: the existing content's for a known slug (so a
+    re-run updates in place), a new one otherwise."""
+    plan = UpsertPlan()
+    ids: dict[str, uuid.UUID] = {}
+    for node, parent, position in walk(nodes):
+        node_id = existing.get(node.slug) or uuid.uuid4()
+        ids[node.slug] = node_id
+        plan.ids.append(node_id)
+        plan.parent_ids.append(ids[parent.slug] if parent is not None else None)
+        plan.slugs.append(node.slug)
+        plan.titles.append(node.title)
+        plan.content_types.append(node.content_type.value)
+        plan.contents.append(node.content)
+        plan.sequence_orders.append(
+            node.sequence_order if node.sequence_order is not None else position
+        )
+        plan.fidelity_scores.append(node.fidelity_score)
+        plan.file_paths.append(node.file_path)
+        plan.metadata.append(json.dumps(node.metadata, ensure_ascii=False))
+        plan.ai_generated.append(node.ai_generated)
+        plan.keywords.append(None if node.keywords is None else json.dumps(node.keywords))
+    return plan
