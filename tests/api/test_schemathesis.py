@@ -43,6 +43,7 @@ def test_no_server_errors_and_no_undocumented_responses(
             "--report-dir",
             str(tmp_path),
         ],
+        cwd=tmp_path,  # its cache lands there, not in the checkout
         capture_output=True,
         text=True,
         timeout=900,
