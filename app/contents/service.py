@@ -43,7 +43,7 @@ def content_not_found(content_id: uuid.UUID) -> ProblemError:
     return ProblemError(404, f"content {content_id} does not exist", slug="not-found")
 
 
-async def _check_parent(
+async def check_parent(
     conn: AsyncConnection,
     parent_id: uuid.UUID,
     project_id: uuid.UUID | None,
@@ -104,7 +104,7 @@ async def _insert_refused(conn: AsyncConnection, project_id: uuid.UUID) -> Probl
 
 async def create_content(conn: AsyncConnection, data: ContentCreate) -> RowMapping:
     if data.parent_content_id is not None:
-        await _check_parent(conn, data.parent_content_id, data.project_id)
+        await check_parent(conn, data.parent_content_id, data.project_id)
     await _check_framework(conn, data.framework_id)
     values = data.model_dump(mode="json")
     try:
@@ -163,7 +163,7 @@ async def require_content(conn: AsyncConnection, content_id: uuid.UUID) -> RowMa
     return row
 
 
-async def _refused_write(conn: AsyncConnection, content_id: uuid.UUID) -> ProblemError:
+async def refused_write(conn: AsyncConnection, content_id: uuid.UUID) -> ProblemError:
     if await get_content(conn, content_id) is None:
         return content_not_found(content_id)
     return ProblemError(403, "you can read this content but not change it", slug="read-only")
@@ -178,7 +178,7 @@ async def update_content(
     conditions = [contents.c.id == content_id, _ALIVE]
     if "parent_content_id" in values and values["parent_content_id"] is not None:
         before = await require_content(conn, content_id)
-        await _check_parent(
+        await check_parent(
             conn, uuid.UUID(values["parent_content_id"]), before["project_id"], child_id=content_id
         )
     await _check_framework(conn, values.get("framework_id"))
@@ -226,7 +226,7 @@ async def delete_content(conn: AsyncConnection, content_id: uuid.UUID) -> None:
         .returning(contents.c.id)
     )
     if result.first() is None:
-        raise await _refused_write(conn, content_id)
+        raise await refused_write(conn, content_id)
 
 
 async def restore_content(conn: AsyncConnection, content_id: uuid.UUID) -> RowMapping:
@@ -254,7 +254,7 @@ async def _require_writable(conn: AsyncConnection, content_id: uuid.UUID) -> Non
         .with_for_update(of=contents, key_share=True)
     )
     if locked.first() is None:
-        raise await _refused_write(conn, content_id)
+        raise await refused_write(conn, content_id)
 
 
 async def list_content_minds(conn: AsyncConnection, content_id: uuid.UUID) -> list[RowMapping]:

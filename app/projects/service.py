@@ -6,15 +6,15 @@ import json
 import uuid
 from typing import Any, cast
 
-from sqlalchemy import RowMapping, Table, bindparam, delete, func, insert, select, text, update
+from sqlalchemy import RowMapping, Table, bindparam, func, insert, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.models import ContentProject
-from app.pagination import page_of, paginate
 from app.problems import ProblemError, sqlstate_of
 from app.projects.schemas import ProjectCreate, ProjectUpdate, ProjectUpsert
+from app.rows import TableRows
 
 projects = cast(Table, ContentProject.__table__)
 
@@ -32,8 +32,9 @@ def merge_patch(column: Any, patch: dict[str, Any]) -> Any:
     return func.jsonb_merge_patch(column, bindparam(None, patch, type_=JSONB))
 
 
-def project_not_found(project_id: uuid.UUID) -> ProblemError:
-    return ProblemError(404, f"project {project_id} does not exist", slug="not-found")
+# Visible but not writable: the caller is the project's persona.
+ROWS = TableRows(projects, "project", "you can read this project but not change it")
+project_not_found = ROWS.not_found
 
 
 async def create_project(conn: AsyncConnection, data: ProjectCreate) -> RowMapping:
@@ -84,32 +85,13 @@ async def upsert_project(
 
 
 async def get_project(conn: AsyncConnection, project_id: uuid.UUID) -> RowMapping | None:
-    result = await conn.execute(select(projects).where(projects.c.id == project_id))
-    return result.mappings().one_or_none()
+    return await ROWS.get(conn, project_id)
 
 
 async def list_projects(
-    conn: AsyncConnection,
-    *,
-    filters: dict[str, Any],
-    limit: int,
-    cursor: str | None,
+    conn: AsyncConnection, *, filters: dict[str, Any], limit: int, cursor: str | None
 ) -> tuple[list[RowMapping], str | None]:
-    query = select(projects)
-    for column, value in filters.items():
-        if value is not None:
-            query = query.where(projects.c[column] == value)
-    query = paginate(query, projects.c.created_at, projects.c.id, limit=limit, cursor=cursor)
-    rows = list((await conn.execute(query)).mappings())
-    return page_of(rows, limit)
-
-
-async def _refused_write(conn: AsyncConnection, project_id: uuid.UUID) -> ProblemError:
-    """A write matched no row: the project is either invisible (404, as if it
-    did not exist) or visible read-only, as to its persona (403)."""
-    if await get_project(conn, project_id) is None:
-        return project_not_found(project_id)
-    return ProblemError(403, "you can read this project but not change it", slug="read-only")
+    return await ROWS.page(conn, filters=filters, limit=limit, cursor=cursor)
 
 
 async def update_project(
@@ -120,23 +102,9 @@ async def update_project(
         values["project_metadata"] = merge_patch(
             projects.c.project_metadata, values["project_metadata"]
         )
-    if not values:
-        row = await get_project(conn, project_id)
-        if row is None:
-            raise project_not_found(project_id)
-        return row
-    result = await conn.execute(
-        update(projects).where(projects.c.id == project_id).values(**values).returning(*projects.c)
-    )
-    row = result.mappings().one_or_none()
-    if row is None:
-        raise await _refused_write(conn, project_id)
-    return row
+    return await ROWS.update(conn, project_id, values)
 
 
 async def delete_project(conn: AsyncConnection, project_id: uuid.UUID) -> None:
-    result = await conn.execute(
-        delete(projects).where(projects.c.id == project_id).returning(projects.c.id)
-    )
-    if result.first() is None:
-        raise await _refused_write(conn, project_id)
+    """Deletes its market research too; its contents stay, detached."""
+    await ROWS.delete(conn, project_id)

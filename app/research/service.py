@@ -7,21 +7,22 @@ from __future__ import annotations
 import uuid
 from typing import Any, cast
 
-from sqlalchemy import RowMapping, Table, delete, insert, select, update
+from sqlalchemy import RowMapping, Table, insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.models import MarketResearch
-from app.pagination import page_of, paginate
 from app.problems import ProblemError, sqlstate_of
 from app.projects.service import get_project, project_not_found
 from app.research.schemas import MarketResearchCreate, MarketResearchUpdate
+from app.rows import TableRows
 
 research = cast(Table, MarketResearch.__table__)
 
 
-def research_not_found(research_id: uuid.UUID) -> ProblemError:
-    return ProblemError(404, f"market research {research_id} does not exist", slug="not-found")
+# A report follows its project: fully for its creator, read-only for its persona.
+ROWS = TableRows(research, "market research", "you can read this market research but not change it")
+research_not_found = ROWS.not_found
 
 
 async def create_research(
@@ -48,8 +49,7 @@ async def create_research(
 
 
 async def get_research(conn: AsyncConnection, research_id: uuid.UUID) -> RowMapping | None:
-    result = await conn.execute(select(research).where(research.c.id == research_id))
-    return result.mappings().one_or_none()
+    return await ROWS.get(conn, research_id)
 
 
 async def list_research(
@@ -64,46 +64,20 @@ async def list_research(
     # as GET /projects/{id} does, so a missing project never looks empty.
     if await get_project(conn, project_id) is None:
         raise project_not_found(project_id)
-    query = select(research).where(research.c.project_id == project_id)
-    for column, value in filters.items():
-        if value is not None:
-            query = query.where(research.c[column] == value)
-    query = paginate(query, research.c.created_at, research.c.id, limit=limit, cursor=cursor)
-    rows = list((await conn.execute(query)).mappings())
-    return page_of(rows, limit)
-
-
-async def _refused_write(conn: AsyncConnection, research_id: uuid.UUID) -> ProblemError:
-    """A write matched no row: the report is either invisible (404, as if it
-    did not exist) or visible read-only, as to its project's persona (403)."""
-    if await get_research(conn, research_id) is None:
-        return research_not_found(research_id)
-    return ProblemError(
-        403, "you can read this market research but not change it", slug="read-only"
+    return await ROWS.page(
+        conn,
+        filters=filters,
+        limit=limit,
+        cursor=cursor,
+        where=[research.c.project_id == project_id],
     )
 
 
 async def update_research(
     conn: AsyncConnection, research_id: uuid.UUID, data: MarketResearchUpdate
 ) -> RowMapping:
-    values = data.model_dump(mode="json", exclude_unset=True)
-    if not values:
-        row = await get_research(conn, research_id)
-        if row is None:
-            raise research_not_found(research_id)
-        return row
-    result = await conn.execute(
-        update(research).where(research.c.id == research_id).values(**values).returning(*research.c)
-    )
-    row = result.mappings().one_or_none()
-    if row is None:
-        raise await _refused_write(conn, research_id)
-    return row
+    return await ROWS.update(conn, research_id, data.model_dump(mode="json", exclude_unset=True))
 
 
 async def delete_research(conn: AsyncConnection, research_id: uuid.UUID) -> None:
-    result = await conn.execute(
-        delete(research).where(research.c.id == research_id).returning(research.c.id)
-    )
-    if result.first() is None:
-        raise await _refused_write(conn, research_id)
+    await ROWS.delete(conn, research_id)

@@ -10,7 +10,7 @@ from sqlalchemy import RowMapping, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.contents.service import _check_parent, _refused_write, content_not_found
+from app.contents.service import check_parent, content_not_found, refused_write
 from app.problems import ProblemError, sqlstate_of
 from app.projects.service import get_project, project_not_found
 from app.trees import sql
@@ -169,10 +169,10 @@ async def move_content(
         content_id,
     )
     if not locked:
-        raise await _refused_write(conn, content_id)
+        raise await refused_write(conn, content_id)
     node = locked[0]
     if parent_id is not None:
-        await _check_parent(conn, parent_id, node["project_id"], child_id=content_id)
+        await check_parent(conn, parent_id, node["project_id"], child_id=content_id)
     joined = [
         r["id"] for r in await _rows(conn, _SIBLINGS, node["project_id"], parent_id, content_id)
     ]
