@@ -75,8 +75,10 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             allow_headers=["Authorization", "Content-Type", "If-None-Match", "If-Match"],
             expose_headers=["ETag", "Location"],
         )
-    # Big trees travel compressed when the client accepts it.
-    app.add_middleware(GZipMiddleware, minimum_size=1024)
+    # Big trees travel compressed when the client accepts it. Level 1: on
+    # Markdown it keeps most of the gain (2.5x vs 3x at level 9) for a
+    # quarter of the CPU (665 KB: ~9 ms vs ~35 ms), and CPU is latency here.
+    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=1)
     # Outermost: refuse oversized bodies before anything reads them.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     install_problem_handlers(app)
