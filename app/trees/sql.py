@@ -67,32 +67,33 @@ WHERE project_id = $1 AND deleted_at IS NULL AND id <> ALL($2::uuid[])
 """
 
 _NODE_COLUMNS = """c.id, c.parent_content_id, c.slug, c.title, c.content_type, c.status,
-       c.sequence_order, c.fidelity_score, c.file_path, c.metadata,
-       CASE WHEN $3 THEN c.content END AS content"""
+           c.sequence_order, c.fidelity_score, c.file_path, c.metadata,
+           CASE WHEN $3 THEN c.content END AS content"""
 
-# One recursive query from the roots down; siblings are ordered when the
-# nesting is built (sequence_order, then slug).
+# One recursive query from the roots down. Each level carries its columns, so
+# there is no final join back to `contents` (which the planner, at 100k+
+# rows, would do as a hash join over the whole table). Siblings are ordered
+# when the nesting is built (sequence_order, then slug).
 READ_PROJECT_TREE = f"""
-WITH RECURSIVE tree(id, depth) AS (
-    SELECT id, 1 FROM contents
-    WHERE project_id = $1 AND parent_content_id IS NULL AND deleted_at IS NULL
+WITH RECURSIVE tree AS (
+    SELECT {_NODE_COLUMNS}, 1 AS depth FROM contents c
+    WHERE c.project_id = $1 AND c.parent_content_id IS NULL AND c.deleted_at IS NULL
   UNION ALL
-    SELECT c.id, t.depth + 1 FROM contents c JOIN tree t ON c.parent_content_id = t.id
+    SELECT {_NODE_COLUMNS}, t.depth + 1 FROM contents c JOIN tree t ON c.parent_content_id = t.id
     WHERE c.deleted_at IS NULL AND t.depth < $2
 )
-SELECT {_NODE_COLUMNS}
-FROM tree t JOIN contents c ON c.id = t.id
+SELECT * FROM tree
 """
 
 READ_SUBTREE = f"""
-WITH RECURSIVE tree(id, depth) AS (
-    SELECT id, 1 FROM contents WHERE id = $1 AND deleted_at IS NULL
+WITH RECURSIVE tree AS (
+    SELECT {_NODE_COLUMNS}, 1 AS depth FROM contents c
+    WHERE c.id = $1 AND c.deleted_at IS NULL
   UNION ALL
-    SELECT c.id, t.depth + 1 FROM contents c JOIN tree t ON c.parent_content_id = t.id
+    SELECT {_NODE_COLUMNS}, t.depth + 1 FROM contents c JOIN tree t ON c.parent_content_id = t.id
     WHERE c.deleted_at IS NULL AND t.depth < $2
 )
-SELECT {_NODE_COLUMNS}
-FROM tree t JOIN contents c ON c.id = t.id
+SELECT * FROM tree
 """
 
 

@@ -1,0 +1,75 @@
+"""CPU time per request, split by process: the service, PostgreSQL, and the
+bench itself (the HTTP client, or the floor's asyncpg calls).
+
+Latency says how long a caller waits; CPU says who was busy meanwhile. On a
+small machine where all three share the cores, that split is what explains a
+ratio: a service far from its floor while PostgreSQL's share is the same on
+both sides spends the difference in Python.
+
+PostgreSQL's share is only known when the server runs on this machine and
+its `postmaster.pid` is readable (always so for the embedded server): it is
+the CPU of the postmaster's children (backends and background workers).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+
+@dataclass(frozen=True)
+class CpuSnapshot:
+    service: float
+    postgres: float | None
+    bench: float
+
+
+class CpuMeter:
+    def __init__(self, service_pid: int, postmaster_pid: int | None) -> None:
+        self._service = psutil.Process(service_pid)
+        self._postmaster = psutil.Process(postmaster_pid) if postmaster_pid else None
+
+    def snapshot(self) -> CpuSnapshot:
+        service = self._service.cpu_times()
+        return CpuSnapshot(
+            service=service.user + service.system,
+            postgres=self._postgres(),
+            bench=time.process_time(),
+        )
+
+    def _postgres(self) -> float | None:
+        if self._postmaster is None:
+            return None
+        total = 0.0
+        for process in [self._postmaster, *self._postmaster.children()]:
+            try:
+                times = process.cpu_times()
+            except psutil.Error:  # a backend that just exited
+                continue
+            total += times.user + times.system
+        return total
+
+
+def per_request_ms(before: CpuSnapshot, after: CpuSnapshot, requests: int) -> dict[str, float]:
+    """Each process's CPU between two snapshots, in ms per request."""
+    n = max(1, requests)
+    result = {
+        "service": (after.service - before.service) * 1000 / n,
+        "bench": (after.bench - before.bench) * 1000 / n,
+    }
+    if before.postgres is not None and after.postgres is not None:
+        result["postgres"] = (after.postgres - before.postgres) * 1000 / n
+    return {k: round(v, 3) for k, v in result.items()}
+
+
+def postmaster_pid(data_directory: str) -> int | None:
+    """The server's pid from its `postmaster.pid`, when the server is local."""
+    try:
+        first = (Path(data_directory) / "postmaster.pid").read_text().split("\n", 1)[0]
+        pid = int(first)
+    except (OSError, ValueError):
+        return None
+    return pid if psutil.pid_exists(pid) else None

@@ -1,0 +1,288 @@
+"""The measured operations, each twice: through the service over HTTP, and as
+the raw asyncpg floor.
+
+The floor is what the database work of a request costs with nothing on top:
+one transaction from a pool of the app's size, logged in as `authenticator`,
+whose first statement is exactly the service's tenant switch (same role,
+same claims JSON — those of the verified token — same statement timeout),
+then exactly the statements the service runs (imported from `app.trees.sql`
+where the service shares them; written out for the single SELECT of a
+content get or list page). No HTTP, no pydantic, no SQLAlchemy, no JSON
+decoding of jsonb columns, no nesting of tree rows: whatever the service
+takes beyond the floor is its own overhead.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+import httpx
+
+from app.auth import Principal
+from app.models import Content
+from app.pagination import DEFAULT_LIMIT
+from app.tenancy import _SWITCH, STATEMENT_TIMEOUT
+from app.trees import sql
+from app.trees.schemas import MAX_DEPTH, TreeNodeIn
+
+SWITCH = _SWITCH.text.replace(":role", "$1").replace(":claims", "$2").replace(":timeout", "$3")
+assert ":" not in SWITCH.replace("::", ""), f"tenancy._SWITCH has new parameters: {SWITCH}"
+
+PROJECT_BY_ID = "SELECT * FROM content_projects WHERE id = $1"
+_CONTENT_COLUMNS = ", ".join(c.name for c in Content.__table__.c if c.name != "deleted_at")
+# app.contents.service.get_content / list_contents (+ app.pagination.paginate), as one SELECT.
+GET_CONTENT = f"SELECT {_CONTENT_COLUMNS} FROM contents WHERE id = $1 AND deleted_at IS NULL"
+LIST_CONTENTS = (
+    f"SELECT {_CONTENT_COLUMNS} FROM contents WHERE deleted_at IS NULL AND project_id = $1"
+    " ORDER BY created_at, id LIMIT $2"
+)
+LIST_LIMIT = DEFAULT_LIMIT
+# What PUT …/tree reads back: the tree without bodies (the client just sent them).
+PUT_READS_BODY = False
+
+Target = Any
+ServiceCall = Callable[[httpx.AsyncClient, Target], Awaitable[httpx.Response]]
+FloorCall = Callable[[asyncpg.Pool, Target], Awaitable[int]]
+
+
+@dataclass
+class Operation:
+    """One row of the result table."""
+
+    key: str
+    label: str
+    service: ServiceCall
+    floor: FloorCall | None
+    # (mode, concurrency, count) → the targets of one measured phase, in order.
+    targets: Callable[[str, int, int], Sequence[Target]]
+    # A response and the floor's row count → what to compare, for the sanity check.
+    service_rows: Callable[[httpx.Response], int]
+    expected_rows: int
+    method: str = "GET"
+    path: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def encode_body(course_payload: dict[str, Any]) -> bytes:
+    """The PUT body, encoded once, exactly as httpx's `json=` would encode it
+    (UTF-8, compact), so the client does not pay for it on every request."""
+    document = {"nodes": [course_payload], "prune": False}
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def count_tree(nodes: list[dict[str, Any]]) -> int:
+    return sum(1 + count_tree(node.get("children") or []) for node in nodes)
+
+
+def _ok(response: httpx.Response) -> httpx.Response:
+    if response.status_code != 200:
+        raise RuntimeError(
+            f"{response.request.method} {response.request.url} answered "
+            f"{response.status_code}: {response.text[:500]}"
+        )
+    return response
+
+
+class Floor:
+    """The raw asyncpg side: a pool and the caller's principal."""
+
+    def __init__(self, principal: Principal) -> None:
+        self.switch_args = (principal.role, principal.claims_json, STATEMENT_TIMEOUT)
+
+    async def tree(self, pool: asyncpg.Pool, project_id: uuid.UUID, include_body: bool) -> int:
+        async with pool.acquire() as conn, conn.transaction(readonly=True):
+            await conn.fetchrow(SWITCH, *self.switch_args)
+            await conn.fetchrow(PROJECT_BY_ID, project_id)
+            rows = await conn.fetch(sql.READ_PROJECT_TREE, project_id, MAX_DEPTH, include_body)
+            return len(rows)
+
+    async def get(self, pool: asyncpg.Pool, content_id: uuid.UUID) -> int:
+        async with pool.acquire() as conn, conn.transaction(readonly=True):
+            await conn.fetchrow(SWITCH, *self.switch_args)
+            row = await conn.fetchrow(GET_CONTENT, content_id)
+            return 0 if row is None else 1
+
+    async def list(self, pool: asyncpg.Pool, project_id: uuid.UUID) -> int:
+        async with pool.acquire() as conn, conn.transaction(readonly=True):
+            await conn.fetchrow(SWITCH, *self.switch_args)
+            rows = await conn.fetch(LIST_CONTENTS, project_id, LIST_LIMIT + 1)
+            return min(len(rows), LIST_LIMIT)
+
+    async def upsert(
+        self, pool: asyncpg.Pool, project_id: uuid.UUID, nodes: Sequence[TreeNodeIn]
+    ) -> int:
+        """As app.trees.service.upsert_tree, then the read back of the PUT."""
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.fetchrow(SWITCH, *self.switch_args)
+            if await conn.fetchrow(sql.LOCK_PROJECT, project_id) is None:
+                raise RuntimeError(f"floor: project {project_id} is not writable")
+            existing = {
+                row["slug"]: row["id"]
+                for row in await conn.fetch(sql.EXISTING_SLUGS, project_id, sql.all_slugs(nodes))
+            }
+            plan = sql.plan_upsert(nodes, existing)
+            await conn.execute(sql.UPSERT_NODES, *plan.args(project_id))
+            await conn.fetchrow(PROJECT_BY_ID, project_id)
+            rows = await conn.fetch(sql.READ_PROJECT_TREE, project_id, MAX_DEPTH, PUT_READS_BODY)
+            return len(rows)
+
+
+@dataclass
+class Targets:
+    """What the operations act on: the bench creator's seeded courses and
+    contents, and empty projects for fresh-course upserts."""
+
+    projects: list[uuid.UUID]
+    contents: list[uuid.UUID]
+    empty_projects: list[uuid.UUID]
+    seed: int = 42
+    _fresh: Any = None
+    _used: dict[tuple[str, int], list[uuid.UUID]] = field(default_factory=dict)
+
+    def cycle(self, items: Sequence[Any], count: int, salt: str) -> list[Any]:
+        """`count` items, shuffled the same way for the service and the floor."""
+        order = list(items)
+        random.Random(f"{self.seed}:{salt}").shuffle(order)
+        return list(itertools.islice(itertools.cycle(order), count))
+
+    def fresh(self, mode: str, concurrency: int, count: int) -> list[uuid.UUID]:
+        if self._fresh is None:
+            self._fresh = iter(self.empty_projects)
+        taken = list(itertools.islice(self._fresh, count))
+        if len(taken) < count:
+            raise RuntimeError("not enough empty projects for the fresh-course upserts")
+        self._used[(mode, concurrency)] = taken
+        return taken
+
+    def filled(self, mode: str, concurrency: int, count: int) -> list[uuid.UUID]:
+        """The projects the fresh upsert of the same phase filled: upserting
+        the same course again is the idempotent re-run."""
+        used = self._used.get((mode, concurrency), [])
+        if len(used) < count:
+            raise RuntimeError("the re-run needs the fresh-course upsert measured first")
+        return used[:count]
+
+
+def build_operations(
+    targets: Targets,
+    floor: Floor,
+    course_payload: dict[str, Any],
+    nodes_per_course: int,
+    *,
+    trees: bool,
+) -> list[Operation]:
+    """Every operation of the bench (the tree ones only when the service has them)."""
+    body = encode_body(course_payload)
+    models = [TreeNodeIn.model_validate(course_payload)]  # built once: no pydantic in the floor
+    headers = {"content-type": "application/json"}
+
+    def tree_read(include_body: bool) -> Operation:
+        flag = "true" if include_body else "false"
+
+        async def service(client: httpx.AsyncClient, project_id: uuid.UUID) -> httpx.Response:
+            return _ok(
+                await client.get(f"/v1/projects/{project_id}/tree", params={"include_body": flag})
+            )
+
+        async def floor_call(pool: asyncpg.Pool, project_id: uuid.UUID) -> int:
+            return await floor.tree(pool, project_id, include_body)
+
+        return Operation(
+            key=f"tree_read_{'body' if include_body else 'nobody'}",
+            label=f"GET tree, {'with' if include_body else 'no'} bodies",
+            service=service,
+            floor=floor_call,
+            targets=lambda mode, c, n: targets.cycle(targets.projects, n, f"tree{c}"),
+            service_rows=lambda r: count_tree(r.json()["nodes"]),
+            expected_rows=nodes_per_course,
+            path=f"/v1/projects/{{id}}/tree?include_body={flag}",
+        )
+
+    async def put_tree(client: httpx.AsyncClient, project_id: uuid.UUID) -> httpx.Response:
+        return _ok(
+            await client.put(f"/v1/projects/{project_id}/tree", content=body, headers=headers)
+        )
+
+    async def floor_upsert(pool: asyncpg.Pool, project_id: uuid.UUID) -> int:
+        return await floor.upsert(pool, project_id, models)
+
+    async def get_content(client: httpx.AsyncClient, content_id: uuid.UUID) -> httpx.Response:
+        return _ok(await client.get(f"/v1/contents/{content_id}"))
+
+    async def list_contents(client: httpx.AsyncClient, project_id: uuid.UUID) -> httpx.Response:
+        return _ok(
+            await client.get(
+                "/v1/contents", params={"project_id": str(project_id), "limit": LIST_LIMIT}
+            )
+        )
+
+    async def healthz(client: httpx.AsyncClient, _: Any) -> httpx.Response:
+        return _ok(await client.get("/healthz"))
+
+    operations: list[Operation] = [
+        Operation(
+            key="healthz",
+            label="GET /healthz (HTTP only, no database)",
+            service=healthz,
+            floor=None,
+            targets=lambda mode, c, n: [None] * n,
+            service_rows=lambda r: 0,
+            expected_rows=0,
+            path="/healthz",
+        ),
+        Operation(
+            key="content_get",
+            label="GET content by id",
+            service=get_content,
+            floor=floor.get,
+            targets=lambda mode, c, n: targets.cycle(targets.contents, n, f"get{c}"),
+            service_rows=lambda r: 1 if r.json().get("id") else 0,
+            expected_rows=1,
+            path="/v1/contents/{id}",
+        ),
+        Operation(
+            key="content_list",
+            label=f"GET contents list page (limit {LIST_LIMIT})",
+            service=list_contents,
+            floor=floor.list,
+            targets=lambda mode, c, n: targets.cycle(targets.projects, n, f"list{c}"),
+            service_rows=lambda r: len(r.json()["items"]),
+            expected_rows=min(LIST_LIMIT, nodes_per_course),
+            path=f"/v1/contents?project_id={{id}}&limit={LIST_LIMIT}",
+        ),
+    ]
+    if trees:
+        operations += [
+            tree_read(include_body=False),
+            tree_read(include_body=True),
+            Operation(
+                key="tree_upsert_new",
+                label=f"PUT tree, new {nodes_per_course}-node course",
+                service=put_tree,
+                floor=floor_upsert,
+                targets=targets.fresh,
+                service_rows=lambda r: count_tree(r.json()["nodes"]),
+                expected_rows=nodes_per_course,
+                method="PUT",
+                path="/v1/projects/{id}/tree",
+            ),
+            Operation(
+                key="tree_upsert_rerun",
+                label=f"PUT tree, same {nodes_per_course} nodes again (no-op)",
+                service=put_tree,
+                floor=floor_upsert,
+                targets=targets.filled,
+                service_rows=lambda r: count_tree(r.json()["nodes"]),
+                expected_rows=nodes_per_course,
+                method="PUT",
+                path="/v1/projects/{id}/tree",
+            ),
+        ]
+    return operations
