@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "courses"
+# shared/ sits beside the checkout (../shared), in CI as in development.
+FIXTURES = Path(
+    os.environ.get(
+        "CREATOROS_FIXTURES",
+        Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "courses",
+    )
+)
 LESSON_FILE = re.compile(r"^(\d+)\.(\d+)-(.+)\.md$")
 
 
@@ -14,6 +21,11 @@ def course_payload(name: str) -> list[dict[str, Any]]:
     """outline → module N → lesson N.M, from `lessons/N.M-slug.md`; other
     files there (BONUS-…) hang off the outline directly."""
     lessons_dir = FIXTURES / name / "lessons"
+    if not lessons_dir.is_dir():
+        raise FileNotFoundError(
+            f"no course fixtures at {lessons_dir}: shared/ must sit beside the checkout "
+            "(or set CREATOROS_FIXTURES)"
+        )
     modules: dict[int, list[dict[str, Any]]] = {}
     extras: list[dict[str, Any]] = []
     for path in sorted(lessons_dir.glob("*.md")):
