@@ -97,7 +97,7 @@ def resolve_database_url(settings: Settings) -> str:
 def api_database_url(admin_url: str, settings: Settings) -> str:
     """The URL request traffic uses. On the embedded server that is the
     non-superuser login role (local connections are trusted there); with
-    `DATABASE_URL`, the URL as given — see `drop_to_login_role`."""
+    `DATABASE_URL`, the URL as given — see `guard_login_role`."""
     if settings.database_url:
         return admin_url
     return admin_url.replace(f"//{EMBEDDED_SUPERUSER}@", f"//{LOGIN_ROLE}@", 1)
