@@ -402,9 +402,9 @@ async def _machine(db: BenchDatabase, service: Service) -> dict[str, Any]:
     try:
         version = await conn.fetchval("SELECT version()")
         pg_settings = {
-            r["name"]: r["setting"] + (r["unit"] or "")
+            r["name"]: r["value"]
             for r in await conn.fetch(
-                "SELECT name, setting, unit FROM pg_settings WHERE name IN ("
+                "SELECT name, current_setting(name) AS value FROM pg_settings WHERE name IN ("
                 "'shared_buffers', 'max_connections', 'synchronous_commit', 'fsync', "
                 "'work_mem', 'jit')"
             )
