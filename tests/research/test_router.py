@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import datetime
 
 import httpx
-import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.admin import SERVICE
-from app.main import create_app
 from app.problems import PROBLEM_MEDIA_TYPE
-from app.research.router import router
-from app.settings import Settings
 from app.tenancy import tenant_transaction
-from tests.conftest import Creator, _client_for
+from tests.conftest import Creator
 
 REPORT = {
     "research_type": "competitive_analysis",
@@ -30,17 +25,6 @@ REPORT = {
 
 def after(later: str, earlier: str) -> bool:
     return datetime.fromisoformat(later) > datetime.fromisoformat(earlier)
-
-
-@pytest.fixture
-async def client(settings: Settings, api_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    """The app with this router, whether or not app/main.py includes it yet."""
-    app = create_app(settings, database_url=api_url)
-    if not any(path.startswith("/v1/market-research") for path in app.openapi()["paths"]):
-        app.include_router(router, prefix="/v1")  # remove once main.py registers it
-    app.openapi_schema = None  # app.openapi() cached it; rebuilt on the next call
-    async for c in _client_for(app):
-        yield c
 
 
 async def project_of(
