@@ -11,11 +11,39 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, RowMapping, Table, delete, select, update
+from sqlalchemy import (
+    ColumnElement,
+    RowMapping,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.pagination import page_of, paginate
-from app.problems import ProblemError
+from app.problems import ProblemError, sqlstate_of
+
+
+def merge_patch(column: Any, patch: dict[str, Any]) -> Any:
+    """`column = jsonb_merge_patch(column, patch)`: merged in the UPDATE
+    itself, so concurrent patches serialize on the row lock and none is lost
+    (the function is migration 0003's)."""
+    return func.jsonb_merge_patch(column, bindparam(None, patch, type_=JSONB))
+
+
+def no_mind(owned: str) -> ProblemError:
+    return ProblemError(
+        403,
+        f"your user has no mind yet, so it cannot own {owned}; "
+        "an admin provisions one with `creatoros minds create`",
+        slug="no-mind",
+    )
 
 
 @dataclass(frozen=True)
@@ -23,6 +51,22 @@ class TableRows:
     table: Table
     noun: str
     read_only_detail: str
+    plural: str = ""
+
+    async def insert_owned(self, conn: AsyncConnection, values: dict[str, Any]) -> RowMapping:
+        """Insert a row whose owner (creator_mind_id, owner_mind_id) the
+        database fills from the caller's claims. The only policy such an
+        insert can fail is "the owner is me", so a refusal means the caller
+        has no mind."""
+        try:
+            result = await conn.execute(
+                insert(self.table).values(**values).returning(*self.table.c)
+            )
+        except DBAPIError as exc:
+            if sqlstate_of(exc) == "42501":
+                raise no_mind(self.plural or f"{self.noun}s") from exc
+            raise
+        return result.mappings().one()
 
     def not_found(self, row_id: uuid.UUID) -> ProblemError:
         return ProblemError(404, f"{self.noun} {row_id} does not exist", slug="not-found")

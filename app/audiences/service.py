@@ -6,24 +6,16 @@ from __future__ import annotations
 import uuid
 from typing import Any, cast
 
-from sqlalchemy import RowMapping, Table, insert
+from sqlalchemy import RowMapping, Table
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.audiences.schemas import AudienceCreate, AudienceUpdate
 from app.models import AudienceProfile
 from app.problems import ProblemError, sqlstate_of
-from app.rows import TableRows
+from app.rows import TableRows, no_mind
 
 audiences = cast(Table, AudienceProfile.__table__)
-
-NO_MIND = ProblemError(
-    403,
-    "only a mind can own audiences and this token has none; "
-    "an admin provisions one with `creatoros minds create`",
-    slug="no-mind",
-)
-
 
 # Today an audience is visible only to the one who may write it, so a refused
 # write is a 404; the 403 stays right should a shared audience ever be added.
@@ -32,21 +24,12 @@ audience_not_found = ROWS.not_found
 
 
 async def create_audience(conn: AsyncConnection, data: AudienceCreate) -> RowMapping:
-    values = data.model_dump(mode="json")
-    try:
-        result = await conn.execute(insert(audiences).values(**values).returning(*audiences.c))
-    except DBAPIError as exc:
-        # The only policy an insert can fail is "the owner is me"; the owner
-        # is the database's default, so the caller has no mind.
-        if sqlstate_of(exc) == "42501":
-            raise NO_MIND from exc
-        raise
-    row = result.mappings().one()
+    row = await ROWS.insert_owned(conn, data.model_dump(mode="json"))
     if row["owner_mind_id"] is None:
         # service_role bypasses RLS, so its insert succeeds with no owner: an
         # audience nobody but service_role could ever see. Raising rolls the
         # request's transaction back.
-        raise NO_MIND
+        raise no_mind("audiences")
     return row
 
 

@@ -26,7 +26,8 @@ from app.contents.schemas import STATUS_MOVES, ContentCreate, ContentUpdate
 from app.models import Content, ContentFramework, ContentMind, ContentTag, Mind, Tag
 from app.pagination import page_of, paginate
 from app.problems import ProblemError, sqlstate_of
-from app.projects.service import get_project, merge_patch, project_not_found
+from app.projects.service import insert_under_project
+from app.rows import merge_patch
 
 contents = cast(Table, Content.__table__)
 content_minds = cast(Table, ContentMind.__table__)
@@ -94,27 +95,15 @@ async def _check_framework(conn: AsyncConnection, framework_id: uuid.UUID | str 
         )
 
 
-async def _insert_refused(conn: AsyncConnection, project_id: uuid.UUID) -> ProblemError:
-    """The policy refused the write: the project is not the caller's.
-    Invisible → 404, as if it did not exist; visible (its persona) → 403."""
-    if await get_project(conn, project_id) is None:
-        return project_not_found(project_id)
-    return ProblemError(403, "you can read this project but not add to it", slug="read-only")
-
-
 async def create_content(conn: AsyncConnection, data: ContentCreate) -> RowMapping:
     if data.parent_content_id is not None:
         await check_parent(conn, data.parent_content_id, data.project_id)
     await _check_framework(conn, data.framework_id)
     values = data.model_dump(mode="json")
+    statement = insert(contents).values(values).returning(*_COLUMNS)
     try:
-        # A savepoint, so that after a refusal the transaction can still tell
-        # the caller which refusal it was.
-        async with conn.begin_nested():
-            result = await conn.execute(insert(contents).values(values).returning(*_COLUMNS))
+        result = await insert_under_project(conn, data.project_id, statement)
     except DBAPIError as exc:
-        if sqlstate_of(exc) == "42501":
-            raise await _insert_refused(conn, data.project_id) from exc
         if sqlstate_of(exc) == "23505":
             raise ProblemError(
                 409,

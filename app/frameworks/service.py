@@ -7,24 +7,14 @@ from __future__ import annotations
 import uuid
 from typing import Any, cast
 
-from sqlalchemy import RowMapping, Table, insert
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import RowMapping, Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.frameworks.schemas import FrameworkCreate, FrameworkUpdate
 from app.models import ContentFramework
-from app.problems import ProblemError, sqlstate_of
 from app.rows import TableRows
 
 frameworks = cast(Table, ContentFramework.__table__)
-
-NO_MIND = ProblemError(
-    403,
-    "your user has no mind yet, so it cannot own frameworks; "
-    "an admin provisions one with `creatoros minds create`",
-    slug="no-mind",
-)
-
 
 # Visible but not writable means, for a tenant, a global framework.
 ROWS = TableRows(frameworks, "framework", "global frameworks are managed by service_role")
@@ -32,17 +22,8 @@ framework_not_found = ROWS.not_found
 
 
 async def create_framework(conn: AsyncConnection, data: FrameworkCreate) -> RowMapping:
-    values = data.model_dump(mode="json")
-    try:
-        result = await conn.execute(insert(frameworks).values(**values).returning(*frameworks.c))
-    except DBAPIError as exc:
-        # The only policy an insert can fail is "the owner is me"; the owner
-        # is the database's default, so the caller has no mind. (service_role
-        # bypasses RLS: its frameworks have no owner, i.e. they are global.)
-        if sqlstate_of(exc) == "42501":
-            raise NO_MIND from exc
-        raise
-    return result.mappings().one()
+    # service_role bypasses RLS: its frameworks get no owner, i.e. are global.
+    return await ROWS.insert_owned(conn, data.model_dump(mode="json"))
 
 
 async def get_framework(conn: AsyncConnection, framework_id: uuid.UUID) -> RowMapping | None:

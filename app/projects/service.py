@@ -6,31 +6,16 @@ import json
 import uuid
 from typing import Any, cast
 
-from sqlalchemy import RowMapping, Table, bindparam, func, insert, text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import CursorResult, Executable, RowMapping, Table, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.models import ContentProject
-from app.problems import ProblemError, sqlstate_of
+from app.problems import sqlstate_of
 from app.projects.schemas import ProjectCreate, ProjectUpdate, ProjectUpsert
-from app.rows import TableRows
+from app.rows import TableRows, merge_patch, no_mind
 
 projects = cast(Table, ContentProject.__table__)
-
-NO_MIND = ProblemError(
-    403,
-    "your user has no mind yet, so it cannot own projects; "
-    "an admin provisions one with `creatoros minds create`",
-    slug="no-mind",
-)
-
-
-def merge_patch(column: Any, patch: dict[str, Any]) -> Any:
-    """`column = jsonb_merge_patch(column, patch)`: merged in the UPDATE
-    itself, so concurrent patches serialize on the row lock and none is lost."""
-    return func.jsonb_merge_patch(column, bindparam(None, patch, type_=JSONB))
-
 
 # Visible but not writable: the caller is the project's persona.
 ROWS = TableRows(projects, "project", "you can read this project but not change it")
@@ -38,16 +23,24 @@ project_not_found = ROWS.not_found
 
 
 async def create_project(conn: AsyncConnection, data: ProjectCreate) -> RowMapping:
-    values = data.model_dump(mode="json")
+    return await ROWS.insert_owned(conn, data.model_dump(mode="json"))
+
+
+async def insert_under_project(
+    conn: AsyncConnection, project_id: uuid.UUID, statement: Executable
+) -> CursorResult[Any]:
+    """Run an INSERT of rows that belong to a project (contents, market
+    research). The policy refuses it when the project is not the caller's;
+    a savepoint keeps the transaction usable so the refusal can be told
+    apart: invisible → 404, as if it did not exist; visible (the caller is
+    its persona) → 403."""
     try:
-        result = await conn.execute(insert(projects).values(**values).returning(*projects.c))
+        async with conn.begin_nested():
+            return await conn.execute(statement)
     except DBAPIError as exc:
-        # The only policy an insert can fail is "the creator is me"; the
-        # creator is the database's default, so the caller has no mind.
         if sqlstate_of(exc) == "42501":
-            raise NO_MIND from exc
+            raise await ROWS.refusal(conn, project_id) from exc
         raise
-    return result.mappings().one()
 
 
 _UPSERT = text(
@@ -77,7 +70,7 @@ async def upsert_project(
         result = await conn.execute(_UPSERT, {"slug": slug, **params})
     except DBAPIError as exc:
         if sqlstate_of(exc) == "42501":
-            raise NO_MIND from exc
+            raise no_mind("projects") from exc
         raise
     row = dict(result.mappings().one())
     inserted = bool(row.pop("inserted"))

@@ -8,12 +8,10 @@ import uuid
 from typing import Any, cast
 
 from sqlalchemy import RowMapping, Table, insert
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.models import MarketResearch
-from app.problems import ProblemError, sqlstate_of
-from app.projects.service import get_project, project_not_found
+from app.projects.service import get_project, insert_under_project, project_not_found
 from app.research.schemas import MarketResearchCreate, MarketResearchUpdate
 from app.rows import TableRows
 
@@ -29,23 +27,8 @@ async def create_research(
     conn: AsyncConnection, project_id: uuid.UUID, data: MarketResearchCreate
 ) -> RowMapping:
     values = {**data.model_dump(mode="json"), "project_id": project_id}
-    try:
-        # A savepoint, so that after a refusal the transaction can still tell
-        # the caller which refusal it was.
-        async with conn.begin_nested():
-            result = await conn.execute(insert(research).values(**values).returning(*research.c))
-    except DBAPIError as exc:
-        # The policy refused: the project is not the caller's. Invisible (or
-        # missing: the policy runs before the foreign key) → 404, as if it
-        # did not exist; visible (its persona) → 403.
-        if sqlstate_of(exc) == "42501":
-            if await get_project(conn, project_id) is None:
-                raise project_not_found(project_id) from exc
-            raise ProblemError(
-                403, "you can read this project but not add to it", slug="read-only"
-            ) from exc
-        raise
-    return result.mappings().one()
+    statement = insert(research).values(**values).returning(*research.c)
+    return (await insert_under_project(conn, project_id, statement)).mappings().one()
 
 
 async def get_research(conn: AsyncConnection, research_id: uuid.UUID) -> RowMapping | None:
