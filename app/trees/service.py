@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import RowMapping, text
+from sqlalchemy import RowMapping
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -97,9 +97,7 @@ async def read_subtree(
     rows = await _rows(conn, sql.READ_SUBTREE, content_id, max_depth, include_body)
     if not rows:
         raise content_not_found(content_id)
-    project_id = await conn.scalar(
-        text("SELECT project_id FROM contents WHERE id = :id"), {"id": content_id}
-    )
+    project_id = next(row["project_id"] for row in rows if row["id"] == content_id)
     project = await get_project(conn, project_id) if project_id else None
     if project is None:
         # A published content of another creator's project: its tree is

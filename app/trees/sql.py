@@ -66,8 +66,8 @@ UPDATE contents SET deleted_at = now()
 WHERE project_id = $1 AND deleted_at IS NULL AND id <> ALL($2::uuid[])
 """
 
-_NODE_COLUMNS = """c.id, c.parent_content_id, c.slug, c.title, c.content_type, c.status,
-           c.sequence_order, c.fidelity_score, c.file_path, c.metadata,
+_NODE_COLUMNS = """c.id, c.parent_content_id, c.project_id, c.slug, c.title, c.content_type,
+           c.status, c.sequence_order, c.fidelity_score, c.file_path, c.metadata,
            CASE WHEN $3 THEN c.content END AS content"""
 
 # One recursive query from the roots down. Each level carries its columns, so
