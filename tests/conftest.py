@@ -81,7 +81,7 @@ def settings(tmp_path: Path) -> Settings:
     )
 
 
-async def _client_for(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+async def client_for(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
@@ -106,7 +106,7 @@ def api_url(database: str) -> str:
 @pytest.fixture
 async def client(settings: Settings, api_url: str) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client on the app, which runs on the test's own database."""
-    async for c in _client_for(create_app(settings, database_url=api_url)):
+    async for c in client_for(create_app(settings, database_url=api_url)):
         yield c
 
 
@@ -159,6 +159,6 @@ def make_client(settings: Settings):  # type: ignore[no-untyped-def]
     """For tests that need the app on another database (an empty one, say)."""
 
     def make(url: str) -> AsyncIterator[httpx.AsyncClient]:
-        return _client_for(create_app(settings, database_url=url))
+        return client_for(create_app(settings, database_url=url))
 
     return make

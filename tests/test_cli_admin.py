@@ -12,7 +12,7 @@ import pytest
 from app.main import create_app
 from app.settings import Settings
 from tests.catalog import execute
-from tests.conftest import TEST_JWT_SECRET, _client_for
+from tests.conftest import TEST_JWT_SECRET, client_for
 from tests.test_cli import CREATOROS, clean_env
 
 
@@ -64,7 +64,7 @@ async def test_minds_create_token_and_impersonate(
     minted = run("token", "--user", ada["user_id"], "--ttl", "600")
     assert minted.returncode == 0, minted.stderr
     token = minted.stdout.strip()
-    async for client in _client_for(create_app(settings, database_url=api_url)):
+    async for client in client_for(create_app(settings, database_url=api_url)):
         me = await client.get("/v1/me", headers={"Authorization": f"Bearer {token}"})
         assert me.status_code == 200
         assert me.json()["mind_id"] == ada["mind_id"]

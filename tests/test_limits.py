@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from app.main import create_app
 from app.settings import Settings
-from tests.conftest import Creator, _client_for
+from tests.conftest import Creator, client_for
 
 
 async def test_a_body_over_max_body_bytes_is_413_before_it_is_read(
@@ -12,7 +12,7 @@ async def test_a_body_over_max_body_bytes_is_413_before_it_is_read(
 ) -> None:
     small = settings.model_copy(update={"max_body_bytes": 2048})
     big = {"slug": "big", "name": "x" * 4000, "project_type": "course"}
-    async for client in _client_for(create_app(small, database_url=api_url)):
+    async for client in client_for(create_app(small, database_url=api_url)):
         declared = await client.post("/v1/projects", headers=alice.headers, json=big)
         assert declared.status_code == 413
         assert declared.headers["content-type"] == "application/problem+json"
@@ -41,7 +41,7 @@ async def test_a_body_over_max_body_bytes_is_413_before_it_is_read(
 
 async def test_cors_allows_only_configured_origins(settings: Settings, api_url: str) -> None:
     configured = settings.model_copy(update={"cors_origins": ["https://app.creatoros.dev"]})
-    async for client in _client_for(create_app(configured, database_url=api_url)):
+    async for client in client_for(create_app(configured, database_url=api_url)):
         preflight = {"Access-Control-Request-Method": "GET"}
         allowed = await client.options(
             "/v1/projects", headers={"Origin": "https://app.creatoros.dev", **preflight}

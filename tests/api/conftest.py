@@ -3,7 +3,6 @@ generated client)."""
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -13,12 +12,7 @@ import uvicorn
 
 from app.main import create_app
 from app.settings import Settings
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.test_cli import free_port
 
 
 @pytest.fixture

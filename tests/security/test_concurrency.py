@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.main import create_app
 from app.settings import Settings
-from tests.conftest import Creator, _client_for, provision
+from tests.conftest import Creator, client_for, provision
 
 TENANTS = 3
 ROUNDS = 40  # 40 rounds x 3 tenants x 3 requests = 360 requests
@@ -42,7 +42,7 @@ async def test_interleaved_tenants_never_see_each_other(
                 problems.append(f"{who.slug} saw {project['name']}")
         return problems
 
-    async for client in _client_for(app):
+    async for client in client_for(app):
         work = [round_of(client, who, n) for n in range(ROUNDS) for who in creators]
         rng.shuffle(work)
         results = await asyncio.gather(*work)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pytest
+from fastapi import APIRouter, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from sqlalchemy import text
@@ -17,8 +17,8 @@ from app.db import LOGIN_ROLE, guard_login_role
 from app.main import create_app
 from app.problems import sqlstate_of
 from app.settings import Settings
-from app.tenancy import tenant_session, tenant_transaction
-from tests.conftest import Creator
+from app.tenancy import TenantSession, tenant_session, tenant_transaction
+from tests.conftest import Creator, client_for
 
 
 def depends_on(dependant: Dependant, target: object) -> bool:
@@ -129,10 +129,26 @@ async def test_reads_run_in_a_read_only_transaction(engine: AsyncEngine, alice: 
         await conn.execute(text("INSERT INTO content_projects (slug, name) VALUES ('x', 'X')"))
 
 
-async def test_a_get_request_cannot_write(client: httpx.AsyncClient, alice: Creator) -> None:
-    """GET /v1/me runs READ ONLY: the transaction says so."""
-    response = await client.get("/v1/me", headers=alice.headers)
-    assert response.status_code == 200
+async def test_the_http_method_decides_read_only(
+    settings: Settings, api_url: str, alice: Creator
+) -> None:
+    """Through the dependency every endpoint uses: GET and HEAD transactions
+    are READ ONLY, the others are not."""
+    app = create_app(settings, database_url=api_url)
+    probe = APIRouter()
+
+    @probe.api_route("/probe", methods=["GET", "HEAD", "POST", "PATCH"])
+    async def transaction_mode(conn: TenantSession, response: Response) -> dict[str, str]:
+        mode = str(await conn.scalar(text("SHOW transaction_read_only")))
+        response.headers["X-Read-Only"] = mode
+        return {"read_only": mode}
+
+    app.include_router(probe)
+    async for client in client_for(app):
+        for method, expected in (("GET", "on"), ("HEAD", "on"), ("POST", "off"), ("PATCH", "off")):
+            answer = await client.request(method, "/probe", headers=alice.headers)
+            assert answer.status_code == 200, method
+            assert answer.headers["x-read-only"] == expected, method
 
 
 async def test_an_unknown_role_never_reaches_the_database(engine: AsyncEngine) -> None:

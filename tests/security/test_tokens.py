@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from app.main import create_app
 from app.problems import PROBLEM_MEDIA_TYPE
 from app.settings import Settings
-from tests.conftest import TEST_JWT_SECRET, Creator, _client_for
+from tests.conftest import TEST_JWT_SECRET, Creator, client_for
 
 
 def sign(claims: dict[str, Any], key: Any = TEST_JWT_SECRET, alg: str = "HS256", **kw: Any) -> str:
@@ -141,7 +141,7 @@ async def test_asymmetric_keys_from_a_jwks_file(
     wrong_issuer = sign(claims_for(alice, iss="https://evil.test"), private, "RS256",
                         headers={"kid": "k1"})  # fmt: skip
     hmac_now_unconfigured = sign(claims_for(alice, iss="https://issuer.test"))
-    async for client in _client_for(create_app(settings, database_url=api_url)):
+    async for client in client_for(create_app(settings, database_url=api_url)):
         ok = await client.get("/v1/me", headers={"Authorization": f"Bearer {good}"})
         assert ok.status_code == 200, ok.text
         assert ok.json()["mind_slug"] == "alice"
