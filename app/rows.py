@@ -52,6 +52,17 @@ class TableRows:
     noun: str
     read_only_detail: str
     plural: str = ""
+    # What a read returns and which rows exist at all (contents: every column
+    # but deleted_at, and only rows not soft-deleted).
+    columns: Sequence[ColumnElement[Any]] = ()
+    live: ColumnElement[bool] | None = None
+
+    def _this(self, row_id: uuid.UUID) -> list[ColumnElement[bool]]:
+        return [self.table.c.id == row_id, *([self.live] if self.live is not None else [])]
+
+    def select(self) -> Any:
+        query = select(*self.columns) if self.columns else select(self.table)
+        return query if self.live is None else query.where(self.live)
 
     async def insert_owned(self, conn: AsyncConnection, values: dict[str, Any]) -> RowMapping:
         """Insert a row whose owner (creator_mind_id, owner_mind_id) the
@@ -72,7 +83,9 @@ class TableRows:
         return ProblemError(404, f"{self.noun} {row_id} does not exist", slug="not-found")
 
     async def get(self, conn: AsyncConnection, row_id: uuid.UUID) -> RowMapping | None:
-        result = await conn.execute(select(self.table).where(self.table.c.id == row_id))
+        result = await conn.execute(
+            self.select().where(self.table.c.id == row_id)
+        )  # live: in select()
         return result.mappings().one_or_none()
 
     async def require(self, conn: AsyncConnection, row_id: uuid.UUID) -> RowMapping:
@@ -91,7 +104,7 @@ class TableRows:
         where: Sequence[ColumnElement[bool]] = (),
     ) -> tuple[list[RowMapping], str | None]:
         """One page in (created_at, id) order; filters whose value is None are ignored."""
-        query = select(self.table).where(*where)
+        query = self.select().where(*where)
         for column, value in filters.items():
             if value is not None:
                 query = query.where(self.table.c[column] == value)
@@ -111,10 +124,7 @@ class TableRows:
         if not values:
             return await self.require(conn, row_id)
         result = await conn.execute(
-            update(self.table)
-            .where(self.table.c.id == row_id)
-            .values(**values)
-            .returning(*self.table.c)
+            update(self.table).where(*self._this(row_id)).values(**values).returning(*self.table.c)
         )
         row = result.mappings().one_or_none()
         if row is None:
@@ -123,7 +133,7 @@ class TableRows:
 
     async def delete(self, conn: AsyncConnection, row_id: uuid.UUID) -> None:
         result = await conn.execute(
-            delete(self.table).where(self.table.c.id == row_id).returning(self.table.c.id)
+            delete(self.table).where(*self._this(row_id)).returning(self.table.c.id)
         )
         if result.first() is None:
             raise await self.refusal(conn, row_id)

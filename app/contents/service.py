@@ -24,10 +24,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.contents.schemas import STATUS_MOVES, ContentCreate, ContentUpdate
 from app.models import Content, ContentFramework, ContentMind, ContentTag, Mind, Tag
-from app.pagination import page_of, paginate
 from app.problems import ProblemError, sqlstate_of
 from app.projects.service import insert_under_project
-from app.rows import merge_patch
+from app.rows import TableRows, merge_patch
 
 contents = cast(Table, Content.__table__)
 content_minds = cast(Table, ContentMind.__table__)
@@ -40,8 +39,16 @@ _COLUMNS = [c for c in contents.c if c.name != "deleted_at"]
 _ALIVE = contents.c.deleted_at.is_(None)
 
 
-def content_not_found(content_id: uuid.UUID) -> ProblemError:
-    return ProblemError(404, f"content {content_id} does not exist", slug="not-found")
+# Visible but not writable: a published content of another creator, or one
+# the caller is the persona of.
+ROWS = TableRows(
+    contents, "content", "you can read this content but not change it",
+    columns=_COLUMNS, live=_ALIVE,
+)  # fmt: skip
+content_not_found = ROWS.not_found
+get_content = ROWS.get
+require_content = ROWS.require
+refused_write = ROWS.refusal
 
 
 async def check_parent(
@@ -115,11 +122,6 @@ async def create_content(conn: AsyncConnection, data: ContentCreate) -> RowMappi
     return result.mappings().one()
 
 
-async def get_content(conn: AsyncConnection, content_id: uuid.UUID) -> RowMapping | None:
-    result = await conn.execute(select(*_COLUMNS).where(contents.c.id == content_id, _ALIVE))
-    return result.mappings().one_or_none()
-
-
 async def list_contents(
     conn: AsyncConnection,
     *,
@@ -128,34 +130,16 @@ async def list_contents(
     limit: int,
     cursor: str | None,
 ) -> tuple[list[RowMapping], str | None]:
-    query = select(*_COLUMNS).where(_ALIVE)
-    for column, value in filters.items():
-        if value is not None:
-            query = query.where(contents.c[column] == value)
+    where = []
     if tag is not None:
-        query = query.where(
+        where.append(
             exists().where(
                 content_tags.c.content_id == contents.c.id,
                 content_tags.c.tag_id == tags.c.id,
                 tags.c.name == tag,
             )
         )
-    query = paginate(query, contents.c.created_at, contents.c.id, limit=limit, cursor=cursor)
-    rows = list((await conn.execute(query)).mappings())
-    return page_of(rows, limit)
-
-
-async def require_content(conn: AsyncConnection, content_id: uuid.UUID) -> RowMapping:
-    row = await get_content(conn, content_id)
-    if row is None:
-        raise content_not_found(content_id)
-    return row
-
-
-async def refused_write(conn: AsyncConnection, content_id: uuid.UUID) -> ProblemError:
-    if await get_content(conn, content_id) is None:
-        return content_not_found(content_id)
-    return ProblemError(403, "you can read this content but not change it", slug="read-only")
+    return await ROWS.page(conn, filters=filters, limit=limit, cursor=cursor, where=where)
 
 
 async def update_content(
