@@ -83,9 +83,8 @@ class TableRows:
         return ProblemError(404, f"{self.noun} {row_id} does not exist", slug="not-found")
 
     async def get(self, conn: AsyncConnection, row_id: uuid.UUID) -> RowMapping | None:
-        result = await conn.execute(
-            self.select().where(self.table.c.id == row_id)
-        )  # live: in select()
+        # select() already keeps to live rows.
+        result = await conn.execute(self.select().where(self.table.c.id == row_id))
         return result.mappings().one_or_none()
 
     async def require(self, conn: AsyncConnection, row_id: uuid.UUID) -> RowMapping:
