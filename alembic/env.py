@@ -70,7 +70,16 @@ def _run_sync(connection: Connection) -> None:
 
 
 async def run_migrations_online() -> None:
-    engine = create_async_engine(_database_url(), poolclass=pool.NullPool)
+    from app.db import connect_args
+    from app.settings import Settings
+
+    # The same connection options as the service's engine: behind a
+    # transaction pooler (DB_POOLER_MODE) no named prepared statement is
+    # left on a server connection, where the next process would clash with it.
+    settings = config.attributes.get("settings") or Settings()
+    engine = create_async_engine(
+        _database_url(), poolclass=pool.NullPool, connect_args=connect_args(settings)
+    )
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_run_sync)

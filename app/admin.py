@@ -4,6 +4,7 @@ as the API: provisioning runs as `service_role`, impersonation as the user."""
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.auth import AUTHENTICATED, SERVICE_ROLE, Principal
+from app.schemas import SLUG_MAX_LENGTH, SLUG_PATTERN
 from app.tenancy import tenant_transaction
 
 # Every table the API reads or writes: each must have RLS on and policies.
@@ -49,11 +51,21 @@ class ProvisionedMind:
     created: bool
 
 
+def check_slug(slug: str) -> None:
+    """A mind's slug follows the API's slug rule (it appears in URLs)."""
+    if len(slug) > SLUG_MAX_LENGTH or not re.fullmatch(SLUG_PATTERN, slug):
+        raise ValueError(
+            f"--slug {slug!r} is not a slug: lowercase letters and digits, words joined "
+            f"by '-', '_' or '.', at most {SLUG_MAX_LENGTH} characters (e.g. ada-lovelace)"
+        )
+
+
 async def provision_mind(
     engine: AsyncEngine, *, slug: str, name: str | None, user_id: uuid.UUID | None
 ) -> ProvisionedMind:
     """Create a mind and the user profile that links a login to it. Running
     it again for the same slug and user is a no-op (idempotent)."""
+    check_slug(slug)
     async with tenant_transaction(engine, SERVICE, read_only=False) as conn:
         existing = (
             await conn.execute(
@@ -94,7 +106,8 @@ async def run_as(
     rows: list[Sequence[Any]] = []
     try:
         async with tenant_transaction(engine, principal, read_only=False) as conn:
-            result = await conn.execute(text(sql))
+            # Sent as written: `:word` inside a literal is not a bind parameter.
+            result = await conn.exec_driver_sql(sql)
             if result.returns_rows:
                 columns, rows = list(result.keys()), list(result.fetchall())
             if not commit:

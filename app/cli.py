@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import secrets
 import signal
 import uuid
 from collections.abc import Awaitable, Callable
 from types import FrameType
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
 
 import typer
+from alembic.util import CommandError
 from pydantic import SecretStr
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -26,7 +28,7 @@ from app.db import (
     guard_login_role,
     resolve_database_url,
 )
-from app.problems import sqlstate_of
+from app.problems import is_connection_loss, sqlstate_of
 from app.settings import Settings, get_settings
 
 cli = typer.Typer(
@@ -41,6 +43,7 @@ minds_cli = typer.Typer(help="Minds (creators' personas) and their users.", no_a
 cli.add_typer(minds_cli, name="minds")
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 JWT_SECRET_FILE = "jwt_secret"  # noqa: S105 - a file name, not a secret
 
@@ -97,6 +100,38 @@ def _fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
+def _one_line(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    return " ".join(str(orig).split()) or type(orig).__name__
+
+
+def clean_errors(command: Callable[P, T]) -> Callable[P, T]:
+    """Ordinary mistakes (a revision that does not exist, a database that
+    cannot be reached, a URL that is not PostgreSQL's, a refused downgrade)
+    end the command with one line on stderr and exit 1, never a traceback."""
+
+    @functools.wraps(command)
+    def run(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return command(*args, **kwargs)
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except migrations.DataLossRefused as exc:
+            _fail(str(exc))
+        except CommandError as exc:
+            _fail(f"migrations: {_one_line(exc)}")
+        except DatabaseUnavailable as exc:
+            _fail(str(exc))
+        except Exception as exc:
+            if is_connection_loss(exc):
+                _fail(f"cannot reach the database: {_one_line(exc)}")
+            if isinstance(exc, DBAPIError):
+                _fail(f"the database refused ({sqlstate_of(exc) or 'error'}): {_one_line(exc)}")
+            raise
+
+    return run
+
+
 def _configure_logging(settings: Settings) -> None:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -110,6 +145,7 @@ def _exit_normally(signum: int, frame: FrameType | None) -> None:
 
 
 @cli.command()
+@clean_errors
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
@@ -123,7 +159,7 @@ def serve(
     _configure_logging(settings)
     ensure_jwt_secret(settings)
     url = _database_url(settings)
-    migrations.upgrade(url)
+    migrations.upgrade(url, settings=settings)
     if settings.uses_embedded_database:
         _print_demo_token(settings, url)
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
@@ -169,6 +205,7 @@ def token(
 
 
 @minds_cli.command("create")
+@clean_errors
 def minds_create(
     slug: Annotated[str, typer.Option(help="The mind's slug, unique.")],
     name: Annotated[str | None, typer.Option(help="Display name (default: the slug).")] = None,
@@ -184,11 +221,10 @@ def minds_create(
         return await admin.provision_mind(engine, slug=slug, name=name, user_id=user)
 
     try:
+        admin.check_slug(slug)
         mind = asyncio.run(_with_engine(settings, work))
     except ValueError as exc:
-        _fail(str(exc))
-    except DBAPIError as exc:
-        _fail(f"the database refused: {exc.orig}")
+        _fail(str(exc), 2)
     typer.echo(
         admin.as_json(
             {
@@ -202,6 +238,7 @@ def minds_create(
 
 
 @db_cli.command("impersonate")
+@clean_errors
 def db_impersonate(
     user: Annotated[uuid.UUID, typer.Option(help="The user id (JWT `sub`) to act as.")],
     sql: Annotated[str, typer.Option(help="One SQL statement.")],
@@ -223,6 +260,8 @@ def db_impersonate(
     try:
         columns, rows = asyncio.run(_with_engine(settings, work))
     except DBAPIError as exc:
+        if is_connection_loss(exc):
+            raise
         _fail(f"{sqlstate_of(exc) or 'error'}: {getattr(exc.orig, 'args', [exc])[0]}")
     for row in rows:
         typer.echo(admin.as_json(dict(zip(columns, row, strict=True))))
@@ -230,6 +269,7 @@ def db_impersonate(
 
 
 @db_cli.command("rls-audit")
+@clean_errors
 def db_rls_audit() -> None:
     """Check that every table the API exposes has RLS on and policies.
     Exits 1 listing the offenders."""
@@ -275,34 +315,51 @@ def _print_demo_token(settings: Settings, admin_url: str) -> None:
 
 
 @db_cli.command("upgrade")
+@clean_errors
 def db_upgrade(
     revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
 ) -> None:
     """Apply migrations up to REVISION (default: head)."""
-    migrations.upgrade(_database_url(get_settings()), revision)
+    settings = get_settings()
+    migrations.script_directory().get_revision(revision)  # unknown: one line, no connection
+    migrations.upgrade(_database_url(settings), revision, settings=settings)
 
 
-@db_cli.command("downgrade")
+# `-1` is a revision, not an option: unknown options are taken as arguments.
+@db_cli.command("downgrade", context_settings={"ignore_unknown_options": True})
+@clean_errors
 def db_downgrade(
     revision: Annotated[str, typer.Argument(help="Target revision, e.g. -1 or base.")],
     allow_data_loss: Annotated[
         bool,
-        typer.Option(help="Let the baseline's downgrade drop tables that still hold rows."),
+        typer.Option(
+            help="Undo revisions even when that deletes data (rows, owners); checked for "
+            "every revision before anything changes."
+        ),
     ] = False,
 ) -> None:
-    """Revert migrations down to REVISION."""
-    migrations.downgrade(_database_url(get_settings()), revision, allow_data_loss=allow_data_loss)
+    """Revert migrations down to REVISION (`-1`: one revision; `base`: everything)."""
+    settings = get_settings()
+    if revision.startswith("-") and not revision[1:].isdigit():
+        _fail(f"no such option or revision: {revision}", 2)
+    migrations.revisions_to_undo(None, revision)  # unknown: one line, no connection
+    migrations.downgrade(
+        _database_url(settings), revision, allow_data_loss=allow_data_loss, settings=settings
+    )
 
 
 @db_cli.command("current")
+@clean_errors
 def db_current() -> None:
     """Print the revision the database is at."""
     from alembic import command
 
-    command.current(migrations.alembic_config(_database_url(get_settings())), verbose=False)
+    settings = get_settings()
+    command.current(migrations.alembic_config(_database_url(settings), settings), verbose=False)
 
 
 @db_cli.command("sql")
+@clean_errors
 def db_sql(
     revisions: Annotated[
         str, typer.Argument(help="Revision range FROM:TO, or TO from the start.")
@@ -313,6 +370,8 @@ def db_sql(
 
     settings = get_settings()
     # Offline SQL needs no server: don't start the embedded one for it.
+    for end in revisions.split(":"):
+        migrations.script_directory().get_revision(end)  # unknown: one line
     url = settings.database_url and _database_url(settings)
     command.upgrade(migrations.alembic_config(url or "postgresql+asyncpg://"), revisions, sql=True)
 

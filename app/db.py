@@ -8,7 +8,6 @@ newcomer needs nothing but `pip install .` to start it.
 from __future__ import annotations
 
 import logging
-import uuid
 import warnings
 from pathlib import Path
 from typing import Any
@@ -32,18 +31,35 @@ class DatabaseUnavailable(RuntimeError):
     """The configured or embedded database cannot be reached or started."""
 
 
+class InvalidDatabaseUrl(DatabaseUnavailable):
+    """`DATABASE_URL` is not a PostgreSQL URL this service can use."""
+
+
+POSTGRES_SCHEMES = frozenset(
+    {"postgres", "postgresql", "postgresql+asyncpg", "postgresql+psycopg", "postgresql+psycopg2"}
+)
+
+
 def to_asyncpg_url(url: str) -> str:
     """Accept the URL forms people paste (Supabase, Heroku, libpq) and return
     one SQLAlchemy's asyncpg dialect understands."""
-    parts = urlsplit(url)
-    scheme = parts.scheme
-    if scheme in ("postgres", "postgresql", "postgresql+psycopg", "postgresql+psycopg2"):
-        scheme = "postgresql+asyncpg"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError as exc:
+        raise InvalidDatabaseUrl(f"DATABASE_URL is not a valid URL: {exc}") from exc
+    if parts.scheme not in POSTGRES_SCHEMES:
+        raise InvalidDatabaseUrl(
+            f"DATABASE_URL must be a PostgreSQL URL (postgresql://user:pass@host:5432/db), "
+            f"not {parts.scheme or 'a URL without a scheme'}://"
+        )
     query = dict(parse_qsl(parts.query, keep_blank_values=True))
     # libpq spells TLS `sslmode`; asyncpg spells it `ssl`.
     if "sslmode" in query and "ssl" not in query:
         query["ssl"] = query.pop("sslmode")
-    return urlunsplit((scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
+    return urlunsplit(
+        ("postgresql+asyncpg", parts.netloc, parts.path, urlencode(query), parts.fragment)
+    )
 
 
 def embedded_pgdata(settings: Settings) -> Path:
@@ -142,37 +158,71 @@ def guard_login_role(engine: AsyncEngine, settings: Settings) -> None:
         dbapi_connection.run_async(check)
 
 
-def create_engine(url: str, settings: Settings) -> AsyncEngine:
-    connect_args: dict[str, Any] = {"server_settings": {"application_name": "creatoros-api"}}
+# How long to wait for a new server connection, and for a free one in the
+# pool: a database that is down answers 503 within seconds, never a hang.
+CONNECT_TIMEOUT_SECONDS = 5.0
+POOL_TIMEOUT_SECONDS = 10.0
+
+
+def connect_args(settings: Settings) -> dict[str, Any]:
+    """asyncpg options for every connection the service makes: the app's
+    engine, Alembic's (migrations/env.py), admin commands and the downgrade
+    checks all use these, so all of them follow `DB_POOLER_MODE`."""
+    args: dict[str, Any] = {
+        "server_settings": {"application_name": "creatoros-api"},
+        "timeout": CONNECT_TIMEOUT_SECONDS,
+    }
     if settings.db_pooler_mode:
         # A transaction-mode pooler hands each transaction to any server
-        # connection, where a named prepared statement from an earlier one may
-        # be missing (or clash). Disable asyncpg's statement cache and give the
-        # statements SQLAlchemy still prepares names that cannot collide.
-        connect_args |= {
+        # connection. A named prepared statement would stay on the server
+        # connection it was made on (nothing deallocates it there: a close
+        # sent later may reach another one), so statements pile up whatever
+        # the traffic, and a name may clash in another session. So: no
+        # statement cache (asyncpg's nor SQLAlchemy's), and every statement
+        # SQLAlchemy prepares is the *unnamed* one (name ""), which the next
+        # statement replaces on the server. Requests run inside a transaction,
+        # so a statement's parse and execute reach the same server connection.
+        args |= {
             "statement_cache_size": 0,
             "prepared_statement_cache_size": 0,
-            "prepared_statement_name_func": lambda: f"__asyncpg_{uuid.uuid4()}__",
+            "prepared_statement_name_func": _unnamed_statement,
         }
+    return args
+
+
+def _unnamed_statement() -> str:
+    return ""
+
+
+def create_engine(url: str, settings: Settings) -> AsyncEngine:
     return create_async_engine(
         url,
         pool_size=settings.db_pool_size,
         max_overflow=0,
         pool_pre_ping=False,
         pool_recycle=1800,
-        connect_args=connect_args,
+        pool_timeout=POOL_TIMEOUT_SECONDS,
+        connect_args=connect_args(settings),
     )
+
+
+# Revision 0004 closed `alembic_version` to the login role; this function
+# (SECURITY DEFINER, executable by the login role only) tells the revision.
+_REVISION_FUNCTION = "public.creatoros_schema_revision()"
 
 
 async def database_ready(engine: AsyncEngine) -> str | None:
     """The applied migration revision, or None when the schema is not migrated.
 
-    Used by `/readyz` only: it reads Alembic's bookkeeping table as the login
-    role and no tenant data, so it does not go through the tenant transaction.
+    Used by `/readyz` only: it reads no tenant data, so it does not go
+    through the tenant transaction.
     """
     async with engine.connect() as conn:
-        exists = await conn.scalar(text("SELECT to_regclass('public.alembic_version')"))
-        if exists is None:
+        if await conn.scalar(text(f"SELECT to_regprocedure('{_REVISION_FUNCTION}')")):
+            result: str | None = await conn.scalar(text(f"SELECT {_REVISION_FUNCTION}"))
+            return result
+        # Before revision 0004 the login role may read the table itself.
+        if await conn.scalar(text("SELECT to_regclass('public.alembic_version')")) is None:
             return None
-        result: str | None = await conn.scalar(text("SELECT version_num FROM alembic_version"))
-        return result
+        older: str | None = await conn.scalar(text("SELECT version_num FROM alembic_version"))
+        return older

@@ -6,11 +6,13 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -144,7 +146,20 @@ _SQLSTATE_PROBLEMS: dict[str, tuple[int, str, str]] = {
     "40001": (503, "retry", "a concurrent change got in the way; retry the request"),
     "40P01": (503, "retry", "a concurrent change got in the way; retry the request"),
 }
+# Connection exceptions, insufficient resources (too many connections),
+# operator intervention (shutdown, restart, cannot connect now).
 _CONNECTION_CLASSES = ("08", "53", "57P")
+# asyncpg's client-side errors that mean the connection is gone or unusable
+# (not its DataError: a bad argument, which is the caller's 4xx).
+_LOST_CONNECTION_MESSAGES = (
+    "connection is closed",
+    "connection was closed",
+    "another operation is in progress",
+    "connection has been released",
+)
+
+UNAVAILABLE_DETAIL = "the database is unavailable; retry shortly"
+RETRY_AFTER_SECONDS = "2"
 
 
 def sqlstate_of(exc: BaseException) -> str | None:
@@ -156,26 +171,70 @@ def sqlstate_of(exc: BaseException) -> str | None:
     return None
 
 
+def _chain(exc: BaseException) -> list[BaseException]:
+    """The exception, what it wraps (`orig`) and what caused it, transitively."""
+    seen: list[BaseException] = []
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        current = pending.pop()
+        if current is None or any(current is s for s in seen):
+            continue
+        seen.append(current)
+        pending += [getattr(current, "orig", None), current.__cause__, current.__context__]
+    return seen
+
+
+def is_connection_loss(exc: BaseException) -> bool:
+    """The database went away or cannot be reached (or the pool has no free
+    connection in time): a retry later may succeed, so the answer is a 503.
+
+    Covers the forms a loss takes on the way up: a SQLSTATE of class 08, 53
+    or 57P (also raw asyncpg errors raised inside the connect hook), asyncpg's
+    InterfaceError "connection is closed" and InternalClientError "another
+    operation is in progress", an OSError or timeout while connecting, and
+    whatever SQLAlchemy marked as a disconnect."""
+    for current in _chain(exc):
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(current, OSError | PoolTimeout | asyncpg.InternalClientError):
+            return True  # OSError includes TimeoutError (a connect timeout)
+        if (
+            isinstance(current, asyncpg.InterfaceError)
+            and not isinstance(current, asyncpg.DataError)
+            and any(m in str(current) for m in _LOST_CONNECTION_MESSAGES)
+        ):
+            return True
+        code = getattr(current, "sqlstate", None) or getattr(current, "pgcode", None)
+        if isinstance(code, str) and code.startswith(_CONNECTION_CLASSES):
+            return True
+    return False
+
+
+def unavailable() -> ProblemError:
+    """The one answer to a lost database: 503 with Retry-After."""
+    return ProblemError(
+        503, UNAVAILABLE_DETAIL, slug="unavailable", headers={"Retry-After": RETRY_AFTER_SECONDS}
+    )
+
+
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     code = sqlstate_of(exc)
     if code in _SQLSTATE_PROBLEMS:
         status, slug, detail = _SQLSTATE_PROBLEMS[code]
         headers = {"Retry-After": "1"} if status == 503 else None
         return problem_response(status, detail, slug=slug, headers=headers)
-    if (code is None and isinstance(exc, OSError)) or (
-        code is not None and code.startswith(_CONNECTION_CLASSES)
-    ):
-        log.warning("database unavailable (%s) on %s %s", code, request.method, request.url.path)
+    if any(isinstance(e, asyncpg.DataError) for e in _chain(exc)):
+        # asyncpg could not encode a parameter (a date or number out of range).
         return problem_response(
-            503,
-            "the database is unavailable; retry shortly",
-            slug="unavailable",
-            headers={"Retry-After": "5"},
+            422, "a value is out of the range the database accepts", slug="constraint-violation"
         )
     return await _unexpected_error(request, exc)
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    if is_connection_loss(exc):
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+        return await _problem_error(request, unavailable())
     # The trace goes to the log, never to the caller.
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem_response(500, "an unexpected error occurred; it has been logged")
@@ -186,5 +245,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(DBAPIError, _database_error)
-    app.add_exception_handler(OSError, _database_error)  # connection refused, socket gone
+    # A lost database in any form (see is_connection_loss): 503, not 500.
+    for lost in (OSError, PoolTimeout, asyncpg.PostgresError, asyncpg.InterfaceError):
+        app.add_exception_handler(lost, _unexpected_error)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -7,6 +7,7 @@ from typing import Annotated, Any, ClassVar
 from pydantic import AfterValidator, BaseModel, StringConstraints, model_validator
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:[-_.][a-z0-9]+)*$"
+SLUG_MAX_LENGTH = 200
 
 
 def no_nul(value: str) -> str:
@@ -31,7 +32,7 @@ def _json_without_nul(value: Any) -> Any:
 
 Slug = Annotated[
     str,
-    StringConstraints(min_length=1, max_length=200, pattern=SLUG_PATTERN),
+    StringConstraints(min_length=1, max_length=SLUG_MAX_LENGTH, pattern=SLUG_PATTERN),
 ]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=500), AfterValidator(no_nul)]
 ShortText = Annotated[str, StringConstraints(max_length=10_000), AfterValidator(no_nul)]

@@ -402,6 +402,13 @@ def _table_is_ours(table: str) -> str:
     )
 
 
+# Undoing the baseline drops the tables it created: data is lost when any of
+# them holds a row (production's own tables are never dropped).
+DATA_LOSS: str | None = " OR ".join(
+    f"({_table_is_ours(table)} AND EXISTS (SELECT FROM public.{table}))" for table, _ in TABLES
+)
+
+
 def _refuse_data_loss() -> str:
     checks = "\n    ".join(
         f"IF {_table_is_ours(table)} AND EXISTS (SELECT FROM public.{table})"

@@ -41,6 +41,20 @@ RLS_TABLES = (
 # RLS that may predate this revision in production: never switched off again.
 RLS_KEPT_ON_DOWNGRADE = ("minds", "user_profiles")
 
+# Undoing this revision drops market research and the columns that say who
+# owns a row: data (and, with it, every row's tenancy) is lost as soon as any
+# of them holds a value. See app/migrations.py.
+DATA_LOSS: str | None = " OR ".join(
+    f"EXISTS (SELECT FROM public.{table}{where})"
+    for table, where in (
+        ("market_research", ""),
+        ("content_projects", " WHERE creator_mind_id IS NOT NULL OR persona_mind_id IS NOT NULL"),
+        ("audience_profiles", " WHERE owner_mind_id IS NOT NULL"),
+        ("content_frameworks", " WHERE owner_mind_id IS NOT NULL"),
+        ("contents", " WHERE keywords IS NOT NULL OR framework_id IS NOT NULL"),
+    )
+)
+
 LOGIN_ROLE = """
 DO $$
 BEGIN

@@ -22,6 +22,9 @@ down_revision: str | None = "0002_tenancy_rls"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+# Undoing this revision drops a function and no data (see app/migrations.py).
+DATA_LOSS: str | None = None
+
 MERGE_PATCH = """
 DO $$
 BEGIN

@@ -123,10 +123,14 @@ async def test_downgrade_refuses_to_drop_tables_holding_rows(blank_db: Db) -> No
         blank_db.dsn, "INSERT INTO minds (slug, display_name) VALUES ('ada', 'Ada Lovelace')"
     )
 
-    with pytest.raises(DBAPIError, match="refusing to drop the baseline"):
+    at_head = await snapshot(blank_db.dsn)
+    with pytest.raises(migrations.DataLossRefused, match=BASELINE):
         await downgrade(blank_db, "base")
-    assert await scalar(blank_db.dsn, "SELECT count(*) FROM minds") == 1
-    assert await scalar(blank_db.dsn, "SELECT version_num FROM alembic_version") == BASELINE
+    # Refused before anything changed: still at head, RLS and all.
+    assert await snapshot(blank_db.dsn) == at_head
+    assert await scalar(blank_db.dsn, "SELECT version_num FROM alembic_version") == (
+        migrations.head_revision()
+    )
 
     await downgrade(blank_db, "base", allow_data_loss=True)
     assert await public_tables(blank_db) == set()

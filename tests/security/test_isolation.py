@@ -227,9 +227,14 @@ async def test_published_contents_are_readable_by_other_creators_drafts_are_not(
     # Reading is all: the published row is still not Bob's to change.
     update = f"UPDATE contents SET title = 'x' WHERE id = '{rows.content}' RETURNING 1"
     assert (await run_as(engine, bob.principal, update, commit=True))[1] == []
-    # Anonymous callers see published contents at most: no projects.
+    # Anonymous callers see published contents and the projects that hold
+    # one (a public course page), nothing else: no draft, no other project.
+    _, projects = await run_as(engine, anon, "SELECT id FROM content_projects", commit=False)
+    assert [p for (p,) in projects] == [rows.project]
+    _, visible = await run_as(engine, anon, "SELECT id FROM contents", commit=False)
+    assert [c for (c,) in visible] == [rows.content]
     with pytest.raises(DBAPIError):
-        await run_as(engine, anon, "SELECT * FROM content_projects", commit=False)
+        await run_as(engine, anon, "SELECT * FROM market_research", commit=False)
 
 
 async def test_the_persona_reads_the_project_and_cannot_write_it(
