@@ -169,3 +169,70 @@ def test_db_commands_on_a_configured_database(tmp_path: Path, empty_database: st
     assert db("downgrade", "base").returncode == 0
     assert head_revision() not in db("current").stdout
     assert not (tmp_path / "data" / "pgdata").exists(), "DATABASE_URL set: no embedded server"
+
+
+def _creatoros(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [CREATOROS, *args],
+        env=clean_env(tmp_path / "data", **env),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def assert_one_clear_line(result: subprocess.CompletedProcess[str], expected: str) -> None:
+    assert result.returncode != 0, result.stdout
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert expected in lines[0], lines[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "url", "expected"),
+    [
+        (("db", "upgrade", "nope"), None, "Can't locate revision identified by 'nope'"),
+        (("db", "downgrade", "nope"), None, "Can't locate revision identified by 'nope'"),
+        (("db", "sql", "nope"), None, "Can't locate revision identified by 'nope'"),
+        (("db", "upgrade"), "postgresql://nobody@127.0.0.1:1/x", "cannot reach the database"),
+        (("db", "current"), "postgresql://nobody@no-such-host.invalid/x", "cannot reach"),
+        (("db", "upgrade"), "postgresql://u@host:notaport/db", "not a valid URL"),
+        (("db", "current"), "mysql://u@localhost/db", "must be a PostgreSQL URL"),
+        (("db", "rls-audit"), "sqlite:///x.db", "must be a PostgreSQL URL"),
+        (("minds", "create", "--slug", "ada"), "postgresql://u@127.0.0.1:1/x", "cannot reach"),
+    ],
+)
+def test_ordinary_mistakes_print_one_line_and_fail(
+    tmp_path: Path, args: tuple[str, ...], url: str | None, expected: str
+) -> None:
+    env = {"DATABASE_URL": url} if url else {"DATABASE_URL": "postgresql://u@127.0.0.1:1/x"}
+    assert_one_clear_line(_creatoros(tmp_path, *args, **env), expected)
+
+
+def test_downgrade_minus_one_and_a_refused_downgrade(tmp_path: Path, empty_database: str) -> None:
+    def db(*args: str) -> subprocess.CompletedProcess[str]:
+        return _creatoros(tmp_path, "db", *args, DATABASE_URL=empty_database)
+
+    assert db("upgrade").returncode == 0
+    one_back = db("downgrade", "-1")
+    assert one_back.returncode == 0, one_back.stderr
+    current = db("current").stdout
+    assert head_revision() not in current and current.strip()
+    assert db("upgrade").returncode == 0
+
+    import asyncio
+
+    from tests.catalog import execute
+
+    asyncio.run(
+        execute(
+            empty_database.replace("postgresql+asyncpg://", "postgresql://"),
+            "INSERT INTO minds (slug, display_name) VALUES ('ada', 'Ada')",
+        )
+    )
+    refused = db("downgrade", "base")
+    assert_one_clear_line(refused, "refusing to downgrade")
+    assert head_revision() in db("current").stdout
+    assert db("downgrade", "base", "--allow-data-loss").returncode == 0

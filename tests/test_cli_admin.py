@@ -107,3 +107,25 @@ def test_token_needs_a_user_for_authenticated(run) -> None:  # type: ignore[no-u
     assert "--user" in refused.stderr
     service = run("token", "--role", "service_role")
     assert service.returncode == 0 and service.stdout.count(".") == 2
+
+
+@pytest.mark.parametrize("slug", ["", "Bad Slug!", "-ada", "a" * 201])
+def test_minds_create_refuses_a_slug_that_is_not_one(run, slug: str) -> None:  # type: ignore[no-untyped-def]
+    result = run("minds", "create", "--slug", slug)
+    assert result.returncode == 2, result.stdout
+    assert "Traceback" not in result.stderr
+    assert "is not a slug" in result.stderr
+    assert result.stdout == ""
+
+
+def test_impersonate_sends_the_sql_as_written(run) -> None:  # type: ignore[no-untyped-def]
+    """`:word` inside a literal is text, not a bind parameter."""
+    ada = json.loads(run("minds", "create", "--slug", "ada").stdout)
+    result = run(
+        "db", "impersonate", "--user", ada["user_id"],
+        "--sql", """SELECT '{"n":1}'::jsonb AS doc, 'a:b :c' AS text""",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"doc": {"n": 1}, "text": "a:b :c"}
+    wrong = run("db", "impersonate", "--user", ada["user_id"], "--sql", "SELEC 1")
+    assert wrong.returncode == 1 and "42601" in wrong.stderr and "Traceback" not in wrong.stderr

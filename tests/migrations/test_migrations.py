@@ -7,7 +7,6 @@ import io
 from pathlib import Path
 
 import pytest
-from sqlalchemy.exc import DBAPIError
 
 from alembic import command
 from app import migrations
@@ -231,3 +230,54 @@ async def test_the_tenancy_revision_is_safe_to_run_again(blank_db: Db) -> None:
     await asyncio.to_thread(run_psql_script, blank_db.dsn, buffer.getvalue())
 
     assert await snapshot(blank_db.dsn) == migrated
+
+
+async def test_a_downgrade_that_would_lose_data_is_refused_before_anything_changes(
+    blank_db: Db,
+) -> None:
+    """Issue 9: `downgrade 0001` used to drop market research and owners with
+    exit 0, and `downgrade base` to undo 0002 before refusing at 0001."""
+    await upgrade(blank_db)
+    await execute(
+        blank_db.dsn,
+        """INSERT INTO minds (id, slug, display_name)
+               VALUES ('6f1c1d9e-58a4-4c55-9f5b-2f0e6f7e9a10', 'ada', 'Ada');
+           INSERT INTO content_projects (id, slug, name, creator_mind_id)
+               VALUES ('7f1c1d9e-58a4-4c55-9f5b-2f0e6f7e9a10', 'engine', 'Engine',
+                       '6f1c1d9e-58a4-4c55-9f5b-2f0e6f7e9a10');
+           INSERT INTO market_research (project_id, research_type, report_data)
+               VALUES ('7f1c1d9e-58a4-4c55-9f5b-2f0e6f7e9a10', 'sources', '{}');""",
+    )
+    at_head = await snapshot(blank_db.dsn)
+    head = migrations.head_revision()
+
+    for target in (BASELINE, "base"):
+        with pytest.raises(migrations.DataLossRefused) as refused:
+            await downgrade(blank_db, target)
+        assert "0002_tenancy_rls" in refused.value.revisions
+        assert await snapshot(blank_db.dsn) == at_head
+        assert await scalar(blank_db.dsn, "SELECT version_num FROM alembic_version") == head
+
+    # Undoing a revision that loses nothing is not refused, and comes back.
+    await downgrade(blank_db, "-1")
+    assert await scalar(blank_db.dsn, "SELECT version_num FROM alembic_version") != head
+    await upgrade(blank_db)
+    assert await snapshot(blank_db.dsn) == at_head
+
+    await downgrade(blank_db, "base", allow_data_loss=True)
+    assert await public_tables(blank_db) == set()
+
+
+def test_every_revision_declares_what_its_downgrade_would_lose() -> None:
+    """The check runs before anything changes only if each revision says,
+    in one line, what undoing it loses (None: nothing)."""
+    undone = migrations.revisions_to_undo(migrations.head_revision(), "base")
+    assert undone[-1].revision == BASELINE and len(undone) >= 4
+    for undo in undone:
+        module = migrations.script_directory().get_revision(undo.revision).module
+        assert hasattr(module, migrations.DATA_LOSS_ATTRIBUTE), undo.revision
+    assert [u.revision for u in migrations.revisions_to_undo(undone[0].revision, "-1")] == [
+        undone[0].revision
+    ]
+    with pytest.raises(migrations.CommandError):
+        migrations.revisions_to_undo(undone[0].revision, "no_such_revision")
