@@ -159,7 +159,7 @@ def serve(
     _configure_logging(settings)
     ensure_jwt_secret(settings)
     url = _database_url(settings)
-    migrations.upgrade(url, settings=settings)
+    migrations.upgrade_if_behind(url, settings)
     if settings.uses_embedded_database:
         _print_demo_token(settings, url)
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104

@@ -87,6 +87,27 @@ def upgrade(url: str, revision: str = "head", settings: Settings | None = None) 
     command.upgrade(alembic_config(url, settings), revision)
 
 
+def upgrade_if_behind(url: str, settings: Settings) -> bool:
+    """`serve`'s start-up step: migrate only when the database is behind.
+
+    At head nothing is written, so a service that logs in as the login role
+    (which may not read `alembic_version` since revision 0004) starts, and
+    the check is one pooler-safe query. Returns whether it migrated."""
+    from app.db import create_engine, database_ready
+
+    async def current() -> str | None:
+        engine = create_engine(url, settings.model_copy(update={"db_pool_size": 1}))
+        try:
+            return await database_ready(engine)
+        finally:
+            await engine.dispose()
+
+    if asyncio.run(current()) == head_revision():
+        return False
+    upgrade(url, settings=settings)
+    return True
+
+
 @dataclass(frozen=True)
 class Undo:
     """A revision a downgrade would undo, and its data-loss condition."""
