@@ -113,6 +113,7 @@ async def interleaved_load(
             creator = creators[i % len(creators)]
             other = creators[(i + 1) % len(creators)]
             base = bases[rng.randrange(len(bases))]
+            headers = creator.headers
             async with gate:
                 kind = i % 3
                 if kind == 0:
@@ -123,12 +124,12 @@ async def interleaved_load(
                     foreign += sum(p["creator_mind_id"] != str(creator.mind_id) for p in items)
                 elif kind == 1:
                     project = rng.choice(own[creator.slug])
-                    answer = await http.get(f"{base}/v1/projects/{project}", headers=creator.headers)
+                    answer = await http.get(f"{base}/v1/projects/{project}", headers=headers)
                     assert answer.status_code == 200, answer.text
                     foreign += answer.json()["creator_mind_id"] != str(creator.mind_id)
                 else:  # another tenant's id: exactly like a row that does not exist
                     project = rng.choice(own[other.slug])
-                    answer = await http.get(f"{base}/v1/projects/{project}", headers=creator.headers)
+                    answer = await http.get(f"{base}/v1/projects/{project}", headers=headers)
                     assert answer.status_code == 404, answer.text
 
         await asyncio.gather(*(one(i) for i in range(requests)))
