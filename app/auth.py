@@ -82,22 +82,29 @@ class TokenVerifier:
         return algorithms
 
     def _key(self, token: str, algorithm: str) -> Any:
+        """The key that may verify this token: for a JWKS, one whose `kid`
+        matches (when the token names one) and whose type fits the header's
+        algorithm. An RSA key offered for `ES256` (or the reverse) is an
+        unknown key, a 401, never a crash in the signature check."""
         if algorithm in SYMMETRIC_ALGORITHMS:
             return self._secret
         if self._jwks_file is not None:
             kid = jwt.get_unverified_header(token).get("kid")
             for key in self._jwks_file.keys:
-                if kid is None or key.key_id == kid:
+                if (kid is None or key.key_id == kid) and key.algorithm_name == algorithm:
                     return key.key
-            raise unauthorized("the token is signed with an unknown key")
+            raise unauthorized(f"no signing key for this token ({algorithm}, kid {kid!r})")
         assert self._jwks_client is not None
         try:
-            return self._jwks_client.get_signing_key_from_jwt(token).key
+            found = self._jwks_client.get_signing_key_from_jwt(token)
         except jwt.PyJWKClientConnectionError as exc:
             log.error("cannot fetch the JWKS: %s", exc)
             raise ProblemError(503, "the signing keys cannot be fetched right now") from exc
-        except jwt.PyJWKClientError as exc:
+        except (jwt.PyJWKClientError, jwt.PyJWTError) as exc:
             raise unauthorized("the token is signed with an unknown key") from exc
+        if found.algorithm_name != algorithm:
+            raise unauthorized(f"the token's key is not a {algorithm} key")
+        return found.key
 
     def verify(self, token: str) -> Principal:
         try:
@@ -130,6 +137,10 @@ class TokenVerifier:
             raise unauthorized("the token's issuer is not accepted") from exc
         except jwt.InvalidTokenError as exc:
             raise unauthorized(f"the token is not valid: {exc}") from exc
+        except (jwt.PyJWTError, TypeError, ValueError) as exc:
+            # A key that does not fit the algorithm, a malformed key: the
+            # token cannot be verified, which is the caller's 401.
+            raise unauthorized("the token cannot be verified with the configured keys") from exc
         return principal_from_claims(claims)
 
 

@@ -11,7 +11,7 @@ import base64
 import binascii
 import json
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
@@ -48,8 +48,13 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         created_at, row_id = json.loads(raw)
-        return datetime.fromisoformat(created_at), uuid.UUID(row_id)
-    except (binascii.Error, ValueError, TypeError) as exc:
+        moment = datetime.fromisoformat(created_at)
+        if moment.tzinfo is None:
+            raise ValueError("a cursor's time has an offset")
+        # In UTC, as the database compares it: year 1 at +14:00 or year 9999
+        # at -14:00 falls outside what a datetime (and timestamptz) holds.
+        return moment.astimezone(UTC), uuid.UUID(row_id)
+    except (binascii.Error, ValueError, TypeError, OverflowError) as exc:
         raise ProblemError(
             422, "the cursor is not one this API issued", slug="invalid-cursor"
         ) from exc

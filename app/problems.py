@@ -118,7 +118,10 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     errors = [
         {
             "loc": [str(p) if not isinstance(p, int) else p for p in e["loc"]],
-            "msg": e["msg"],
+            # A body that is not JSON (or breaks app.bodies' policy) says why.
+            "msg": f"{e['msg']}: {e['ctx']['error']}"
+            if e["type"] == "json_invalid" and e.get("ctx", {}).get("error")
+            else e["msg"],
             "type": e["type"],
         }
         for e in exc.errors()

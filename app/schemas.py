@@ -17,16 +17,30 @@ def no_nul(value: str) -> str:
     return value
 
 
-def _json_without_nul(value: Any) -> Any:
-    if isinstance(value, str):
-        no_nul(value)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            no_nul(key)
-            _json_without_nul(item)
-    elif isinstance(value, list):
-        for item in value:
-            _json_without_nul(item)
+# Deepest nesting of a JSON field (metadata, project_metadata, schemas…).
+# Stored values are served inside other JSON (a tree nests 16 levels, two
+# JSON levels each, around a node's metadata), and the response encoder stops
+# at 255 levels: 64 leaves room for both.
+MAX_JSON_DEPTH = 64
+
+
+def _json_checked(value: Any) -> Any:
+    """No NUL in any key or text, at most MAX_JSON_DEPTH levels (iteratively:
+    a deep value must not exhaust the interpreter's stack)."""
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, str):
+            no_nul(item)
+        elif isinstance(item, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+            if isinstance(item, dict):
+                for key, child in item.items():
+                    no_nul(key)
+                    pending.append((child, depth + 1))
+            else:
+                pending.extend((child, depth + 1) for child in item)
     return value
 
 
@@ -37,7 +51,7 @@ Slug = Annotated[
 Name = Annotated[str, StringConstraints(min_length=1, max_length=500), AfterValidator(no_nul)]
 ShortText = Annotated[str, StringConstraints(max_length=10_000), AfterValidator(no_nul)]
 LongText = Annotated[str, StringConstraints(max_length=2_000_000), AfterValidator(no_nul)]
-JsonObject = Annotated[dict[str, Any], AfterValidator(_json_without_nul)]
+JsonObject = Annotated[dict[str, Any], AfterValidator(_json_checked)]
 
 
 class PartialUpdate(BaseModel):

@@ -7,11 +7,13 @@ from fastapi import APIRouter, Response, status
 from app.audiences import service
 from app.audiences.schemas import Audience, AudienceCreate, AudienceUpdate, TechnicalLevel
 from app.auth import AuthenticatedPrincipal
+from app.bodies import JsonBodyRoute
 from app.pagination import Cursor, Limit, Page
 from app.problems import problem_responses
 from app.tenancy import TenantSession
 
 router = APIRouter(
+    route_class=JsonBodyRoute,
     prefix="/audiences",
     tags=["audiences"],
     responses=problem_responses(400, 401, 403, 413, 422, 503),

@@ -5,6 +5,7 @@ import uuid
 from fastapi import APIRouter, Query, Response, status
 
 from app.auth import AuthenticatedPrincipal
+from app.bodies import JsonBodyRoute
 from app.contents import service
 from app.contents.schemas import (
     Content,
@@ -22,6 +23,7 @@ from app.problems import problem_responses
 from app.tenancy import TenantSession
 
 router = APIRouter(
+    route_class=JsonBodyRoute,
     prefix="/contents",
     tags=["contents"],
     responses=problem_responses(400, 401, 403, 413, 422, 503),

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -50,7 +50,20 @@ class ContentStatus(StrEnum):
     archived = "archived"
 
 
-Fidelity = Annotated[Decimal, Field(ge=0, le=1, max_digits=3, decimal_places=2)]
+def _as_stored(value: Decimal) -> Decimal:
+    """Round as the numeric(3,2) column does (half away from zero)."""
+    return value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+Fidelity = Annotated[
+    Decimal,
+    Field(
+        ge=0,
+        le=1,
+        description="0 to 1, stored with two decimal places: 0.875 is stored as 0.88.",
+    ),
+    AfterValidator(_as_stored),
+]
 SequenceOrder = Annotated[int, Field(ge=0, le=32767)]
 Keyword = Annotated[str, StringConstraints(min_length=1, max_length=100), AfterValidator(no_nul)]
 Keywords = Annotated[list[Keyword], Field(max_length=100)]

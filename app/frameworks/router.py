@@ -5,6 +5,7 @@ import uuid
 from fastapi import APIRouter, Response, status
 
 from app.auth import AuthenticatedPrincipal
+from app.bodies import JsonBodyRoute
 from app.frameworks import service
 from app.frameworks.schemas import Framework, FrameworkCreate, FrameworkType, FrameworkUpdate
 from app.pagination import Cursor, Limit, Page
@@ -12,6 +13,7 @@ from app.problems import problem_responses
 from app.tenancy import TenantSession
 
 router = APIRouter(
+    route_class=JsonBodyRoute,
     prefix="/frameworks",
     tags=["frameworks"],
     responses=problem_responses(400, 401, 403, 413, 422, 503),

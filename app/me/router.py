@@ -3,12 +3,13 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from app.auth import AuthenticatedPrincipal
+from app.bodies import JsonBodyRoute
 from app.me import service
 from app.me.schemas import Me
 from app.problems import ProblemError, problem_responses
 from app.tenancy import TenantSession
 
-router = APIRouter(tags=["me"], responses=problem_responses(401, 403))
+router = APIRouter(route_class=JsonBodyRoute, tags=["me"], responses=problem_responses(401, 403))
 
 
 @router.get("/me", summary="Who the token says you are", operation_id="getMe")

@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Response, status
 
 from app.auth import AuthenticatedPrincipal
+from app.bodies import JsonBodyRoute
 from app.pagination import Cursor, Limit, Page
 from app.problems import problem_responses
 from app.projects import service
@@ -21,6 +22,7 @@ from app.schemas import SLUG_PATTERN
 from app.tenancy import TenantSession
 
 router = APIRouter(
+    route_class=JsonBodyRoute,
     prefix="/projects",
     tags=["projects"],
     responses=problem_responses(400, 401, 403, 413, 422, 503),

@@ -5,6 +5,7 @@ import uuid
 from fastapi import APIRouter, Response, status
 
 from app.auth import AuthenticatedPrincipal
+from app.bodies import JsonBodyRoute
 from app.pagination import Cursor, Limit, Page
 from app.problems import problem_responses
 from app.research import service
@@ -19,6 +20,7 @@ from app.tenancy import TenantSession
 # No common prefix: reports are created and listed under their project, and
 # addressed on their own once they exist.
 router = APIRouter(
+    route_class=JsonBodyRoute,
     prefix="",
     tags=["market research"],
     responses=problem_responses(400, 401, 403, 413, 422, 503),

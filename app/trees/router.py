@@ -10,13 +10,18 @@ from pydantic_core import to_json
 from sqlalchemy import RowMapping
 
 from app.auth import AuthenticatedPrincipal
+from app.bodies import JsonBodyRoute
 from app.problems import problem_responses
 from app.projects.schemas import Project
 from app.tenancy import TenantSession
 from app.trees import service
 from app.trees.schemas import MAX_DEPTH, ContentTree, MoveRequest, TreeUpsert
 
-router = APIRouter(tags=["trees"], responses=problem_responses(400, 401, 403, 413, 422, 503))
+router = APIRouter(
+    route_class=JsonBodyRoute,
+    tags=["trees"],
+    responses=problem_responses(400, 401, 403, 413, 422, 503),
+)
 
 IncludeBody = Annotated[
     bool, Query(description="Include each node's `content` (the body); off by default.")

@@ -148,3 +148,40 @@ async def test_asymmetric_keys_from_a_jwks_file(
         for token in (wrong_issuer, hmac_now_unconfigured):
             refused = await client.get("/v1/me", headers={"Authorization": f"Bearer {token}"})
             assert refused.status_code == 401, refused.text
+
+
+def _es256_token_with_rsa_header_key(creator: Creator, kid: str | None) -> str:
+    """An ES256 token (any EC key: no valid signature is needed to reach the check)."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    headers = {"kid": kid} if kid else {}
+    return sign(claims_for(creator), ec.generate_private_key(ec.SECP256R1()), "ES256",
+                headers=headers)  # fmt: skip
+
+
+@pytest.mark.parametrize("kid", ["k1", None])
+async def test_a_key_that_does_not_fit_the_algorithm_is_a_401(
+    tmp_path: Path, api_url: str, alice: Creator, kid: str | None
+) -> None:
+    """Issue 9: `alg: ES256` against a JWKS holding an RSA key answered 500
+    on every endpoint; and the reverse, an RS256 token against an EC key."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    rsa_jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(rsa_key.public_key()))
+    ec_key = ec.generate_private_key(ec.SECP256R1())
+    ec_jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(ec_key.public_key()))
+    jwks_file = tmp_path / "jwks.json"
+    jwks_file.write_text(json.dumps({"keys": [{**rsa_jwk, "kid": "k1"}, {**ec_jwk, "kid": "k2"}]}))
+    settings = Settings(_env_file=None, data_dir=tmp_path, jwt_jwks_file=jwks_file)  # type: ignore[call-arg]
+    es256_on_rsa = _es256_token_with_rsa_header_key(alice, kid)
+    rs256_on_ec = sign(claims_for(alice), rsa_key, "RS256", headers={"kid": "k2"})
+    good_es256 = sign(claims_for(alice), ec_key, "ES256", headers={"kid": "k2"})
+    async for client in client_for(create_app(settings, database_url=api_url)):
+        for token in (es256_on_rsa, rs256_on_ec):
+            for path in ("/v1/me", "/v1/projects"):
+                refused = await client.get(path, headers={"Authorization": f"Bearer {token}"})
+                assert refused.status_code == 401, refused.text
+                assert refused.headers["content-type"] == PROBLEM_MEDIA_TYPE
+        ok = await client.get("/v1/me", headers={"Authorization": f"Bearer {good_es256}"})
+        assert ok.status_code == 200, ok.text

@@ -1,0 +1,233 @@
+"""Odd input anywhere is a 4xx problem saying what is wrong, never a 500,
+and changes nothing (issue 9): one body policy (app/bodies.py) for every
+endpoint, JSON depth at validation, cursors with extreme dates."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+
+from app.bodies import MAX_BODY_DEPTH, JsonBodyRoute
+from app.main import create_app
+from app.problems import PROBLEM_MEDIA_TYPE
+from app.schemas import MAX_JSON_DEPTH
+from app.settings import Settings
+from tests.conftest import Creator
+
+NIL = "00000000-0000-4000-8000-000000000000"
+
+
+def api_routes(app: FastAPI) -> Iterator[APIRoute]:
+    """Every APIRoute, including those of included routers."""
+    pending: list[Any] = list(app.routes)
+    while pending:
+        route = pending.pop()
+        if isinstance(route, APIRoute):
+            yield route
+        elif hasattr(route, "original_router"):
+            pending.extend(route.original_router.routes)
+
+
+def body_endpoints(app: FastAPI) -> list[tuple[str, str]]:
+    """(method, path) of every operation that takes a body, from the OpenAPI document."""
+    return sorted(
+        (method.upper(), path)
+        for path, operations in app.openapi()["paths"].items()
+        for method, operation in operations.items()
+        if "requestBody" in operation
+    )
+
+
+def test_every_route_with_a_body_parses_it_under_the_one_policy(settings: Settings) -> None:
+    app = create_app(settings)
+    with_body = [route for route in api_routes(app) if route.body_field is not None]
+    assert len(with_body) >= 12
+    assert len(body_endpoints(app)) == len(with_body)
+    assert [r.path for r in with_body if not isinstance(r, JsonBodyRoute)] == []
+
+
+def concrete(path: str) -> str:
+    """A path template with every parameter filled (a uuid, or a slug)."""
+    return re.sub(r"\{[^}]+\}", lambda m: "x" if m.group() == "{slug}" else NIL, path)
+
+
+BAD_NUMBERS = {
+    "NaN": b"NaN",
+    "Infinity": b"Infinity",
+    "-Infinity": b"-Infinity",
+    "1e400": b"1e400",
+    "-1e400": b"-1e400",
+    "huge integer": b"1" + b"0" * 400,
+}
+BAD_NUMBER_REASONS = ("is not a JSON number", "out of range", "more than 100 digits")
+
+
+async def test_nan_infinity_and_out_of_range_numbers_are_refused_by_every_endpoint(
+    client: httpx.AsyncClient, alice: Creator, settings: Settings
+) -> None:
+    """They were stored as null with a 201 (silently changed data)."""
+    endpoints = body_endpoints(create_app(settings))
+    for method, path in endpoints:
+        for name, literal in BAD_NUMBERS.items():
+            body = b'{"metadata": {"score": ' + literal + b"}}"
+            answer = await client.request(
+                method, concrete(path), content=body,
+                headers={**alice.headers, "content-type": "application/json"},
+            )  # fmt: skip
+            assert answer.status_code == 422, (method, path, name, answer.text)
+            assert answer.headers["content-type"] == PROBLEM_MEDIA_TYPE
+            message = answer.json()["errors"][0]["msg"]
+            assert any(reason in message for reason in BAD_NUMBER_REASONS), message
+    listed = await client.get("/v1/projects", headers=alice.headers)
+    assert listed.json()["items"] == []
+
+
+def nested(depth: int, leaf: Any = 1) -> Any:
+    """A JSON object `depth` levels deep: {"a": {"a": … leaf}}."""
+    value = leaf
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
+async def test_json_depth_is_limited_at_validation(
+    client: httpx.AsyncClient, alice: Creator
+) -> None:
+    ok = await client.post(
+        "/v1/projects", headers=alice.headers,
+        json={"slug": "deep", "name": "Deep", "project_type": "course",
+              "project_metadata": nested(MAX_JSON_DEPTH)},
+    )  # fmt: skip
+    assert ok.status_code == 201, ok.text
+    project = ok.json()["id"]
+    too_deep = await client.patch(
+        f"/v1/projects/{project}", headers=alice.headers,
+        json={"project_metadata": nested(MAX_JSON_DEPTH + 1)},
+    )  # fmt: skip
+    assert too_deep.status_code == 422
+    assert f"deeper than {MAX_JSON_DEPTH}" in too_deep.text
+    # Deeper than the whole body may be: refused while parsing, even 100,000 levels.
+    for depth in (MAX_BODY_DEPTH + 1, 100_000):
+        raw = '{"project_metadata": ' + '{"a": ' * depth + "1" + "}" * depth + "}"
+        answer = await client.patch(
+            f"/v1/projects/{project}", content=raw,
+            headers={**alice.headers, "content-type": "application/json"},
+        )  # fmt: skip
+        assert answer.status_code == 422, answer.text[:200]
+
+    # The deepest tree (16 levels) with the deepest metadata on its last
+    # lesson is stored, and its tree still reads (it answered 500 forever).
+    node: dict[str, Any] = {
+        "slug": "n16", "title": "N16", "content_type": "other", "metadata": nested(MAX_JSON_DEPTH)
+    }  # fmt: skip
+    for level in range(15, 0, -1):
+        node = {"slug": f"n{level}", "title": "N", "content_type": "other", "children": [node]}
+    put = await client.put(f"/v1/projects/{project}/tree", headers=alice.headers,
+                           json={"nodes": [node]})  # fmt: skip
+    assert put.status_code == 200, put.text[:500]
+    tree = await client.get(f"/v1/projects/{project}/tree", headers=alice.headers)
+    assert tree.status_code == 200
+    deep = tree.json()["nodes"][0]
+    for _ in range(15):
+        deep = deep["children"][0]
+    assert deep["metadata"] == nested(MAX_JSON_DEPTH)
+    node_too_deep = {"slug": "x", "title": "X", "content_type": "other",
+                     "metadata": nested(MAX_JSON_DEPTH + 1)}  # fmt: skip
+    refused = await client.put(f"/v1/projects/{project}/tree", headers=alice.headers,
+                               json={"nodes": [node_too_deep]})  # fmt: skip
+    assert refused.status_code == 422
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"nodes": [{"slug": "a", "title": "A", "content_type": "other",'
+        ' "metadata": {"k": "\\ud800"}}]}',
+        '{"nodes": [{"slug": "a", "title": "A", "content_type": "other",'
+        ' "metadata": {"\\udfff": 1}}]}',
+        '{"nodes": [{"slug": "a", "title": "\\ud800", "content_type": "other"}]}',
+    ],
+    ids=["metadata value", "metadata key", "title"],
+)
+async def test_a_lone_surrogate_is_refused(
+    client: httpx.AsyncClient, alice: Creator, body: str
+) -> None:
+    made = await client.put(
+        "/v1/projects/by-slug/s", headers=alice.headers,
+        json={"name": "S", "project_type": "other"},
+    )  # fmt: skip
+    project = made.json()["id"]
+    answer = await client.put(
+        f"/v1/projects/{project}/tree", content=body,
+        headers={**alice.headers, "content-type": "application/json"},
+    )  # fmt: skip
+    assert answer.status_code == 422, answer.text
+    assert "surrogate" in answer.text
+    tree = await client.get(f"/v1/projects/{project}/tree", headers=alice.headers)
+    assert tree.json()["nodes"] == []
+
+
+def cursor(created_at: str, row_id: str = NIL) -> str:
+    return base64.urlsafe_b64encode(json.dumps([created_at, row_id]).encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "moment",
+    ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "2026-01-01T00:00:00", "x"],
+)
+async def test_a_cursor_with_an_extreme_date_is_a_422_on_every_list(
+    client: httpx.AsyncClient, alice: Creator, moment: str
+) -> None:
+    made = await client.put(
+        "/v1/projects/by-slug/c", headers=alice.headers,
+        json={"name": "C", "project_type": "other"},
+    )  # fmt: skip
+    project = made.json()["id"]
+    lists = ["/v1/projects", "/v1/contents", "/v1/frameworks", "/v1/audiences",
+             f"/v1/projects/{project}/market-research"]  # fmt: skip
+    for path in lists:
+        answer = await client.get(path, params={"cursor": cursor(moment)}, headers=alice.headers)
+        assert answer.status_code == 422, (path, answer.text)
+        assert answer.json()["type"].endswith("invalid-cursor")
+
+
+async def test_the_extremes_a_cursor_may_hold_still_page(
+    client: httpx.AsyncClient, alice: Creator
+) -> None:
+    for moment in ("0001-01-01T00:00:00+00:00", "9999-12-31T23:59:59+00:00"):
+        answer = await client.get(
+            "/v1/projects", params={"cursor": cursor(moment)}, headers=alice.headers
+        )
+        assert answer.status_code == 200, answer.text
+
+
+async def test_a_fidelity_with_three_decimals_is_rounded_as_stored(
+    client: httpx.AsyncClient, alice: Creator
+) -> None:
+    """The real claude-code fixture has persona_fidelity 0.875."""
+    made = await client.put(
+        "/v1/projects/by-slug/f", headers=alice.headers,
+        json={"name": "F", "project_type": "other"},
+    )  # fmt: skip
+    project = made.json()["id"]
+    content = await client.post(
+        "/v1/contents", headers=alice.headers,
+        json={"project_id": project, "slug": "l", "title": "L", "content_type": "other",
+              "fidelity_score": 0.875},
+    )  # fmt: skip
+    assert content.status_code == 201, content.text
+    assert float(content.json()["fidelity_score"]) == 0.88
+    too_high = await client.patch(
+        f"/v1/contents/{content.json()['id']}", headers=alice.headers,
+        json={"fidelity_score": 1.5},
+    )  # fmt: skip
+    assert too_high.status_code == 422
