@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
