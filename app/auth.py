@@ -183,12 +183,18 @@ async def get_principal(
 async def require_user(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
     """For endpoints that make no sense anonymously: 401 without a token."""
     if principal.role == ANON:
-        raise unauthorized("this endpoint needs a bearer token")
+        raise unauthorized(
+            "this endpoint needs a signed-in user's bearer token "
+            "(role authenticated or service_role; anonymous callers may only read published work)"
+        )
     return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 AuthenticatedPrincipal = Annotated[Principal, Depends(require_user)]
+# Public reads (a course page): no token, or an anon token, reads as `anon`,
+# and row level security shows published work only.
+PublicReader = CurrentPrincipal
 
 
 def mint_token(

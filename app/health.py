@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
@@ -28,7 +29,11 @@ class Readiness(BaseModel):
     revision: str
 
 
-@router.get("/healthz", summary="The process is up", operation_id="healthz")
+# For load balancers: no token, and the document says so (`security: []`).
+NO_AUTH: dict[str, Any] = {"security": []}
+
+
+@router.get("/healthz", summary="The process is up", operation_id="healthz", openapi_extra=NO_AUTH)
 async def healthz() -> Health:
     """Answers 200 as long as the process serves requests; touches nothing else."""
     return Health(status="ok")
@@ -38,6 +43,7 @@ async def healthz() -> Health:
     "/readyz",
     summary="The database is reachable and migrated to head",
     operation_id="readyz",
+    openapi_extra=NO_AUTH,
     responses={503: {"model": Problem, "content": {"application/problem+json": {}}}},
 )
 async def readyz(request: Request) -> Readiness:

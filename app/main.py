@@ -65,6 +65,9 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        # Paths are relative to wherever this document is served.
+        servers=[{"url": "/", "description": "This service"}],
+        license_info={"name": "Proprietary", "identifier": "LicenseRef-CreatorOS-Proprietary"},
     )
     app.state.settings = settings
     if settings.cors_origins:

@@ -16,7 +16,8 @@
 - `tags_insert_any` (WITH CHECK true, `rls_policy_always_true`) becomes
   `tags_insert_with_mind`: only a user with a mind may add a tag.
 - Public reads: `anon` may read a project that has a published content
-  (a public course page: project, published contents and their tree).
+  (a public course page: project, published contents and their tree), and
+  the tag vocabulary.
 
 Every statement is guarded, so running it again changes nothing.
 
@@ -229,11 +230,13 @@ def upgrade() -> None:
         op.execute(_create_policy(table, name, body))
     for table, name, _ in OLD_POLICIES:
         op.execute(_drop_policy(table, name))
-    op.execute("GRANT SELECT ON public.content_projects TO anon;")
+    op.execute("GRANT SELECT ON public.content_projects, public.tags TO anon;")
+    op.execute("ALTER POLICY tags_select_all ON public.tags TO anon, authenticated;")
 
 
 def downgrade() -> None:
-    op.execute("REVOKE SELECT ON public.content_projects FROM anon;")
+    op.execute("ALTER POLICY tags_select_all ON public.tags TO authenticated;")
+    op.execute("REVOKE SELECT ON public.content_projects, public.tags FROM anon;")
     for table, name, body in OLD_POLICIES:
         op.execute(_create_policy(table, name, body))
     for table, name, _ in NEW_POLICIES:

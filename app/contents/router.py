@@ -4,7 +4,7 @@ import uuid
 
 from fastapi import APIRouter, Query, Response, status
 
-from app.auth import AuthenticatedPrincipal
+from app.auth import AuthenticatedPrincipal, PublicReader
 from app.bodies import JsonBodyRoute
 from app.contents import service
 from app.contents.schemas import (
@@ -50,7 +50,7 @@ async def create_content(
 @router.get("", summary="List contents", operation_id="listContents")
 async def list_contents(
     conn: TenantSession,
-    _: AuthenticatedPrincipal,
+    _: PublicReader,
     limit: Limit = 50,
     cursor: Cursor = None,
     project_id: uuid.UUID | None = None,
@@ -85,9 +85,7 @@ async def list_contents(
     operation_id="getContent",
     responses=problem_responses(404),
 )
-async def get_content(
-    content_id: uuid.UUID, conn: TenantSession, _: AuthenticatedPrincipal
-) -> Content:
+async def get_content(content_id: uuid.UUID, conn: TenantSession, _: PublicReader) -> Content:
     return Content.model_validate(await service.require_content(conn, content_id))
 
 
@@ -141,7 +139,7 @@ async def restore_content(
     responses=problem_responses(404),
 )
 async def list_content_minds(
-    content_id: uuid.UUID, conn: TenantSession, _: AuthenticatedPrincipal
+    content_id: uuid.UUID, conn: TenantSession, _: PublicReader
 ) -> list[ContentMind]:
     """Which minds created, voiced or took part in the content, and as what."""
     rows = await service.list_content_minds(conn, content_id)
@@ -187,7 +185,7 @@ async def delete_content_mind(
     responses=problem_responses(404),
 )
 async def list_content_tags(
-    content_id: uuid.UUID, conn: TenantSession, _: AuthenticatedPrincipal
+    content_id: uuid.UUID, conn: TenantSession, _: PublicReader
 ) -> ContentTags:
     return ContentTags(
         content_id=content_id, tags=await service.list_content_tags(conn, content_id)

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response, status
 
-from app.auth import AuthenticatedPrincipal
+from app.auth import AuthenticatedPrincipal, PublicReader
 from app.bodies import JsonBodyRoute
 from app.pagination import Cursor, Limit, Page
 from app.problems import problem_responses
@@ -73,7 +73,7 @@ async def upsert_project_by_slug(
 @router.get("", summary="List projects", operation_id="listProjects")
 async def list_projects(
     conn: TenantSession,
-    _: AuthenticatedPrincipal,
+    _: PublicReader,
     limit: Limit = 50,
     cursor: Cursor = None,
     status: ProjectStatus | None = None,
@@ -96,9 +96,7 @@ async def list_projects(
     operation_id="getProject",
     responses=problem_responses(404),
 )
-async def get_project(
-    project_id: uuid.UUID, conn: TenantSession, _: AuthenticatedPrincipal
-) -> Project:
+async def get_project(project_id: uuid.UUID, conn: TenantSession, _: PublicReader) -> Project:
     row = await service.get_project(conn, project_id)
     if row is None:
         raise service.project_not_found(project_id)

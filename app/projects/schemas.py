@@ -102,7 +102,9 @@ class Project(BaseModel):
     creator_mind_id: uuid.UUID | None
     persona_mind_id: uuid.UUID | None
     target_audience_id: uuid.UUID | None
-    default_frameworks: Any | None
+    default_frameworks: list[str] | None = Field(
+        description="Slugs of the frameworks the project's contents use by default."
+    )
     project_metadata: dict[str, Any]
     created_at: datetime
     updated_at: datetime

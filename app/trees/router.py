@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header, Query, Request, Response, status
 from pydantic_core import to_json
 from sqlalchemy import RowMapping
 
-from app.auth import AuthenticatedPrincipal
+from app.auth import AuthenticatedPrincipal, PublicReader
 from app.bodies import JsonBodyRoute
 from app.problems import problem_responses
 from app.projects.schemas import Project
@@ -99,7 +99,7 @@ TREE_RESPONSES: dict[int | str, dict[str, Any]] = {
 async def get_project_tree(
     project_id: uuid.UUID,
     conn: TenantSession,
-    _: AuthenticatedPrincipal,
+    _: PublicReader,
     include_body: IncludeBody = False,
     max_depth: MaxDepth = MAX_DEPTH,
     if_none_match: IfNoneMatch = None,
@@ -123,7 +123,7 @@ async def get_project_tree(
 async def get_content_tree(
     content_id: uuid.UUID,
     conn: TenantSession,
-    _: AuthenticatedPrincipal,
+    _: PublicReader,
     include_body: IncludeBody = False,
     max_depth: MaxDepth = MAX_DEPTH,
     if_none_match: IfNoneMatch = None,

@@ -1,0 +1,78 @@
+"""A public course page: published projects, contents and trees are readable
+with no token (or an anon token), as `anon`, and row level security decides."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from app.auth import mint_token
+from tests.conftest import TEST_JWT_SECRET, Creator
+
+ANON_TOKEN = {"Authorization": f"Bearer {mint_token(TEST_JWT_SECRET, user_id=None, role='anon')}"}
+
+
+async def publish_course(client: httpx.AsyncClient, creator: Creator) -> tuple[str, str]:
+    """A course with a published outline and lesson, and a draft lesson; and a
+    second project with drafts only. Returns (public project, private project)."""
+    headers = creator.headers
+
+    async def project(slug: str) -> str:
+        made = await client.put(f"/v1/projects/by-slug/{slug}", headers=headers,
+                                json={"name": slug.title(), "project_type": "course"})  # fmt: skip
+        return str(made.json()["id"])
+
+    course = await project("course")
+    tree = {"nodes": [{"slug": "outline", "title": "Outline", "content_type": "course_outline",
+                       "children": [
+                           {"slug": "l1", "title": "L1", "content_type": "course_lesson"},
+                           {"slug": "l2", "title": "L2", "content_type": "course_lesson"},
+                       ]}]}  # fmt: skip
+    put = await client.put(f"/v1/projects/{course}/tree", headers=headers, json=tree)
+    assert put.status_code == 200, put.text
+    outline = put.json()["nodes"][0]
+    for node in (outline, outline["children"][0]):
+        for status in ("reviewed", "published"):
+            moved = await client.patch(f"/v1/contents/{node['id']}", headers=headers,
+                                       json={"status": status})  # fmt: skip
+            assert moved.status_code == 200, moved.text
+    private = await project("private")
+    draft = await client.post("/v1/contents", headers=headers, json={
+        "project_id": private, "slug": "d", "title": "D", "content_type": "other"})  # fmt: skip
+    assert draft.status_code == 201
+    return course, private
+
+
+@pytest.mark.parametrize("headers", [{}, ANON_TOKEN], ids=["no token", "anon token"])
+async def test_published_work_is_readable_without_a_token(
+    client: httpx.AsyncClient, alice: Creator, headers: dict[str, str]
+) -> None:
+    course, private = await publish_course(client, alice)
+
+    projects = await client.get("/v1/projects", headers=headers)
+    assert projects.status_code == 200, projects.text
+    assert [p["id"] for p in projects.json()["items"]] == [course]
+    assert (await client.get(f"/v1/projects/{course}", headers=headers)).status_code == 200
+    assert (await client.get(f"/v1/projects/{private}", headers=headers)).status_code == 404
+
+    contents = await client.get("/v1/contents", headers=headers)
+    assert contents.status_code == 200
+    assert sorted(c["slug"] for c in contents.json()["items"]) == ["l1", "outline"]
+
+    tree = await client.get(f"/v1/projects/{course}/tree", headers=headers)
+    assert tree.status_code == 200, tree.text
+    outline = tree.json()["nodes"][0]
+    assert outline["slug"] == "outline"
+    assert [n["slug"] for n in outline["children"]] == ["l1"]  # the draft lesson is not shown
+    subtree = await client.get(f"/v1/contents/{outline['id']}/tree", headers=headers)
+    assert subtree.status_code == 200
+    assert (await client.get(f"/v1/projects/{private}/tree", headers=headers)).status_code == 404
+    tags = await client.get(f"/v1/contents/{outline['id']}/tags", headers=headers)
+    assert tags.status_code == 200
+
+    # Reading is all: writes and private resources still need a user.
+    write = await client.patch(f"/v1/projects/{course}", headers=headers, json={"name": "x"})
+    assert write.status_code == 401
+    assert write.headers["www-authenticate"].startswith("Bearer")
+    for path in ("/v1/me", "/v1/frameworks", "/v1/audiences"):
+        assert (await client.get(path, headers=headers)).status_code == 401
