@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 import shutil
 import subprocess
 import tempfile
@@ -79,8 +80,9 @@ def embedded_server() -> Iterator[PgServer]:
 
 
 PG15_BIN = Path("/usr/lib/postgresql/15/bin")
-PG15_ROLE = "creatoros_test"
-PG15_PASSWORD = "creatoros_test"
+# A superuser of this run only: a fresh name and a random password, dropped
+# at the end, so no login with a guessable password stays on the machine.
+PG15_ROLE_PREFIX = "creatoros_test_"
 
 
 def pg15_unavailable_reason() -> str | None:
@@ -100,20 +102,19 @@ def machine_pg15() -> Iterator[PgServer]:
     if started_here:
         subprocess.run(["pg_ctlcluster", "15", "main", "start"], check=True)
     psql = ["runuser", "-u", "postgres", "--", "psql", "-v", "ON_ERROR_STOP=1", "-q", "-c"]
+    role = PG15_ROLE_PREFIX + secrets.token_hex(6)
+    password = secrets.token_urlsafe(24)
     subprocess.run(
-        [
-            *psql,
-            f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{PG15_ROLE}') "
-            f"THEN CREATE ROLE {PG15_ROLE} LOGIN SUPERUSER PASSWORD '{PG15_PASSWORD}'; "
-            "END IF; END $$;",
-        ],
+        [*psql, f"CREATE ROLE {role} LOGIN SUPERUSER PASSWORD '{password}'"],
         check=True,
+        capture_output=True,
     )
     try:
-        yield PgServer(
-            "machine-15", f"postgresql://{PG15_ROLE}:{PG15_PASSWORD}@127.0.0.1:5432/postgres"
-        )
+        yield PgServer("machine-15", f"postgresql://{role}:{password}@127.0.0.1:5432/postgres")
     finally:
+        dropped = subprocess.run([*psql, f"DROP ROLE IF EXISTS {role}"], capture_output=True)
+        if dropped.returncode != 0:  # it still owns something: at least it cannot log in
+            subprocess.run([*psql, f"ALTER ROLE {role} NOLOGIN PASSWORD NULL"], check=False)
         if started_here:
             subprocess.run(["pg_ctlcluster", "15", "main", "stop"], check=False)
 
