@@ -321,7 +321,7 @@ def db_upgrade(
 ) -> None:
     """Apply migrations up to REVISION (default: head)."""
     settings = get_settings()
-    migrations.script_directory().get_revision(revision)  # unknown: one line, no connection
+    migrations.check_revision(revision)  # unknown: one line, before connecting
     migrations.upgrade(_database_url(settings), revision, settings=settings)
 
 
@@ -371,7 +371,7 @@ def db_sql(
     settings = get_settings()
     # Offline SQL needs no server: don't start the embedded one for it.
     for end in revisions.split(":"):
-        migrations.script_directory().get_revision(end)  # unknown: one line
+        migrations.check_revision(end)  # unknown: one line
     url = settings.database_url and _database_url(settings)
     command.upgrade(migrations.alembic_config(url or "postgresql+asyncpg://"), revisions, sql=True)
 

@@ -145,6 +145,14 @@ def _relative(target: str) -> bool:
     return target.startswith("-") and target[1:].isdigit()
 
 
+def check_revision(revision: str) -> None:
+    """Raise CommandError when `revision` names none (before connecting).
+    Relative steps (`+1`, `-1`) are Alembic's to judge against the database."""
+    if revision[:1] in "+-" and revision[1:].isdigit():
+        return
+    script_directory().get_revision(revision)
+
+
 async def _current_and_losses(
     url: str, target: str, settings: Settings | None
 ) -> tuple[str | None, list[str]]:
