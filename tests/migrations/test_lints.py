@@ -9,6 +9,8 @@ too (it must not read a table either).
 
 from __future__ import annotations
 
+import asyncio
+
 import asyncpg
 import pytest
 
@@ -146,10 +148,15 @@ async def test_the_migrated_schema_passes_the_database_linter(blank_db: Db) -> N
     assert found["security_definer_function_executable"] == []
 
 
-async def test_the_linter_finds_what_revision_0004_fixed(blank_db: Db) -> None:
+@pytest.mark.parametrize("way", ["upgraded to 0003", "downgraded from head"])
+async def test_the_linter_finds_what_revision_0004_fixed(blank_db: Db, way: str) -> None:
     """The queries can fail: on the schema before the hardening revision they
-    report exactly what issue 9 saw."""
-    await upgrade(blank_db, "0003_merge_patch")
+    report exactly what issue 9 saw; and its downgrade puts all of it back."""
+    if way.startswith("upgraded"):
+        await upgrade(blank_db, "0003_merge_patch")
+    else:
+        await upgrade(blank_db)
+        await asyncio.to_thread(migrations.downgrade, blank_db.url, "0003_merge_patch")
     found = await findings(blank_db.dsn)
 
     assert [d for _, d in found["rls_disabled_in_public"]] == ["public.alembic_version"]
