@@ -72,3 +72,13 @@ async def test_openapi_document_passes_the_lint_rules_issue_9_named(
     status = schemas["ProjectCreate"]["properties"]["status"]
     assert "status" not in schemas["ProjectCreate"].get("required", [])
     assert "planning" in status["description"]
+
+
+async def test_public_reads_say_the_token_is_optional(client: httpx.AsyncClient) -> None:
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    public = ["/v1/projects", "/v1/projects/{project_id}", "/v1/contents",
+              "/v1/contents/{content_id}", "/v1/projects/{project_id}/tree",
+              "/v1/contents/{content_id}/tree"]  # fmt: skip
+    for path in public:
+        assert paths[path]["get"]["security"] == [{"HTTPBearer": []}, {}], path
+    assert paths["/v1/projects"]["post"]["security"] == [{"HTTPBearer": []}]

@@ -4,7 +4,7 @@ import uuid
 
 from fastapi import APIRouter, Query, Response, status
 
-from app.auth import AuthenticatedPrincipal, PublicReader
+from app.auth import PUBLIC_READ, AuthenticatedPrincipal, PublicReader
 from app.bodies import JsonBodyRoute
 from app.contents import service
 from app.contents.schemas import (
@@ -47,7 +47,7 @@ async def create_content(
     return Content.model_validate(row)
 
 
-@router.get("", summary="List contents", operation_id="listContents")
+@router.get("", summary="List contents", operation_id="listContents", openapi_extra=PUBLIC_READ)
 async def list_contents(
     conn: TenantSession,
     _: PublicReader,
@@ -83,6 +83,7 @@ async def list_contents(
     "/{content_id}",
     summary="Get a content",
     operation_id="getContent",
+    openapi_extra=PUBLIC_READ,
     responses=problem_responses(404),
 )
 async def get_content(content_id: uuid.UUID, conn: TenantSession, _: PublicReader) -> Content:
@@ -136,6 +137,7 @@ async def restore_content(
     "/{content_id}/minds",
     summary="List the minds of a content",
     operation_id="listContentMinds",
+    openapi_extra=PUBLIC_READ,
     responses=problem_responses(404),
 )
 async def list_content_minds(
@@ -182,6 +184,7 @@ async def delete_content_mind(
     "/{content_id}/tags",
     summary="List the tags of a content",
     operation_id="listContentTags",
+    openapi_extra=PUBLIC_READ,
     responses=problem_responses(404),
 )
 async def list_content_tags(

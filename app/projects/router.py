@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response, status
 
-from app.auth import AuthenticatedPrincipal, PublicReader
+from app.auth import PUBLIC_READ, AuthenticatedPrincipal, PublicReader
 from app.bodies import JsonBodyRoute
 from app.pagination import Cursor, Limit, Page
 from app.problems import problem_responses
@@ -70,7 +70,7 @@ async def upsert_project_by_slug(
     return Project.model_validate(row)
 
 
-@router.get("", summary="List projects", operation_id="listProjects")
+@router.get("", summary="List projects", operation_id="listProjects", openapi_extra=PUBLIC_READ)
 async def list_projects(
     conn: TenantSession,
     _: PublicReader,
@@ -94,6 +94,7 @@ async def list_projects(
     "/{project_id}",
     summary="Get a project",
     operation_id="getProject",
+    openapi_extra=PUBLIC_READ,
     responses=problem_responses(404),
 )
 async def get_project(project_id: uuid.UUID, conn: TenantSession, _: PublicReader) -> Project:

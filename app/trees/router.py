@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header, Query, Request, Response, status
 from pydantic_core import to_json
 from sqlalchemy import RowMapping
 
-from app.auth import AuthenticatedPrincipal, PublicReader
+from app.auth import PUBLIC_READ, AuthenticatedPrincipal, PublicReader
 from app.bodies import JsonBodyRoute
 from app.problems import problem_responses
 from app.projects.schemas import Project
@@ -93,6 +93,7 @@ TREE_RESPONSES: dict[int | str, dict[str, Any]] = {
     "/projects/{project_id}/tree",
     summary="Read a project's content tree",
     operation_id="getProjectTree",
+    openapi_extra=PUBLIC_READ,
     response_model=ContentTree,
     responses=TREE_RESPONSES,
 )
@@ -117,6 +118,7 @@ async def get_project_tree(
     "/contents/{content_id}/tree",
     summary="Read a subtree",
     operation_id="getContentTree",
+    openapi_extra=PUBLIC_READ,
     response_model=ContentTree,
     responses=TREE_RESPONSES,
 )
