@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import httpx
-from creatoros_client.models import Problem
 from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from creatoros_client.models import Problem, _Request
 
 T = TypeVar("T")
 
@@ -103,7 +104,9 @@ def nothing(_: httpx.Response) -> None:
 
 
 def body_of(data: BaseModel | Mapping[str, Any]) -> Any:
-    """A request model (only the fields set) or a plain mapping, as JSON."""
+    """A request model or a plain mapping, as JSON."""
+    if isinstance(data, _Request):
+        return data.to_json()
     if isinstance(data, BaseModel):
         return data.model_dump(mode="json", exclude_unset=True)
     return dict(data)

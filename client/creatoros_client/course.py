@@ -169,8 +169,19 @@ def _title_of(text: str) -> str | None:
 
 
 def _jsonable(value: Any) -> Any:
-    """YAML dates and other scalars as JSON can hold them."""
-    return json.loads(json.dumps(value, default=str))
+    """YAML dates and other scalars as JSON can hold them, without null members:
+    metadata is merged as a JSON Merge Patch, where null means "delete", so a
+    null would be stored on the first save and dropped on the next (the file
+    itself is kept whole as a node)."""
+    return _without_nulls(json.loads(json.dumps(value, default=str)))
+
+
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
 
 
 def _number(value: Any) -> int | None:
@@ -270,14 +281,14 @@ def read_course(folder: str | os.PathLike[str]) -> CoursePlan:
     metadata: dict[str, Any] = {"source": {"kind": "creatoros-course-folder", "folder": root.name}}
     used: set[str] = set()
 
+    # The curriculum and .metadata.json are read into the project's metadata
+    # and also kept verbatim as nodes, like every other file.
     for name in CURRICULUM_NAMES:
         if name in by_rel:
-            used.add(name)
             try:
                 docs = [d for d in yaml.safe_load_all(by_rel[name].text) if d is not None]
             except yaml.YAMLError as exc:
-                reader.warn(name, f"malformed YAML ({_yaml_problem(exc)}); kept as text")
-                metadata["curriculum_text"] = by_rel[name].text
+                reader.warn(name, f"malformed YAML ({_yaml_problem(exc)}); kept as text only")
                 break
             data = docs[0] if len(docs) == 1 else docs
             metadata["curriculum"] = _jsonable(data)
@@ -288,19 +299,17 @@ def read_course(folder: str | os.PathLike[str]) -> CoursePlan:
 
     folder_meta: dict[str, Any] = {}
     if METADATA_NAME in by_rel:
-        used.add(METADATA_NAME)
         try:
-            loaded = json.loads(by_rel[METADATA_NAME].text)
+            loaded = _jsonable(json.loads(by_rel[METADATA_NAME].text))
             metadata["folder_metadata"] = loaded
             folder_meta = loaded if isinstance(loaded, dict) else {}
         except ValueError as exc:
-            reader.warn(METADATA_NAME, f"malformed JSON ({exc}); kept as text")
-            metadata["folder_metadata_text"] = by_rel[METADATA_NAME].text
+            reader.warn(METADATA_NAME, f"malformed JSON ({exc}); kept as text only")
 
     course = curriculum.course()
     persona = folder_meta.get("mmos_persona") or course.get("instructor")
     if persona:
-        metadata["persona"] = persona
+        metadata["persona"] = _jsonable(persona)
     title = _first(course, "title") or _first(folder_meta, "course_title") or root.name
     description = _first(course, "description", "subtitle")
 

@@ -129,7 +129,7 @@ def _save_flow(
             outbox_id=outbox_id, reason=reason,
         )  # fmt: skip
 
-    payload = {"plan": plan.model_dump(mode="json", exclude_unset=True), "prune": prune}
+    payload = {"plan": plan.model_dump(mode="json"), "prune": prune}
     summary = f"save course {plan.slug} ({plan.folder})"
     return (yield from _queueing(store, "save_course", summary, payload, flow, queued))
 

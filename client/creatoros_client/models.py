@@ -3,9 +3,8 @@
 Kept in step with the service's `/openapi.json` by a test (field names and
 which are required; tests/client/test_models.py). Answers are read leniently
 (unknown fields ignored, so a newer service does not break an older script);
-requests are strict (a misspelt field fails here, not on the server). Only
-the fields a caller set are sent: the service applies its own defaults, and
-a PATCH changes exactly what was given.
+requests are strict (a misspelt field fails here, not on the server). A
+PATCH (`…Update`) sends only the fields set, so it changes exactly those.
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -24,9 +23,12 @@ class _Response(BaseModel):
 
 class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    # A PATCH body sends only the fields set; any other body is sent whole
+    # (its defaults are the API's own).
+    partial: ClassVar[bool] = False
 
     def to_json(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude_unset=True)
+        return self.model_dump(mode="json", exclude_unset=self.partial)
 
 
 ContentStatus = Literal["draft", "reviewed", "published", "archived"]
@@ -125,6 +127,8 @@ class AudienceCreate(_Request):
 class AudienceUpdate(_Request):
     """Partial update: only the fields sent change; null clears an optional one."""
 
+    partial = True
+
     slug: str | None = None
     name: str | None = None
     description: str | None = None
@@ -202,6 +206,8 @@ class ContentTree(_Response):
 
 
 class ContentUpdate(_Request):
+    partial = True
+
     slug: str | None = None
     title: str | None = None
     content: str | None = None
@@ -247,6 +253,8 @@ class FrameworkCreate(_Request):
 class FrameworkUpdate(_Request):
     """Partial update: only the fields sent change."""
 
+    partial = True
+
     slug: str | None = None
     name: str | None = None
     framework_type: FrameworkType | None = None
@@ -279,6 +287,8 @@ class MarketResearchCreate(_Request):
 
 class MarketResearchUpdate(_Request):
     """Partial update: only the fields sent change; null clears an optional one."""
+
+    partial = True
 
     research_type: ResearchType | None = None
     report_data: dict[str, Any] | None = None
@@ -340,6 +350,8 @@ class ProjectCreate(_Request):
 
 class ProjectUpdate(_Request):
     """Partial update: only the fields sent change."""
+
+    partial = True
 
     slug: str | None = None
     name: str | None = None
