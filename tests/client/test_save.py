@@ -30,7 +30,7 @@ def test_three_courses_saved_and_read_back(
 ) -> None:
     api = CreatorOS(live.url, token=alice.token, outbox=tmp_path / "outbox.sqlite3")
     results = {name: api.save_course(courses / name) for name in COURSES}
-    for name, result in results.items():
+    for result in results.values():
         assert result.status == "saved", result
         assert result.project == "created"
         assert result.warnings == []
