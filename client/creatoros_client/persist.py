@@ -46,6 +46,8 @@ class SaveResult(BaseModel):
     etag: str | None = None
     outbox_id: int | None = None
     reason: str | None = None
+    # What changes, one line per node or report ("create lessons/1.1-intro.md").
+    changes: list[str] = Field(default_factory=list)
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -88,7 +90,14 @@ def _same_node(want: _Placed, have: _Placed) -> bool:
     )
 
 
-def diff_nodes(plan: CoursePlan, tree: m.ContentTree | None, prune: bool) -> Counts:
+def _name(node: Any) -> str:
+    return str(node.file_path or node.slug)
+
+
+def diff_nodes(
+    plan: CoursePlan, tree: m.ContentTree | None, prune: bool, changes: list[str]
+) -> Counts:
+    """Count what the tree PUT will do, noting each change in `changes`."""
     have = {p.node.slug: p for p in _placed(tree.nodes)} if tree else {}
     counts = Counts()
     wanted = set()
@@ -97,12 +106,16 @@ def diff_nodes(plan: CoursePlan, tree: m.ContentTree | None, prune: bool) -> Cou
         old = have.get(want.node.slug)
         if old is None:
             counts.created += 1
+            changes.append(f"create {_name(want.node)}")
         elif _same_node(want, old):
             counts.unchanged += 1
         else:
             counts.updated += 1
+            changes.append(f"update {_name(want.node)}")
     if prune:
-        counts.deleted = len(set(have) - wanted)
+        gone = sorted(set(have) - wanted)
+        counts.deleted = len(gone)
+        changes += [f"delete {_name(have[slug].node)}" for slug in gone]
     return counts
 
 
@@ -157,7 +170,7 @@ def save_course_flow(
                 break
             cursor = listed.next_cursor
     result.project_id = existing.id if existing else None
-    result.nodes = diff_nodes(plan, tree, prune)
+    result.nodes = diff_nodes(plan, tree, prune, result.changes)
 
     by_source = {s: r for r in reports if (s := _source_of(r)) is not None}
     creates: list[ResearchEntry] = []
@@ -174,6 +187,9 @@ def save_course_flow(
     stale = [r for s, r in by_source.items() if s not in planned] if prune else []
     result.research.created, result.research.updated = len(creates), len(updates)
     result.research.deleted = len(stale)
+    result.changes += [f"create report {e.source_file}" for e in creates]
+    result.changes += [f"update report {e.source_file}" for _, e in updates]
+    result.changes += [f"delete report {_source_of(r)}" for r in stale]
     if dry_run:
         result.project = (
             "created" if existing is None
