@@ -81,8 +81,9 @@ async def test_import_warns_about_broken_files_and_imports_the_rest(
 
 
 def test_refusals_are_named_and_exit_1(live: LiveServer, courses: Path, tmp_path: Path) -> None:
-    code, out = run("import", str(courses / "claude-code"), str(courses / "prompt-engineer"),
-                    "--api", live.url, "--token", "expired", "--outbox", str(tmp_path / "o.db"))  # fmt: skip
+    folders = [str(courses / "claude-code"), str(courses / "prompt-engineer")]
+    outbox = str(tmp_path / "o.db")
+    code, out = run("import", *folders, "--api", live.url, "--token", "expired", "--outbox", outbox)
     assert code == 1
     assert "refused: claude-code: Unauthorized" in out
     assert "refused: prompt-engineer: Unauthorized" in out
