@@ -89,7 +89,9 @@ def import_courses(
     if missing:
         typer.secho(f"error: not a folder: {', '.join(missing)}", err=True, fg="red")
         raise typer.Exit(2)
-    console = Console(stderr=False)
+    console = Console()
+    if not console.is_terminal:
+        console.width = 160  # a log or a pipe: no need to squeeze the table into 80 columns
     results: list[SaveResult] = []
     refused: list[dict[str, Any]] = []
     with _client(api, token, outbox, retry_budget) as client:
