@@ -34,6 +34,7 @@ HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$")
 CURRICULUM_NAMES = ("curriculum.yaml", "curriculum.yml")
 METADATA_NAME = ".metadata.json"
 OUTLINE_NAMES = ("course-outline.md", "outline.md", "ementa.md")
+SKIPPED_FOLDERS = frozenset({".git", ".hg", ".svn", "__pycache__", ".ipynb_checkpoints"})
 MAX_TITLE = 500
 MAX_SLUG = 200
 MAX_ORDER = 32767
@@ -119,7 +120,10 @@ class _Reader:
             dirnames.sort()
             base = Path(dirpath)
             for name in list(dirnames):
-                if (base / name).is_symlink():
+                if name in SKIPPED_FOLDERS:
+                    dirnames.remove(name)
+                    self.warn(self._rel(base / name), "version control or cache folder; skipped")
+                elif (base / name).is_symlink():
                     dirnames.remove(name)  # os.walk would not follow it anyway: say so
                     self.warn(self._rel(base / name), "a symlinked folder; not followed")
             for name in sorted(filenames):

@@ -60,6 +60,8 @@ def test_lessons_under_module_folders(tmp_path: Path) -> None:
     (folder / "lessons" / "modulo-1" / "1.1-a.md").write_text("# A\n")
     (folder / "lessons" / "modulo-2" / "intro.md").write_text("# Intro\n")
     (folder / "lessons" / "glossario.md").write_text("# Glossário\n")
+    (folder / ".git").mkdir()
+    (folder / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
     (folder / "curriculum.yaml").write_text(
         "modules:\n  - id: module_2\n    title: Dois\n    lessons:\n"
         "      - id: '2.9'\n        title: Falta\n"
@@ -74,7 +76,10 @@ def test_lessons_under_module_folders(tmp_path: Path) -> None:
         ("Módulo 2: Dois", [("lessons/modulo-2/intro.md", 1)]),
         ("Glossário", []),
     ]
-    assert plan.warnings == ["curriculum.yaml: lesson 2.9 (Falta) has no file under lessons/"]
+    assert plan.warnings == [
+        ".git: version control or cache folder; skipped",
+        "curriculum.yaml: lesson 2.9 (Falta) has no file under lessons/",
+    ]
 
 
 def test_not_a_folder_raises(tmp_path: Path) -> None:
