@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from creatoros_client import ApiError, CreatorOS, CreatorOSError, RetryPolicy, SaveResult
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
+
+from creatoros_client import ApiError, CreatorOS, CreatorOSError, RetryPolicy, SaveResult
 
 outbox_cli = typer.Typer(
     help="Writes queued while the API could not be reached.", no_args_is_help=True

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import httpx
+from pydantic import BaseModel
+
 from creatoros_client import models as m
 from creatoros_client._core import (
     IDEMPOTENCY_HEADER,
@@ -21,7 +23,6 @@ from creatoros_client._core import (
     nothing,
     returning,
 )
-from pydantic import BaseModel
 
 Body = BaseModel | Mapping[str, Any]
 Id = uuid.UUID | str

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from creatoros_client import read_course, slugify
 from creatoros_client.course import walk
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from creatoros_client import ApiError, CreatorOS
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.idempotency import _LOCK
 from app.tenancy import tenant_transaction
+from creatoros_client import ApiError, CreatorOS
 from tests.client.conftest import LiveServer
 from tests.conftest import Creator
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 import typing
 
 import httpx
-from creatoros_client import models
 from pydantic import BaseModel
+
+from creatoros_client import models
 
 # Schemas of the service's own endpoints (health), not of the resources.
 NOT_MIRRORED = {"Health", "Readiness"}

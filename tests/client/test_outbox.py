@@ -9,13 +9,13 @@ import sys
 import time
 from pathlib import Path
 
-from creatoros_client import CreatorOS, RetryPolicy, read_course
-from creatoros_client.outbox import OutboxStore
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.admin import SERVICE
 from app.tenancy import tenant_transaction
+from creatoros_client import CreatorOS, RetryPolicy, read_course
+from creatoros_client.outbox import OutboxStore
 from tests.client.conftest import COURSES, LiveServer
 from tests.conftest import Creator
 

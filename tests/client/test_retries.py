@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import httpx
 import pytest
+
 from creatoros_client import ApiError, ApiUnreachable, Client, RetryPolicy
 from creatoros_client._core import Attempts, Call, nothing, retry_after
 

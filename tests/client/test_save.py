@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from creatoros_client import ApiError, AsyncCreatorOS, CreatorOS, read_course
 from creatoros_client.models import TreeNode
-
 from tests.client.conftest import COURSES, LiveServer
 from tests.conftest import Creator
 
