@@ -120,3 +120,20 @@ def test_outbox_status_and_flush(
     assert "0 still pending" in out
     code, out = run("outbox", "status", "--outbox", outbox)
     assert out.startswith("0 pending")
+
+
+def test_a_terminal_gets_a_progress_bar_instead_of_lines(
+    live: LiveServer, alice: Creator, courses: Path, tmp_path: Path
+) -> None:
+    terminal = {"TTY_COMPATIBLE": "1", "TTY_INTERACTIVE": "1", "COLUMNS": "100"}
+    result = runner.invoke(
+        cli,
+        ["import", str(courses / "prompt-engineer"), "--api", live.url, "--token", alice.token,
+         "--outbox", str(tmp_path / "o.db")],
+        env=terminal,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "importing prompt-engineer" in result.output
+    assert "━" in result.output  # the bar
+    assert "prompt-engineer: saved" not in result.output  # no plain lines
+    assert "prompt-engineer" in result.output.split("import")[-1]  # the summary table
