@@ -30,6 +30,7 @@ API_TABLES: tuple[str, ...] = (
     "content_minds",
     "content_tags",
     "market_research",
+    "idempotency_keys",
 )
 
 SERVICE = Principal(role=SERVICE_ROLE, claims={"role": SERVICE_ROLE})

@@ -18,7 +18,7 @@ from pydantic import SecretStr
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app import admin, migrations
+from app import admin, client_cli, migrations
 from app.auth import API_ROLES, AUTHENTICATED, mint_token
 from app.db import (
     DatabaseUnavailable,
@@ -41,6 +41,9 @@ db_cli = typer.Typer(help="The database: schema (Alembic) and security.", no_arg
 cli.add_typer(db_cli, name="db")
 minds_cli = typer.Typer(help="Minds (creators' personas) and their users.", no_args_is_help=True)
 cli.add_typer(minds_cli, name="minds")
+# The scripts' side (issue 8): import course folders, and the client's outbox.
+cli.command("import")(client_cli.import_courses)
+cli.add_typer(client_cli.outbox_cli, name="outbox")
 
 T = TypeVar("T")
 P = ParamSpec("P")

@@ -18,6 +18,7 @@ from app.db import api_database_url, create_engine, guard_login_role, resolve_da
 from app.docs import install_docs
 from app.frameworks.router import router as frameworks_router
 from app.health import router as health_router
+from app.idempotency import install_idempotency
 from app.limits import BodySizeLimit
 from app.me.router import router as me_router
 from app.problems import install_problem_handlers
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     # Outermost: refuse oversized bodies before anything reads them.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     install_problem_handlers(app)
+    install_idempotency(app)
     install_docs(app)
     app.include_router(health_router)
     for router in (

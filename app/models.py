@@ -331,3 +331,22 @@ class MarketResearch(Base):
     competitors_count: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = _created_at()
     updated_at: Mapped[datetime] = _updated_at()
+
+
+class IdempotencyKey(Base):
+    """A creating POST's key and the answer it got (migration 0005)."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (Index("idx_idempotency_keys_created_at", "created_at"),)
+
+    caller: Mapped[str] = mapped_column(
+        Text, primary_key=True, server_default=text("idempotency_caller()")
+    )
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    request_hash: Mapped[str] = mapped_column(Text, nullable=False)
+    status_code: Mapped[int | None] = mapped_column(SmallInteger)
+    response_body: Mapped[Any | None] = mapped_column(JSONB)
+    response_headers: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, nullable=False, server_default=text("'{}'::jsonb")
+    )
+    created_at: Mapped[datetime] = _created_at()

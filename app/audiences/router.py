@@ -8,6 +8,7 @@ from app.audiences import service
 from app.audiences.schemas import Audience, AudienceCreate, AudienceUpdate, TechnicalLevel
 from app.auth import AuthenticatedPrincipal
 from app.bodies import JsonBodyRoute
+from app.idempotency import IdempotencyKey
 from app.pagination import Cursor, Limit, Page
 from app.problems import problem_responses
 from app.tenancy import TenantSession
@@ -28,12 +29,16 @@ router = APIRouter(
     responses=problem_responses(409),
 )
 async def create_audience(
-    body: AudienceCreate, conn: TenantSession, _: AuthenticatedPrincipal, response: Response
+    body: AudienceCreate,
+    conn: TenantSession,
+    _: AuthenticatedPrincipal,
+    response: Response,
+    idempotency: IdempotencyKey,
 ) -> Audience:
     """Create an audience owned by the caller's mind. Slugs are unique per owner."""
     row = await service.create_audience(conn, body)
     response.headers["Location"] = f"/v1/audiences/{row['id']}"
-    return Audience.model_validate(row)
+    return await idempotency.record(Audience.model_validate(row), response, 201)
 
 
 @router.get("", summary="List audiences", operation_id="listAudiences")

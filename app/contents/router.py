@@ -18,6 +18,7 @@ from app.contents.schemas import (
     ContentType,
     ContentUpdate,
 )
+from app.idempotency import IdempotencyKey
 from app.pagination import Cursor, Limit, Page
 from app.problems import problem_responses
 from app.tenancy import TenantSession
@@ -38,13 +39,17 @@ router = APIRouter(
     responses=problem_responses(404, 409),
 )
 async def create_content(
-    body: ContentCreate, conn: TenantSession, _: AuthenticatedPrincipal, response: Response
+    body: ContentCreate,
+    conn: TenantSession,
+    _: AuthenticatedPrincipal,
+    response: Response,
+    idempotency: IdempotencyKey,
 ) -> Content:
     """Add a content (a draft) to one of the caller's projects. Slugs are unique per
     project; the parent, if any, must be a content of the same project."""
     row = await service.create_content(conn, body)
     response.headers["Location"] = f"/v1/contents/{row['id']}"
-    return Content.model_validate(row)
+    return await idempotency.record(Content.model_validate(row), response, 201)
 
 
 @router.get("", summary="List contents", operation_id="listContents", openapi_extra=PUBLIC_READ)

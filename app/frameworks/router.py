@@ -8,6 +8,7 @@ from app.auth import AuthenticatedPrincipal
 from app.bodies import JsonBodyRoute
 from app.frameworks import service
 from app.frameworks.schemas import Framework, FrameworkCreate, FrameworkType, FrameworkUpdate
+from app.idempotency import IdempotencyKey
 from app.pagination import Cursor, Limit, Page
 from app.problems import problem_responses
 from app.tenancy import TenantSession
@@ -28,13 +29,17 @@ router = APIRouter(
     responses=problem_responses(409),
 )
 async def create_framework(
-    body: FrameworkCreate, conn: TenantSession, _: AuthenticatedPrincipal, response: Response
+    body: FrameworkCreate,
+    conn: TenantSession,
+    _: AuthenticatedPrincipal,
+    response: Response,
+    idempotency: IdempotencyKey,
 ) -> Framework:
     """Create a framework owned by the caller's mind. Slugs are unique per
     owner, so a creator may shadow a global framework's slug with their own."""
     row = await service.create_framework(conn, body)
     response.headers["Location"] = f"/v1/frameworks/{row['id']}"
-    return Framework.model_validate(row)
+    return await idempotency.record(Framework.model_validate(row), response, 201)
 
 
 @router.get("", summary="List frameworks", operation_id="listFrameworks")

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Path, Response, status
 
 from app.auth import PUBLIC_READ, AuthenticatedPrincipal, PublicReader
 from app.bodies import JsonBodyRoute
+from app.idempotency import IdempotencyKey
 from app.pagination import Cursor, Limit, Page
 from app.problems import problem_responses
 from app.projects import service
@@ -37,12 +38,16 @@ router = APIRouter(
     responses=problem_responses(409),
 )
 async def create_project(
-    body: ProjectCreate, conn: TenantSession, _: AuthenticatedPrincipal, response: Response
+    body: ProjectCreate,
+    conn: TenantSession,
+    _: AuthenticatedPrincipal,
+    response: Response,
+    idempotency: IdempotencyKey,
 ) -> Project:
     """Create a project owned by the caller's mind. Slugs are unique per creator."""
     row = await service.create_project(conn, body)
     response.headers["Location"] = f"/v1/projects/{row['id']}"
-    return Project.model_validate(row)
+    return await idempotency.record(Project.model_validate(row), response, 201)
 
 
 @router.put(

@@ -55,7 +55,20 @@ _UPSERT = text(
            status = coalesce(:status, p.status),
            persona_mind_id = EXCLUDED.persona_mind_id,
            project_metadata = jsonb_merge_patch(p.project_metadata, EXCLUDED.project_metadata)
+       -- A re-run that changes nothing writes nothing: updated_at (and so the
+       -- tree's ETag, which carries the project) stays as it was.
+       WHERE (p.name, p.project_type, p.description, p.status, p.persona_mind_id,
+              p.project_metadata)
+             IS DISTINCT FROM
+             (EXCLUDED.name, EXCLUDED.project_type, EXCLUDED.description,
+              coalesce(:status, p.status), EXCLUDED.persona_mind_id,
+              jsonb_merge_patch(p.project_metadata, EXCLUDED.project_metadata))
        RETURNING p.*, (xmax = 0) AS inserted"""
+)
+# The unchanged row, when the upsert above left it alone (and so returned nothing).
+_UNCHANGED = text(
+    "SELECT p.*, false AS inserted FROM content_projects p"
+    " WHERE p.slug = :slug AND p.creator_mind_id = (select current_mind_id())"
 )
 
 
@@ -72,7 +85,10 @@ async def upsert_project(
         if sqlstate_of(exc) == "42501":
             raise no_mind("projects") from exc
         raise
-    row = dict(result.mappings().one())
+    found = result.mappings().one_or_none()
+    if found is None:
+        found = (await conn.execute(_UNCHANGED, {"slug": slug})).mappings().one()
+    row = dict(found)
     inserted = bool(row.pop("inserted"))
     return cast(RowMapping, row), inserted
 

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Response, status
 
 from app.auth import AuthenticatedPrincipal
 from app.bodies import JsonBodyRoute
+from app.idempotency import IdempotencyKey
 from app.pagination import Cursor, Limit, Page
 from app.problems import problem_responses
 from app.research import service
@@ -32,7 +33,7 @@ router = APIRouter(
     status_code=status.HTTP_201_CREATED,
     summary="Create a market research report",
     operation_id="createMarketResearch",
-    responses=problem_responses(404),
+    responses=problem_responses(404, 409),
 )
 async def create_market_research(
     project_id: uuid.UUID,
@@ -40,12 +41,13 @@ async def create_market_research(
     conn: TenantSession,
     _: AuthenticatedPrincipal,
     response: Response,
+    idempotency: IdempotencyKey,
 ) -> MarketResearch:
     """Add a report to one of the caller's projects. Its persona may read the
     project's reports but not add to them (403)."""
     row = await service.create_research(conn, project_id, body)
     response.headers["Location"] = f"/v1/market-research/{row['id']}"
-    return MarketResearch.model_validate(row)
+    return await idempotency.record(MarketResearch.model_validate(row), response, 201)
 
 
 @router.get(

@@ -177,6 +177,20 @@ async def test_put_by_slug_creates_then_updates_in_place(
     assert bad.status_code == 422
 
 
+async def test_put_by_slug_with_nothing_new_writes_nothing(
+    client: httpx.AsyncClient, alice: Creator
+) -> None:
+    body = {"name": "Same", "project_type": "course", "project_metadata": {"a": {"b": 1}}}
+    first = await client.put("/v1/projects/by-slug/same", headers=alice.headers, json=body)
+    again = await client.put("/v1/projects/by-slug/same", headers=alice.headers, json=body)
+    assert again.status_code == 200
+    assert again.json() == first.json(), "updated_at kept: the row was not rewritten"
+    changed = await client.put(
+        "/v1/projects/by-slug/same", headers=alice.headers, json={**body, "name": "Other"}
+    )
+    assert changed.json()["updated_at"] > first.json()["updated_at"]
+
+
 async def test_concurrent_put_by_slug_never_duplicates(
     client: httpx.AsyncClient, alice: Creator
 ) -> None:

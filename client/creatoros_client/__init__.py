@@ -1,0 +1,44 @@
+"""CreatorOS Content API client for scripts: typed resources (sync and async),
+bounded retries, `save_course(folder)` and a durable outbox.
+
+    from creatoros_client import CreatorOS
+
+    api = CreatorOS("http://127.0.0.1:8000", token=TOKEN)
+    result = api.save_course("outputs/courses/claude-code")
+"""
+
+from creatoros_client._core import (
+    ApiError,
+    ApiUnreachable,
+    CreatorOSError,
+    RetryPolicy,
+    is_transient,
+)
+from creatoros_client.client import AsyncClient, Client
+from creatoros_client.course import CoursePlan, ResearchEntry, read_course, slugify
+from creatoros_client.creatoros import AsyncCreatorOS, CreatorOS, WriteResult
+from creatoros_client.outbox import FlushResult, OutboxStore
+from creatoros_client.persist import Counts, SaveResult
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ApiError",
+    "ApiUnreachable",
+    "AsyncClient",
+    "AsyncCreatorOS",
+    "Client",
+    "Counts",
+    "CoursePlan",
+    "CreatorOS",
+    "CreatorOSError",
+    "FlushResult",
+    "OutboxStore",
+    "ResearchEntry",
+    "RetryPolicy",
+    "SaveResult",
+    "WriteResult",
+    "is_transient",
+    "read_course",
+    "slugify",
+]

@@ -1,0 +1,135 @@
+"""The durable outbox: the API goes away mid-run, saves are queued, another
+process sees them, and a flush after the restart delivers each exactly once."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.admin import SERVICE
+from app.tenancy import tenant_transaction
+from creatoros_client import CreatorOS, RetryPolicy, read_course
+from creatoros_client.outbox import OutboxStore
+from tests.client.conftest import COURSES, LiveServer
+from tests.conftest import Creator
+
+QUICK = RetryPolicy(budget=1.0)  # the default (20 s) would make this test slow
+
+
+async def stored(engine: AsyncEngine) -> dict[str, tuple[int, int, int]]:
+    """Per project slug: projects with it, their live contents, their reports."""
+    async with tenant_transaction(engine, SERVICE, read_only=True) as conn:
+        rows = await conn.execute(
+            text(
+                "SELECT p.slug, count(DISTINCT p.id),"
+                " (SELECT count(*) FROM contents c WHERE c.project_id = min(p.id::text)::uuid"
+                "   AND c.deleted_at IS NULL),"
+                " (SELECT count(*) FROM market_research r"
+                "   WHERE r.project_id = min(p.id::text)::uuid)"
+                " FROM content_projects p GROUP BY p.slug"
+            )
+        )
+        return {row[0]: (row[1], row[2], row[3]) for row in rows}
+
+
+def pending_in_another_process(outbox: Path) -> int:
+    out = subprocess.run(
+        [sys.executable, "-c",
+         "import sys; from creatoros_client import OutboxStore;"
+         " print(OutboxStore(sys.argv[1]).pending())", str(outbox)],
+        capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    return int(out.stdout)
+
+
+def expected(courses: Path, name: str) -> tuple[int, int, int]:
+    plan = read_course(courses / name)
+    nodes = 0
+    stack = list(plan.nodes)
+    while stack:
+        node = stack.pop()
+        nodes += 1
+        stack += node.children
+    return (1, nodes, len(plan.research))
+
+
+async def test_api_stopped_midway_saves_queue_then_flush_exactly_once(
+    live: LiveServer, alice: Creator, courses: Path, tmp_path: Path, engine: AsyncEngine
+) -> None:
+    outbox = tmp_path / "outbox.sqlite3"
+    api = CreatorOS(live.url, token=alice.token, outbox=outbox, retry=QUICK)
+    assert api.save_course(courses / "claude-code").status == "saved"
+
+    live.stop()
+    started = time.monotonic()
+    queued = [api.save_course(courses / name) for name in COURSES[1:]]
+    took = time.monotonic() - started
+    assert [r.status for r in queued] == ["queued", "queued"]
+    assert all(r.reason and r.outbox_id for r in queued)
+    assert took < 2 * (QUICK.budget + 1.5), f"queueing took {took:.1f}s"
+    assert api.outbox.pending() == 2
+    assert pending_in_another_process(outbox) == 2
+    before_crash = tmp_path / "outbox-before-flush.sqlite3"
+    shutil.copy(outbox, before_crash)
+
+    # Still down: a flush stops at the first entry and keeps both.
+    failed = api.outbox.flush()
+    assert not failed.ok and failed.pending == 2 and failed.delivered == []
+    assert "github-essencial" in (failed.failed or "")
+
+    live.start()
+    flushed = api.outbox.flush()
+    assert flushed.ok, flushed
+    assert [d.split()[2] for d in flushed.delivered] == ["github-essencial", "prompt-engineer"]
+    assert flushed.pending == 0 and pending_in_another_process(outbox) == 0
+    want = {name: expected(courses, name) for name in COURSES}
+    assert await stored(engine) == want
+
+    # A crash after delivering but before removing: the same entries again.
+    shutil.copy(before_crash, outbox)
+    assert api.outbox.flush().ok
+    assert await stored(engine) == want, "delivered twice, written once"
+
+
+async def test_a_queued_post_is_written_once(
+    live: LiveServer, alice: Creator, tmp_path: Path, engine: AsyncEngine
+) -> None:
+    outbox = tmp_path / "outbox.sqlite3"
+    api = CreatorOS(live.url, token=alice.token, outbox=outbox, retry=QUICK)
+    live.stop()
+    body = {"slug": "queued", "name": "Queued", "project_type": "book"}
+    assert api.write("POST", "/v1/projects", body).status == "queued"
+    copy = tmp_path / "copy.sqlite3"
+    shutil.copy(outbox, copy)
+    live.start()
+    assert api.outbox.flush().ok
+    # Delivered again (as after a crash): the key replays the first answer,
+    # instead of a second project or a 409 on its slug.
+    shutil.copy(copy, outbox)
+    assert api.outbox.flush().ok
+    assert (await stored(engine))["queued"][0] == 1
+    done = api.write("POST", "/v1/projects", {**body, "slug": "direct"})
+    assert done.status == "done" and done.body["slug"] == "direct"
+
+
+def test_the_default_retry_budget_queues_within_30_seconds() -> None:
+    # Requests are clipped to what is left of the budget (at least 0.5 s), so
+    # giving up takes at most the budget plus that: the test above shows it
+    # with a 1 s budget.
+    policy = RetryPolicy()
+    assert policy.budget + 0.5 < 30
+    assert policy.attempts >= 2
+
+
+def test_the_outbox_defaults_to_the_user_data_directory(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.delenv("CREATOROS_OUTBOX", raising=False)
+    store = OutboxStore()
+    assert store.path == tmp_path / "data" / "creatoros" / "outbox.sqlite3"
+    assert store.pending() == 0
