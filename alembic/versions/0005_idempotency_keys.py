@@ -35,7 +35,7 @@ DATA_LOSS: str | None = (
 # service's queries.
 CALLER = """
 CREATE OR REPLACE FUNCTION public.idempotency_caller() RETURNS text
-LANGUAGE sql STABLE AS $fn$
+LANGUAGE sql STABLE SET search_path = '' AS $fn$
     SELECT coalesce(auth.uid()::text, 'role:' || coalesce(auth.role(), 'anon'))
 $fn$;
 """
