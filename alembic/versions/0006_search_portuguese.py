@@ -6,8 +6,9 @@ Replaces production's `idx_contents_fts` — `to_tsvector('english', title
 same document through `public.creatoros_pt`: a copy of the built-in
 `portuguese` configuration whose word mappings first pass through the
 `unaccent` dictionary, after `public.creatoros_pt_fold` turned plurals in
--ões into -ão (the stemmer only knows them accented). Writing cost stays as it was (one GIN index, one
-`to_tsvector` per row, the parser dominates whatever the configuration); the
+-ões into -ão (the stemmer only knows them accented). Writing cost stays
+as it was (one GIN index, one `to_tsvector` per row; the parser dominates
+whatever the configuration); the
 old index is dropped only once the new one is valid, and both are built
 CONCURRENTLY so a production-size `contents` stays writable.
 

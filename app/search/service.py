@@ -44,13 +44,12 @@ async def search(
     if indexable == "":
         return [], None  # only stop words or punctuation: nothing can match
     if indexable == "T":
+        issue = {"loc": ["query", "q"], "msg": "no word to look for", "type": "value_error"}
         raise ProblemError(
             422,
             "the query only excludes words; say what to look for too (e.g. `hooks -git`)",
             slug="invalid-query",
-        ).with_errors(
-            [{"loc": ["query", "q"], "msg": "no word to look for", "type": "value_error"}]
-        )
+        ).with_errors([issue])
     args = (
         q,
         filters.get("project_id"),
