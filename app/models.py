@@ -39,7 +39,7 @@ CURRENT_MIND = text("current_mind_id()")
 # function `search_visible_content_ids` search with this same expression.
 SEARCH_INDEX_EXPRESSION = (
     "to_tsvector('creatoros_pt'::regconfig, "
-    "creatoros_pt_fold(((COALESCE(title, ''::text) || ' '::text) || COALESCE(content, ''::text))))"
+    "creatoros_pt_fold((COALESCE(title, ''::text) || ' '::text) || COALESCE(content, ''::text)))"
 )
 
 
