@@ -10,10 +10,14 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.auth import Principal
 from app.search import sql
 from app.search.schemas import MAX_QUERY_CHARS
+from app.tenancy import tenant_transaction
 from tests.conftest import Creator
 from tests.trees.courses import course_payload, flatten
 from tests.trees.test_trees import new_project, put_tree
@@ -303,3 +307,38 @@ async def test_the_search_uses_the_gin_index_at_a_realistic_size(
     assert "pk_contents" in outer, outer
     assert "idx_contents_search" in inner and "Seq Scan on contents" not in inner, inner
     assert "Seq Scan on contents" in plain, plain
+
+
+async def test_the_index_lookup_keeps_exactly_what_rls_lets_through(
+    client: httpx.AsyncClient,
+    engine: AsyncEngine,
+    alice: Creator,
+    bob: Creator,
+    courses: dict[str, str],
+) -> None:
+    """`search_visible_content_ids` repeats the read policies of `contents`
+    (it must: RLS keeps `@@` off the index). For every kind of caller it
+    returns exactly the matching rows RLS shows that caller."""
+    published = (await hits(client, bob, "pull request"))[0]["id"]
+    await publish(client, bob, published)
+    await client.delete(f"/v1/contents/{published}", headers=bob.headers)
+    still = (await hits(client, bob, "commits"))[0]["id"]
+    await publish(client, bob, still)
+    function = text(
+        "SELECT public.search_visible_content_ids(websearch_to_tsquery("
+        "'public.creatoros_pt', public.creatoros_pt_fold(:q)))"
+    )
+    plain = text(
+        "SELECT id FROM contents WHERE to_tsvector('public.creatoros_pt',"
+        " public.creatoros_pt_fold(coalesce(title, '') || ' ' || coalesce(content, '')))"
+        " @@ websearch_to_tsquery('public.creatoros_pt', public.creatoros_pt_fold(:q))"
+    )
+    for principal in (alice.principal, bob.principal, Principal(role="anon", claims={})):
+        seen = set()
+        for q in ("git", "pull request", "commits", "automação", "claude"):
+            async with tenant_transaction(engine, principal, read_only=True) as conn:
+                by_function = set((await conn.execute(function, {"q": q})).scalars())
+                by_rls = set((await conn.execute(plain, {"q": q})).scalars())
+            assert by_function == by_rls, (principal.role, q)
+            seen |= by_rls
+        assert seen, principal.role  # every caller sees something: the test can fail
