@@ -116,7 +116,7 @@ SEARCH_FUNCTION = f"""
 CREATE OR REPLACE FUNCTION public.search_visible_content_ids(query tsquery)
 RETURNS SETOF uuid
 LANGUAGE sql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, public
+SET search_path = ''
 AS $fn$
     SELECT id FROM public.contents
     WHERE {DOCUMENT} @@ query
