@@ -134,7 +134,7 @@ class Floor:
         """As app.search.service.search: the query's indexable part, then the search."""
         async with pool.acquire() as conn, conn.transaction(readonly=True):
             await conn.fetchrow(SWITCH, *self.switch_args)
-            await conn.fetchval(search_sql.INDEXABLE_PART, q)
+            await conn.fetchrow(search_sql.CHECK_QUERY, q)
             args = (q, None, None, None, None, None, SEARCH_LIMIT + 1)
             rows = await conn.fetch(search_sql.SEARCH, *args)
             return min(len(rows), SEARCH_LIMIT)

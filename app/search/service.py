@@ -30,6 +30,11 @@ def _after(cursor: str | None) -> tuple[float | None, uuid.UUID | None]:
         raise invalid_cursor() from exc
 
 
+def _invalid_query(detail: str, msg: str) -> ProblemError:
+    issue = {"loc": ["query", "q"], "msg": msg, "type": "value_error"}
+    return ProblemError(422, detail, slug="invalid-query").with_errors([issue])
+
+
 async def search(
     conn: AsyncConnection,
     q: str,
@@ -39,17 +44,19 @@ async def search(
     cursor: str | None,
 ) -> tuple[Sequence[RowMapping], str | None]:
     after_rank, after_id = _after(cursor)
-    result = await conn.exec_driver_sql(sql.INDEXABLE_PART, (q,))
-    indexable = result.scalar_one()
-    if indexable == "":
+    check = (await conn.exec_driver_sql(sql.CHECK_QUERY, (q,))).mappings().one()
+    if check["indexable"] == "":
         return [], None  # only stop words or punctuation: nothing can match
-    if indexable == "T":
-        issue = {"loc": ["query", "q"], "msg": "no word to look for", "type": "value_error"}
-        raise ProblemError(
-            422,
+    if check["indexable"] == "T":
+        raise _invalid_query(
             "the query only excludes words; say what to look for too (e.g. `hooks -git`)",
-            slug="invalid-query",
-        ).with_errors([issue])
+            "no word to look for",
+        )
+    if check["excludes_phrase"]:
+        raise _invalid_query(
+            'excluding a phrase (-"…") is not supported; exclude words (-word) instead',
+            "excludes a phrase",
+        )
     args = (
         q,
         filters.get("project_id"),

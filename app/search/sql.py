@@ -71,7 +71,12 @@ FROM page
 ORDER BY page.rank DESC, page.id
 """
 
-# The part of the query a GIN index can answer: '' when it has no word at
-# all (only stop words or punctuation: nothing matches), 'T' when it only
-# excludes ("-foo"): answering that means reading every row, so it is refused.
-INDEXABLE_PART = f"SELECT querytree({_QUERY})"
+# Before searching: the part of the query a GIN index can answer ('' when
+# it has no word at all — only stop words or punctuation: nothing matches;
+# 'T' when it only excludes, "-foo": answering means reading every row), and
+# whether it excludes a phrase (`-"a b"`), which the index lookup cannot
+# relax to its words (see migration 0006): both are refused.
+CHECK_QUERY = f"""
+SELECT querytree(q) AS indexable, strpos(q::text, '!(') > 0 AS excludes_phrase
+FROM (SELECT {_QUERY} AS q) query
+"""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from typing import Any
 
 import asyncpg
@@ -100,6 +101,17 @@ async def test_english_terms_are_found_as_written(
         assert bodies, f"the fixtures no longer mention {q!r}"
         found = await hits(client, alice, q) + await hits(client, bob, q)
         assert found, q
+
+
+async def test_quoted_phrases_need_the_words_side_by_side(
+    client: httpx.AsyncClient, bob: Creator, courses: dict[str, str]
+) -> None:
+    words = {i["id"] for i in await hits(client, bob, "request pull")}
+    phrase = await hits(client, bob, '"pull request"')
+    reversed_phrase = await hits(client, bob, '"request pull"')
+    assert "3.2-pull-request" in slugs_of(phrase)
+    assert {i["id"] for i in phrase} <= words
+    assert len(reversed_phrase) < len(phrase)
 
 
 async def test_snippets_mark_the_matches_and_ranks_are_ordered(
@@ -206,6 +218,7 @@ async def test_hostile_queries_answer_200_or_422(
         ("claude\x00code", "NUL"),
         ("-claude", "nothing to look for"),
         ("claude or -git", "not answerable from the index"),
+        ('claude -"pull request"', "excludes a phrase"),
     ]:
         response = await search(client, caller, q)
         assert response.status_code == 422, (why, response.text)
@@ -295,7 +308,7 @@ async def test_the_search_uses_the_gin_index_at_a_realistic_size(
         inner = "\n".join(
             r[0]
             for r in await admin.fetch(
-                f"EXPLAIN (COSTS OFF) {inner_sql.replace('@@ query', '@@ $1::tsquery')}",
+                "EXPLAIN (COSTS OFF) " + re.sub(r"\bquery\b", "$1::tsquery", inner_sql),
                 await admin.fetchval(
                     "SELECT websearch_to_tsquery('public.creatoros_pt', 'primeira automação')"
                 ),
