@@ -19,7 +19,7 @@ from app.auth import Principal
 from app.search import sql
 from app.search.schemas import MAX_QUERY_CHARS
 from app.tenancy import tenant_transaction
-from tests.conftest import Creator
+from tests.conftest import Creator, provision
 from tests.trees.courses import course_payload, flatten
 from tests.trees.test_trees import new_project, put_tree
 
@@ -337,6 +337,13 @@ async def test_the_index_lookup_keeps_exactly_what_rls_lets_through(
     await client.delete(f"/v1/contents/{published}", headers=bob.headers)
     still = (await hits(client, bob, "commits"))[0]["id"]
     await publish(client, bob, still)
+    # carol is the persona of alice's course: she reads its drafts.
+    carol = await provision(engine, "carol")
+    voiced = await client.patch(
+        f"/v1/projects/{courses['claude-code']}", headers=alice.headers,
+        json={"persona_mind_id": str(carol.mind_id)},
+    )  # fmt: skip
+    assert voiced.status_code == 200, voiced.text
     function = text(
         "SELECT public.search_visible_content_ids(websearch_to_tsquery("
         "'public.creatoros_pt', public.creatoros_pt_fold(:q)))"
@@ -346,9 +353,11 @@ async def test_the_index_lookup_keeps_exactly_what_rls_lets_through(
         " public.creatoros_pt_fold(coalesce(title, '') || ' ' || coalesce(content, '')))"
         " @@ websearch_to_tsquery('public.creatoros_pt', public.creatoros_pt_fold(:q))"
     )
-    for principal in (alice.principal, bob.principal, Principal(role="anon", claims={})):
+    callers = [alice.principal, bob.principal, carol.principal, Principal(role="anon")]
+    callers.append(Principal(role="service_role"))
+    for principal in callers:
         seen = set()
-        for q in ("git", "pull request", "commits", "automação", "claude"):
+        for q in ("git", "pull request", "commits", "automação", "claude", '"claude code"'):
             async with tenant_transaction(engine, principal, read_only=True) as conn:
                 by_function = set((await conn.execute(function, {"q": q})).scalars())
                 by_rls = set((await conn.execute(plain, {"q": q})).scalars())
