@@ -24,6 +24,7 @@ from app.me.router import router as me_router
 from app.problems import install_problem_handlers
 from app.projects.router import router as projects_router
 from app.research.router import router as research_router
+from app.search.router import router as search_router
 from app.settings import Settings, get_settings
 from app.trees.router import router as trees_router
 
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         audiences_router,
         research_router,
         trees_router,
+        search_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     return app

@@ -33,12 +33,13 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 NOT_DELETED = text("deleted_at IS NULL")
 CURRENT_MIND = text("current_mind_id()")
 
-# The full text document of `idx_contents_fts`. A search uses the index only
-# when it repeats this expression exactly (modulo PostgreSQL's normalisation).
-FTS_DOCUMENT = "to_tsvector('english', coalesce(title, '') || ' ' || coalesce(content, ''))"
-FTS_INDEX_EXPRESSION = (
-    "to_tsvector('english'::regconfig, "
-    "(COALESCE(title, ''::text) || ' '::text) || COALESCE(content, ''::text))"
+# The full text document of `idx_contents_search` (migration 0006; it
+# replaced production's `idx_contents_fts`), written as PostgreSQL reports it
+# back so that autogenerate sees no change. app/search/sql.py and the
+# function `search_visible_content_ids` search with this same expression.
+SEARCH_INDEX_EXPRESSION = (
+    "to_tsvector('creatoros_pt'::regconfig, "
+    "creatoros_pt_fold((COALESCE(title, ''::text) || ' '::text) || COALESCE(content, ''::text)))"
 )
 
 
@@ -240,8 +241,7 @@ class Content(Base):
             "generation_execution_id",
             postgresql_where=text("ai_generated"),
         ),
-        # Written as PostgreSQL reports it back, so autogenerate sees no change.
-        Index("idx_contents_fts", text(FTS_INDEX_EXPRESSION), postgresql_using="gin"),
+        Index("idx_contents_search", text(SEARCH_INDEX_EXPRESSION), postgresql_using="gin"),
         Index("idx_contents_metadata", "metadata", postgresql_using="gin"),
         Index("idx_contents_slug", "slug", postgresql_where=NOT_DELETED),
         Index("idx_contents_framework_id", "framework_id"),

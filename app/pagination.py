@@ -39,25 +39,43 @@ class Page(BaseModel, Generic[T]):
     )
 
 
-def encode_cursor(created_at: datetime, row_id: uuid.UUID) -> str:
-    raw = json.dumps([created_at.isoformat(), str(row_id)]).encode()
+def encode_key(*values: Any) -> str:
+    """An opaque cursor holding a row's sort key (JSON values)."""
+    raw = json.dumps(list(values)).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+def invalid_cursor() -> ProblemError:
+    return ProblemError(422, "the cursor is not one this API issued", slug="invalid-cursor")
+
+
+def decode_key(cursor: str, size: int) -> list[Any]:
+    """The `size` values `encode_key` put in `cursor`; anything else is a 422."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created_at, row_id = json.loads(raw)
+        values = json.loads(raw)
+    except (binascii.Error, ValueError, TypeError) as exc:
+        raise invalid_cursor() from exc
+    if not isinstance(values, list) or len(values) != size:
+        raise invalid_cursor()
+    return values
+
+
+def encode_cursor(created_at: datetime, row_id: uuid.UUID) -> str:
+    return encode_key(created_at.isoformat(), str(row_id))
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    created_at, row_id = decode_key(cursor, 2)
+    try:
         moment = datetime.fromisoformat(created_at)
         if moment.tzinfo is None:
             raise ValueError("a cursor's time has an offset")
         # In UTC, as the database compares it: year 1 at +14:00 or year 9999
         # at -14:00 falls outside what a datetime (and timestamptz) holds.
         return moment.astimezone(UTC), uuid.UUID(row_id)
-    except (binascii.Error, ValueError, TypeError, OverflowError) as exc:
-        raise ProblemError(
-            422, "the cursor is not one this API issued", slug="invalid-cursor"
-        ) from exc
+    except (ValueError, TypeError, AttributeError, OverflowError) as exc:
+        raise invalid_cursor() from exc
 
 
 def paginate(

@@ -37,6 +37,25 @@ def merge_patch(column: Any, patch: dict[str, Any]) -> Any:
     return func.jsonb_merge_patch(column, bindparam(None, patch, type_=JSONB))
 
 
+async def require_visible(
+    conn: AsyncConnection, table: Table, row_id: uuid.UUID | str | None, *, field: str, noun: str
+) -> None:
+    """A reference the caller sets (`field`) must name a row the caller can
+    read. A foreign key sees every row, whatever RLS says, so without this a
+    creator could point at another creator's row by guessing its id; an
+    invisible row is refused exactly as a missing one (422 naming the field),
+    so its existence is not revealed."""
+    if row_id is None:
+        return
+    visible = await conn.execute(select(table.c.id).where(table.c.id == row_id))
+    if visible.first() is None:
+        raise ProblemError(
+            422, f"{noun} {row_id} does not exist", slug="invalid-reference"
+        ).with_errors(
+            [{"loc": ["body", field], "msg": f"no such {noun}", "type": "invalid_reference"}]
+        )
+
+
 def no_mind(owned: str) -> ProblemError:
     return ProblemError(
         403,

@@ -77,7 +77,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--only",
         default="",
         help="comma-separated operation keys (healthz, content_get, content_list, "
-        "tree_read_nobody, tree_read_body, tree_upsert_new, tree_upsert_rerun)",
+        "tree_read_nobody, tree_read_body, tree_upsert_new, tree_upsert_rerun, search)",
     )
     p.add_argument(
         "--no-compression",

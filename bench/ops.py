@@ -28,6 +28,7 @@ import httpx
 from app.auth import Principal
 from app.models import Content
 from app.pagination import DEFAULT_LIMIT
+from app.search import sql as search_sql
 from app.tenancy import _SWITCH, STATEMENT_TIMEOUT
 from app.trees import sql
 from app.trees.schemas import MAX_DEPTH, TreeNodeIn
@@ -44,6 +45,20 @@ LIST_CONTENTS = (
     " ORDER BY created_at, id LIMIT $2"
 )
 LIST_LIMIT = DEFAULT_LIMIT
+# What people type, accents or not (app.search: GET /v1/search).
+SEARCH_QUERIES = (
+    "automação de tarefas",
+    "configuracao do ambiente",
+    "pull request",
+    "ferramentas de IA",
+    "prompt engineering",
+    "revisão de código",
+    "dados de clientes",
+    "agente",
+)
+SEARCH_LIMIT = 20
+# The sanity check needs a full page at any scale: a word of every course.
+SEARCH_CHECK_QUERY = "claude"
 # What PUT …/tree reads back: the tree without bodies (the client just sent them).
 PUT_READS_BODY = False
 
@@ -114,6 +129,15 @@ class Floor:
             await conn.fetchrow(SWITCH, *self.switch_args)
             rows = await conn.fetch(LIST_CONTENTS, project_id, LIST_LIMIT + 1)
             return min(len(rows), LIST_LIMIT)
+
+    async def search(self, pool: asyncpg.Pool, q: str) -> int:
+        """As app.search.service.search: the query's indexable part, then the search."""
+        async with pool.acquire() as conn, conn.transaction(readonly=True):
+            await conn.fetchrow(SWITCH, *self.switch_args)
+            await conn.fetchrow(search_sql.CHECK_QUERY, q)
+            args = (q, None, None, None, None, None, SEARCH_LIMIT + 1)
+            rows = await conn.fetch(search_sql.SEARCH, *args)
+            return min(len(rows), SEARCH_LIMIT)
 
     async def upsert(
         self, pool: asyncpg.Pool, project_id: uuid.UUID, nodes: Sequence[TreeNodeIn]
@@ -223,6 +247,14 @@ def build_operations(
             )
         )
 
+    async def search(client: httpx.AsyncClient, q: str) -> httpx.Response:
+        return _ok(await client.get("/v1/search", params={"q": q, "limit": SEARCH_LIMIT}))
+
+    def search_targets(mode: str, concurrency: int, count: int) -> list[str]:
+        if mode.startswith("check"):
+            return [SEARCH_CHECK_QUERY] * count
+        return targets.cycle(SEARCH_QUERIES, count, f"search{concurrency}")
+
     async def healthz(client: httpx.AsyncClient, _: Any) -> httpx.Response:
         return _ok(await client.get("/healthz"))
 
@@ -256,6 +288,16 @@ def build_operations(
             service_rows=lambda r: len(r.json()["items"]),
             expected_rows=min(LIST_LIMIT, nodes_per_course),
             path=f"/v1/contents?project_id={{id}}&limit={LIST_LIMIT}",
+        ),
+        Operation(
+            key="search",
+            label=f"GET search, {len(SEARCH_QUERIES)} Portuguese queries (limit {SEARCH_LIMIT})",
+            service=search,
+            floor=floor.search,
+            targets=search_targets,
+            service_rows=lambda r: len(r.json()["items"]),
+            expected_rows=SEARCH_LIMIT,
+            path=f"/v1/search?q={{q}}&limit={SEARCH_LIMIT}",
         ),
     ]
     if trees:

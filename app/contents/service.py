@@ -23,10 +23,18 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.contents.schemas import STATUS_MOVES, ContentCreate, ContentUpdate
-from app.models import Content, ContentFramework, ContentMind, ContentTag, Mind, Tag
+from app.models import (
+    Content,
+    ContentFramework,
+    ContentMind,
+    ContentTag,
+    JobExecution,
+    Mind,
+    Tag,
+)
 from app.problems import ProblemError, sqlstate_of
 from app.projects.service import insert_under_project
-from app.rows import TableRows, merge_patch
+from app.rows import TableRows, merge_patch, require_visible
 
 contents = cast(Table, Content.__table__)
 content_minds = cast(Table, ContentMind.__table__)
@@ -34,6 +42,7 @@ content_tags = cast(Table, ContentTag.__table__)
 tags = cast(Table, Tag.__table__)
 minds = cast(Table, Mind.__table__)
 frameworks = cast(Table, ContentFramework.__table__)
+job_executions = cast(Table, JobExecution.__table__)
 
 _COLUMNS = [c for c in contents.c if c.name != "deleted_at"]
 _ALIVE = contents.c.deleted_at.is_(None)
@@ -90,23 +99,26 @@ async def _is_ancestor_or_self(
     return bool(await conn.scalar(_ANCESTORS, {"start": start, "candidate": candidate}))
 
 
-async def _check_framework(conn: AsyncConnection, framework_id: uuid.UUID | str | None) -> None:
-    """A foreign key sees every framework; only one the caller may read (a
-    global one or their own) counts, so another tenant's is not revealed."""
-    if framework_id is None:
-        return
-    visible = await conn.execute(select(frameworks.c.id).where(frameworks.c.id == framework_id))
-    if visible.first() is None:
-        raise ProblemError(
-            422, f"framework {framework_id} does not exist", slug="invalid-reference"
-        )
+async def _check_references(conn: AsyncConnection, values: dict[str, Any]) -> None:
+    """Frameworks (a global one or the caller's own) and generation runs (one
+    the caller can read) must be visible, not merely exist."""
+    await require_visible(
+        conn, frameworks, values.get("framework_id"), field="framework_id", noun="framework"
+    )
+    await require_visible(
+        conn,
+        job_executions,
+        values.get("generation_execution_id"),
+        field="generation_execution_id",
+        noun="generation execution",
+    )
 
 
 async def create_content(conn: AsyncConnection, data: ContentCreate) -> RowMapping:
     if data.parent_content_id is not None:
         await check_parent(conn, data.parent_content_id, data.project_id)
-    await _check_framework(conn, data.framework_id)
     values = data.model_dump(mode="json")
+    await _check_references(conn, values)
     statement = insert(contents).values(values).returning(*_COLUMNS)
     try:
         result = await insert_under_project(conn, data.project_id, statement)
@@ -154,7 +166,7 @@ async def update_content(
         await check_parent(
             conn, uuid.UUID(values["parent_content_id"]), before["project_id"], child_id=content_id
         )
-    await _check_framework(conn, values.get("framework_id"))
+    await _check_references(conn, values)
     if "metadata" in values:
         values["metadata"] = merge_patch(contents.c.metadata, values["metadata"])
     new_status = values.get("status")

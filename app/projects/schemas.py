@@ -47,6 +47,9 @@ class ProjectCreate(BaseModel):
     persona_mind_id: uuid.UUID | None = Field(
         default=None, description="The mind whose voice the project is written in."
     )
+    target_audience_id: uuid.UUID | None = Field(
+        default=None, description="The audience the project is written for (one of yours)."
+    )
     project_metadata: JsonObject = Field(default_factory=dict)
 
 
@@ -66,6 +69,9 @@ class ProjectUpsert(BaseModel):
     description: ShortText | None = None
     status: ProjectStatus | None = None
     persona_mind_id: uuid.UUID | None = None
+    target_audience_id: uuid.UUID | None = Field(
+        default=None, description="The audience the project is written for (one of yours)."
+    )
     project_metadata: JsonObject = Field(default_factory=dict)
 
 
@@ -84,6 +90,9 @@ class ProjectUpdate(PartialUpdate):
     description: ShortText | None = None
     status: ProjectStatus | None = None
     persona_mind_id: uuid.UUID | None = None
+    target_audience_id: uuid.UUID | None = Field(
+        default=None, description="The audience the project is written for (one of yours)."
+    )
     project_metadata: JsonObject | None = Field(
         default=None,
         description="Merged on the server as a JSON Merge Patch (RFC 7386): null deletes a key.",

@@ -10,20 +10,30 @@ from sqlalchemy import CursorResult, Executable, RowMapping, Table, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.models import ContentProject
+from app.models import AudienceProfile, ContentProject
 from app.problems import sqlstate_of
 from app.projects.schemas import ProjectCreate, ProjectUpdate, ProjectUpsert
-from app.rows import TableRows, merge_patch, no_mind
+from app.rows import TableRows, merge_patch, no_mind, require_visible
 
 projects = cast(Table, ContentProject.__table__)
+audiences = cast(Table, AudienceProfile.__table__)
 
 # Visible but not writable: the caller is the project's persona.
 ROWS = TableRows(projects, "project", "you can read this project but not change it")
 project_not_found = ROWS.not_found
 
 
+async def _check_references(conn: AsyncConnection, values: dict[str, Any]) -> None:
+    await require_visible(
+        conn, audiences, values.get("target_audience_id"),
+        field="target_audience_id", noun="audience",
+    )  # fmt: skip
+
+
 async def create_project(conn: AsyncConnection, data: ProjectCreate) -> RowMapping:
-    return await ROWS.insert_owned(conn, data.model_dump(mode="json"))
+    values = data.model_dump(mode="json")
+    await _check_references(conn, values)
+    return await ROWS.insert_owned(conn, values)
 
 
 async def insert_under_project(
@@ -45,15 +55,17 @@ async def insert_under_project(
 
 _UPSERT = text(
     """INSERT INTO content_projects AS p
-           (slug, name, project_type, description, status, persona_mind_id, project_metadata)
+           (slug, name, project_type, description, status, persona_mind_id,
+            target_audience_id, project_metadata)
        VALUES (:slug, :name, :project_type, :description, coalesce(:status, 'planning'),
-               :persona_mind_id, CAST(:project_metadata AS jsonb))
+               :persona_mind_id, :target_audience_id, CAST(:project_metadata AS jsonb))
        ON CONFLICT (creator_mind_id, slug) DO UPDATE SET
            name = EXCLUDED.name,
            project_type = EXCLUDED.project_type,
            description = EXCLUDED.description,
            status = coalesce(:status, p.status),
            persona_mind_id = EXCLUDED.persona_mind_id,
+           target_audience_id = EXCLUDED.target_audience_id,
            project_metadata = jsonb_merge_patch(p.project_metadata, EXCLUDED.project_metadata)
        -- A re-run that changes nothing writes nothing: updated_at (and so the
        -- tree's ETag, which carries the project) stays as it was.
@@ -78,6 +90,7 @@ async def upsert_project(
     """Create the caller's project `slug`, or update it in place (same id):
     one statement, so retries and concurrent runs never duplicate it."""
     params = data.model_dump(mode="json")
+    await _check_references(conn, params)
     params["project_metadata"] = json.dumps(params["project_metadata"])
     try:
         result = await conn.execute(_UPSERT, {"slug": slug, **params})
@@ -107,6 +120,7 @@ async def update_project(
     conn: AsyncConnection, project_id: uuid.UUID, data: ProjectUpdate
 ) -> RowMapping:
     values: dict[str, Any] = data.model_dump(mode="json", exclude_unset=True)
+    await _check_references(conn, values)
     if "project_metadata" in values:
         values["project_metadata"] = merge_patch(
             projects.c.project_metadata, values["project_metadata"]

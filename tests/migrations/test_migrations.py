@@ -165,13 +165,14 @@ async def test_head_on_the_production_baseline_keeps_every_row(blank_db: Db) -> 
     assert await row_digests(blank_db.dsn, baseline_columns) == before["rows"]
     after = await snapshot(blank_db.dsn, with_rows=False)
     # Nothing of production's was dropped or altered, except the global slug
-    # constraints that per-tenant ones replace (SCHEMA.md part 2, point 4).
+    # constraints that per-tenant ones replace (SCHEMA.md part 2, point 4),
+    # and the English full-text index the Portuguese one replaces (0006).
     scoped = {"content_projects", "contents", "audience_profiles", "content_frameworks"}
     replaced = {c for c in before["constraints"] if c[1] in scoped and c[3] == "UNIQUE (slug)"}
     assert set(before["constraints"]) - set(after["constraints"]) == replaced
     assert len(replaced) == 4, replaced
     assert set(before["indexes"]) - set(after["indexes"]) == {
-        i for i in before["indexes"] if i[2] in {c[2] for c in replaced}
+        i for i in before["indexes"] if i[2] in {c[2] for c in replaced} | {"idx_contents_fts"}
     }
     assert set(before["functions"]) <= set(after["functions"])
     assert set(before["triggers"]) <= set(after["triggers"])
@@ -281,3 +282,45 @@ def test_every_revision_declares_what_its_downgrade_would_lose() -> None:
     ]
     with pytest.raises(migrations.CommandError):
         migrations.revisions_to_undo(undone[0].revision, "no_such_revision")
+
+
+def full_text_indexes(picture: dict) -> list[tuple]:  # type: ignore[type-arg]
+    return [i for i in picture["indexes"] if i[1] == "contents" and "to_tsvector" in i[3]]
+
+
+async def test_the_search_revision_replaces_the_english_index_and_back(blank_db: Db) -> None:
+    """On production's baseline with rows: one full-text index on contents
+    before and after; the Portuguese one finds the rows accent-free; one step
+    down restores production's `idx_contents_fts` exactly."""
+    await execute(blank_db.dsn, BASELINE_FIXTURE.read_text())
+    production = await snapshot(blank_db.dsn, with_rows=False)
+    (english,) = full_text_indexes(production)
+    assert english[2] == "idx_contents_fts"
+    await execute(
+        blank_db.dsn,
+        "UPDATE contents SET title = 'Configuração das políticas' WHERE id = ("
+        "SELECT id FROM contents ORDER BY id LIMIT 1)",
+    )
+
+    await upgrade(blank_db)
+    (portuguese,) = full_text_indexes(await snapshot(blank_db.dsn, with_rows=False))
+    assert portuguese[2] == "idx_contents_search" and "creatoros_pt" in portuguese[3]
+    found = await scalar(
+        blank_db.dsn,
+        "SELECT count(*) FROM contents WHERE to_tsvector('public.creatoros_pt',"
+        " public.creatoros_pt_fold(coalesce(title, '') || ' ' || coalesce(content, '')))"
+        " @@ websearch_to_tsquery('public.creatoros_pt', public.creatoros_pt_fold("
+        "'configuracoes politica'))",
+    )
+    assert found == 1  # only the one row says it
+
+    await downgrade(blank_db, "-1")
+    restored = await snapshot(blank_db.dsn, with_rows=False)
+    assert full_text_indexes(restored) == [english]
+    assert await scalar(blank_db.dsn, "SELECT to_regproc('public.creatoros_pt_fold')") is None
+    assert await scalar(blank_db.dsn, "SELECT to_regclass('public.idx_contents_search')") is None
+
+    await upgrade(blank_db)
+    assert [i[2] for i in full_text_indexes(await snapshot(blank_db.dsn, with_rows=False))] == [
+        "idx_contents_search"
+    ]

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter
+
+from app.auth import PUBLIC_READ
+from app.bodies import JsonBodyRoute
+from app.contents.schemas import ContentStatus, ContentType
+from app.pagination import Cursor, Limit, Page
+from app.problems import problem_responses
+from app.search import service
+from app.search.schemas import SearchHit, SearchQuery
+from app.tenancy import TenantSession
+
+router = APIRouter(
+    route_class=JsonBodyRoute,
+    prefix="/search",
+    tags=["search"],
+    responses=problem_responses(400, 401, 403, 422, 503),
+)
+
+
+@router.get("", summary="Search contents", operation_id="searchContents", openapi_extra=PUBLIC_READ)
+async def search_contents(
+    conn: TenantSession,
+    q: SearchQuery,
+    limit: Limit = 20,
+    cursor: Cursor = None,
+    project_id: uuid.UUID | None = None,
+    content_type: ContentType | None = None,
+    status: ContentStatus | None = None,
+) -> Page[SearchHit]:
+    """Full-text search over the contents the caller may read (their projects',
+    and published ones; without a token, published ones only), best match
+    first. Portuguese-aware: accents and word endings do not matter, and
+    English terms are found as written."""
+    rows, next_cursor = await service.search(
+        conn,
+        q,
+        filters={
+            "project_id": project_id,
+            "content_type": content_type.value if content_type else None,
+            "status": status.value if status else None,
+        },
+        limit=limit,
+        cursor=cursor,
+    )
+    return Page[SearchHit](
+        items=[SearchHit.model_validate(r) for r in rows], next_cursor=next_cursor
+    )

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import Query
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from app.schemas import no_nul
+
+MAX_QUERY_CHARS = 500
+
+SearchQuery = Annotated[
+    str,
+    Query(
+        min_length=1,
+        max_length=MAX_QUERY_CHARS,
+        description="What to look for, as people type it: words (all must match), "
+        '"quoted phrases", `or`, and `-word` to exclude. Accents and Portuguese word '
+        'endings do not matter ("configuracao" finds "configurações").',
+        examples=["configuracao de hooks"],
+    ),
+    AfterValidator(no_nul),
+]
+
+
+class SearchHit(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    project_id: uuid.UUID | None
+    title: str
+    content_type: str
+    status: str | None
+    file_path: str | None
+    rank: float = Field(
+        description="Relevance (higher first): how well the title matches the query."
+    )
+    snippet: str = Field(
+        description="An excerpt of the beginning of the body with the matches marked "
+        "`<mark>…</mark>` (the body's text is not HTML-escaped)."
+    )

@@ -1,0 +1,73 @@
+"""Search in SQL (app/search/sql.py). Row level security decides which
+contents are visible, as for every other read."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.pagination import decode_key, encode_key, invalid_cursor
+from app.problems import ProblemError
+from app.search import sql
+
+
+def _after(cursor: str | None) -> tuple[float | None, uuid.UUID | None]:
+    """The (rank, id) a page starts after; a cursor this API did not issue
+    (not two values, a rank that is not a finite number) is a 422."""
+    if cursor is None:
+        return None, None
+    rank, row_id = decode_key(cursor, 2)
+    if isinstance(rank, bool) or not isinstance(rank, int | float) or not math.isfinite(rank):
+        raise invalid_cursor()
+    try:
+        return float(rank), uuid.UUID(str(row_id))
+    except ValueError as exc:
+        raise invalid_cursor() from exc
+
+
+def _invalid_query(detail: str, msg: str) -> ProblemError:
+    issue = {"loc": ["query", "q"], "msg": msg, "type": "value_error"}
+    return ProblemError(422, detail, slug="invalid-query").with_errors([issue])
+
+
+async def search(
+    conn: AsyncConnection,
+    q: str,
+    *,
+    filters: dict[str, Any],
+    limit: int,
+    cursor: str | None,
+) -> tuple[Sequence[RowMapping], str | None]:
+    after_rank, after_id = _after(cursor)
+    check = (await conn.exec_driver_sql(sql.CHECK_QUERY, (q,))).mappings().one()
+    if check["indexable"] == "":
+        return [], None  # only stop words or punctuation: nothing can match
+    if check["indexable"] == "T":
+        raise _invalid_query(
+            "the query only excludes words; say what to look for too (e.g. `hooks -git`)",
+            "no word to look for",
+        )
+    if check["excludes_phrase"]:
+        raise _invalid_query(
+            'excluding a phrase (-"…") is not supported; exclude words (-word) instead',
+            "excludes a phrase",
+        )
+    args = (
+        q,
+        filters.get("project_id"),
+        filters.get("content_type"),
+        filters.get("status"),
+        after_rank,
+        after_id,
+        limit + 1,
+    )
+    rows = (await conn.exec_driver_sql(sql.SEARCH, args)).mappings().all()
+    if len(rows) <= limit:
+        return rows, None
+    last = rows[limit - 1]
+    return rows[:limit], encode_key(last["rank"], str(last["id"]))

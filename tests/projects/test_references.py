@@ -1,0 +1,129 @@
+"""References a creator sets must name rows the creator can see: a foreign
+key alone ignores RLS (target_audience_id, generation_execution_id)."""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+import httpx
+from sqlalchemy.engine import make_url
+
+from tests.audiences.test_router import create as create_audience
+from tests.conftest import Creator
+
+MISSING = str(uuid.uuid4())
+
+
+def refused_naming(response: httpx.Response, field: str) -> None:
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert [e["loc"] for e in response.json()["errors"]] == [["body", field]]
+
+
+async def test_target_audience_is_set_read_patched_and_must_be_visible(
+    client: httpx.AsyncClient, alice: Creator, bob: Creator
+) -> None:
+    mine = (await create_audience(client, alice, slug="devs"))["id"]
+    other = (await create_audience(client, bob, slug="devs"))["id"]
+    body = {"slug": "c1", "name": "C1", "project_type": "course"}
+
+    created = await client.post(
+        "/v1/projects", headers=alice.headers, json={**body, "target_audience_id": mine}
+    )
+    assert created.status_code == 201, created.text
+    project = created.json()
+    assert project["target_audience_id"] == mine
+    url = f"/v1/projects/{project['id']}"
+    assert (await client.get(url, headers=alice.headers)).json()["target_audience_id"] == mine
+
+    # Bob's audience exists, but alice cannot see it: refused exactly as a missing one.
+    for audience in (other, MISSING):
+        refused_naming(
+            await client.post(
+                "/v1/projects", headers=alice.headers,
+                json={**body, "slug": "c2", "target_audience_id": audience},
+            ),
+            "target_audience_id",
+        )  # fmt: skip
+        refused_naming(
+            await client.patch(url, headers=alice.headers, json={"target_audience_id": audience}),
+            "target_audience_id",
+        )
+        refused_naming(
+            await client.put(
+                "/v1/projects/by-slug/c1", headers=alice.headers,
+                json={"name": "C1", "project_type": "course", "target_audience_id": audience},
+            ),
+            "target_audience_id",
+        )  # fmt: skip
+    missing_detail = (
+        await client.patch(url, headers=alice.headers, json={"target_audience_id": MISSING})
+    ).json()["detail"]
+    other_detail = (
+        await client.patch(url, headers=alice.headers, json={"target_audience_id": other})
+    ).json()["detail"]
+    assert missing_detail.replace(MISSING, "X") == other_detail.replace(other, "X")
+    assert (await client.get(url, headers=alice.headers)).json()["target_audience_id"] == mine
+
+    cleared = await client.patch(url, headers=alice.headers, json={"target_audience_id": None})
+    assert cleared.status_code == 200 and cleared.json()["target_audience_id"] is None
+    upserted = await client.put(
+        "/v1/projects/by-slug/c1", headers=alice.headers,
+        json={"name": "C1", "project_type": "course", "target_audience_id": mine},
+    )  # fmt: skip
+    assert upserted.status_code == 200 and upserted.json()["target_audience_id"] == mine
+
+
+async def test_generation_execution_must_be_visible(
+    client: httpx.AsyncClient, database: str, alice: Creator, bob: Creator
+) -> None:
+    """Executions are written by service_role; a creator reads those of the
+    contents they can read. Bob's is invisible to alice."""
+    projects = {}
+    for who in (alice, bob):
+        response = await client.post(
+            "/v1/projects", headers=who.headers,
+            json={"slug": "p", "name": "P", "project_type": "course"},
+        )  # fmt: skip
+        projects[who.slug] = response.json()["id"]
+    dsn = make_url(database).set(drivername="postgresql").render_as_string(hide_password=False)
+    admin = await asyncpg.connect(dsn)
+    try:
+        runs = {}
+        for who in (alice, bob):
+            run = await admin.fetchval(
+                "INSERT INTO job_executions (llm_model) VALUES ('m') RETURNING id::text"
+            )
+            await admin.execute(
+                "INSERT INTO contents (project_id, slug, title, content_type,"
+                " generation_execution_id, ai_generated) VALUES ($1, 'seed', 'Seed',"
+                " 'course_lesson', $2, true)",
+                uuid.UUID(projects[who.slug]), uuid.UUID(run),
+            )  # fmt: skip
+            runs[who.slug] = run
+    finally:
+        await admin.close()
+
+    lesson = {"project_id": projects["alice"], "title": "L", "content_type": "course_lesson"}
+    ok = await client.post(
+        "/v1/contents", headers=alice.headers,
+        json={**lesson, "slug": "l1", "generation_execution_id": runs["alice"]},
+    )  # fmt: skip
+    assert ok.status_code == 201, ok.text
+    assert ok.json()["generation_execution_id"] == runs["alice"]
+    for run in (runs["bob"], MISSING):
+        refused_naming(
+            await client.post(
+                "/v1/contents", headers=alice.headers,
+                json={**lesson, "slug": "l2", "generation_execution_id": run},
+            ),
+            "generation_execution_id",
+        )  # fmt: skip
+        refused_naming(
+            await client.patch(
+                f"/v1/contents/{ok.json()['id']}", headers=alice.headers,
+                json={"generation_execution_id": run},
+            ),
+            "generation_execution_id",
+        )  # fmt: skip
