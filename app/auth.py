@@ -17,7 +17,7 @@ import jwt
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from app.problems import ProblemError
+from app.problems import WWW_AUTHENTICATE, ProblemError
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -27,7 +27,6 @@ API_ROLES = frozenset({ANON, AUTHENTICATED, SERVICE_ROLE})
 SYMMETRIC_ALGORITHMS = ("HS256",)
 ASYMMETRIC_ALGORITHMS = ("RS256", "ES256")
 LEEWAY_SECONDS = 30
-WWW_AUTHENTICATE = {"WWW-Authenticate": 'Bearer realm="creatoros"'}
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ statement switches to the caller's role and publishes the verified claims:
 
     BEGIN [READ ONLY]
     SELECT set_config('role', 'authenticated', true),
-           set_config('request.jwt.claims', '{"sub": …}', true), …
+           set_config('request.jwt.claims', '{"sub": …}', true),
+           set_config('application_name', 'creatoros <request id>', true), …
     … the endpoint's queries; RLS policies call current_mind_id() …
     COMMIT
 
@@ -19,26 +20,38 @@ running as someone else.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.auth import API_ROLES, CurrentPrincipal, Principal
+from app.observability import POOL_WAITING, request_id_var
 
 READ_ONLY_METHODS = frozenset({"GET", "HEAD"})
 STATEMENT_TIMEOUT = "15s"
 
-# One round trip: role, claims and a per-transaction statement timeout. The
-# role is a bound parameter checked against the allow-list first; nothing
-# from the request is ever interpolated into SQL.
-_SWITCH = text(
-    "SELECT set_config('role', :role, true),"
-    " set_config('request.jwt.claims', :claims, true),"
-    " set_config('statement_timeout', :timeout, true)"
+APPLICATION_NAME = "creatoros"
+
+# One round trip: role, claims, a per-transaction statement timeout, and the
+# request id as `application_name`, so `pg_stat_activity` and the server log
+# (`%a`) tie a slow query to its request; all revert at COMMIT. The role is a
+# bound parameter checked against the allow-list first; nothing from the
+# request is ever interpolated into SQL. asyncpg's `$n` style: the benchmark's
+# floor runs this very string.
+SWITCH = (
+    "SELECT set_config('role', $1, true),"
+    " set_config('request.jwt.claims', $2, true),"
+    " set_config('statement_timeout', $3, true),"
+    " set_config('application_name', $4, true)"
 )
+
+
+def switch_args(principal: Principal, request_id: str | None) -> tuple[str, str, str, str]:
+    """The parameters of SWITCH for this caller and request."""
+    name = APPLICATION_NAME if request_id is None else f"{APPLICATION_NAME} {request_id}"
+    return principal.role, principal.claims_json, STATEMENT_TIMEOUT, name
 
 
 @asynccontextmanager
@@ -48,19 +61,14 @@ async def tenant_transaction(
     """Open one transaction as `principal`; commit on success, roll back on error."""
     if principal.role not in API_ROLES:  # verified already; checked again at the door
         raise ValueError(f"role {principal.role!r} is not an API role")
-    async with engine.connect() as conn:
+    async with AsyncExitStack() as stack:
+        with POOL_WAITING.track_inprogress():
+            conn = await stack.enter_async_context(engine.connect())
         if read_only:
             # asyncpg opens the transaction as BEGIN READ ONLY: no extra round trip.
             await conn.execution_options(postgresql_readonly=True)
         async with conn.begin():
-            await conn.execute(
-                _SWITCH,
-                {
-                    "role": principal.role,
-                    "claims": principal.claims_json,
-                    "timeout": STATEMENT_TIMEOUT,
-                },
-            )
+            await conn.exec_driver_sql(SWITCH, switch_args(principal, request_id_var.get()))
             yield conn
 
 
@@ -73,6 +81,9 @@ async def tenant_session(
     is sent: a failed commit answers with an error, never with a false 2xx.
     """
     engine: AsyncEngine = request.app.state.engine
+    # For the access log and the problem map (an anonymous refusal is a 401).
+    request.state.user_id = principal.user_id
+    request.state.role = principal.role
     async with tenant_transaction(
         engine, principal, read_only=request.method in READ_ONLY_METHODS
     ) as conn:

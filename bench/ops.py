@@ -28,12 +28,9 @@ import httpx
 from app.auth import Principal
 from app.models import Content
 from app.pagination import DEFAULT_LIMIT
-from app.tenancy import _SWITCH, STATEMENT_TIMEOUT
+from app.tenancy import SWITCH, switch_args
 from app.trees import sql
 from app.trees.schemas import MAX_DEPTH, TreeNodeIn
-
-SWITCH = _SWITCH.text.replace(":role", "$1").replace(":claims", "$2").replace(":timeout", "$3")
-assert ":" not in SWITCH.replace("::", ""), f"tenancy._SWITCH has new parameters: {SWITCH}"
 
 PROJECT_BY_ID = "SELECT * FROM content_projects WHERE id = $1"
 _CONTENT_COLUMNS = ", ".join(c.name for c in Content.__table__.c if c.name != "deleted_at")
@@ -94,7 +91,8 @@ class Floor:
     """The raw asyncpg side: a pool and the caller's principal."""
 
     def __init__(self, principal: Principal) -> None:
-        self.switch_args = (principal.role, principal.claims_json, STATEMENT_TIMEOUT)
+        # A request id of the same length as the service's generated ones.
+        self.switch_args = switch_args(principal, uuid.UUID(int=0).hex)
 
     async def tree(self, pool: asyncpg.Pool, project_id: uuid.UUID, include_body: bool) -> int:
         async with pool.acquire() as conn, conn.transaction(readonly=True):

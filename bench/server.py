@@ -116,11 +116,12 @@ def _wait_ready(base_url: str, process: subprocess.Popen[bytes], log_path: Path)
 def _child() -> None:
     import uvicorn
 
+    from app.logs import configure_logging, uvicorn_logging
     from app.main import create_app
     from app.settings import Settings
 
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
-    logging_level = settings.log_level.lower()
+    configure_logging(settings)
 
     def _exit_normally(signum: int, frame: FrameType | None) -> None:
         raise SystemExit(0)
@@ -132,8 +133,9 @@ def _child() -> None:
         host="127.0.0.1",
         port=int(os.environ["BENCH_PORT"]),
         workers=1,
-        log_level=logging_level,
         proxy_headers=True,
+        timeout_graceful_shutdown=settings.shutdown_timeout,
+        **uvicorn_logging(settings),
     )
     server = uvicorn.Server(config)
     config.load()

@@ -11,6 +11,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.contents.service import check_parent, content_not_found, refused_write
+from app.observability import TREE_UPSERT_NODES
 from app.problems import ProblemError, sqlstate_of
 from app.projects.service import get_project, project_not_found
 from app.trees import sql
@@ -136,6 +137,7 @@ async def upsert_tree(
         raise
     if prune:
         await conn.exec_driver_sql(sql.PRUNE, (project_id, plan.ids))
+    TREE_UPSERT_NODES.observe(len(plan.ids))
     return plan.ids
 
 
