@@ -21,9 +21,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.auth import API_ROLES, CurrentPrincipal, Principal
@@ -91,3 +92,23 @@ async def tenant_session(
 
 
 TenantSession = Annotated[AsyncConnection, Depends(tenant_session, scope="function")]
+
+
+async def fetch(conn: AsyncConnection, statement: str, *args: Any) -> list[Any]:
+    """Run a read on the asyncpg connection under this tenant transaction
+    (same connection, same transaction, same role and claims), skipping
+    SQLAlchemy's execution layer: for the hot GETs, whose rows go straight to
+    JSON. Rows are asyncpg `Record`s (by name or position). Errors come out as
+    SQLAlchemy's `DBAPIError`, exactly as from `conn.execute`, so the problem
+    map treats both paths alike."""
+    fairy = await conn.get_raw_connection()
+    try:
+        return await fairy.driver_connection.fetch(statement, *args)  # type: ignore[union-attr, no-any-return]
+    except Exception as error:
+        try:
+            fairy.dbapi_connection._handle_exception(error)  # type: ignore[union-attr]
+        except Exception as translated:
+            raise DBAPIError.instance(
+                statement, args, translated, conn.dialect.loaded_dbapi.Error
+            ) from error
+        raise

@@ -30,7 +30,7 @@ from app.models import Content
 from app.pagination import DEFAULT_LIMIT
 from app.tenancy import SWITCH, switch_args
 from app.trees import sql
-from app.trees.schemas import MAX_DEPTH, TreeNodeIn
+from app.trees.schemas import TreeNodeIn
 
 PROJECT_BY_ID = "SELECT * FROM content_projects WHERE id = $1"
 _CONTENT_COLUMNS = ", ".join(c.name for c in Content.__table__.c if c.name != "deleted_at")
@@ -98,7 +98,7 @@ class Floor:
         async with pool.acquire() as conn, conn.transaction(readonly=True):
             await conn.fetchrow(SWITCH, *self.switch_args)
             await conn.fetchrow(PROJECT_BY_ID, project_id)
-            rows = await conn.fetch(sql.READ_PROJECT_TREE, project_id, MAX_DEPTH, include_body)
+            rows = await conn.fetch(sql.READ_PROJECT_TREE, project_id, include_body)
             return len(rows)
 
     async def get(self, pool: asyncpg.Pool, content_id: uuid.UUID) -> int:
@@ -128,7 +128,7 @@ class Floor:
             plan = sql.plan_upsert(nodes, existing)
             await conn.execute(sql.UPSERT_NODES, *plan.args(project_id))
             await conn.fetchrow(PROJECT_BY_ID, project_id)
-            rows = await conn.fetch(sql.READ_PROJECT_TREE, project_id, MAX_DEPTH, PUT_READS_BODY)
+            rows = await conn.fetch(sql.READ_PROJECT_TREE, project_id, PUT_READS_BODY)
             return len(rows)
 
 

@@ -167,9 +167,22 @@ async def test_prune_soft_deletes_what_the_payload_left_out(
     assert len(flatten(restored.json()["nodes"])) == len(flatten(payload))
 
 
-async def test_the_upsert_is_set_based(settings: Settings, alice: Creator, api_url: str) -> None:
+async def test_the_upsert_is_set_based(
+    settings: Settings, alice: Creator, api_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A bounded number of statements whatever the size of the tree."""
     counts: list[int] = []
+    from app.trees import service
+
+    raw_fetch = service.fetch
+
+    async def counted_fetch(conn: Any, statement: str, *args: Any) -> Any:
+        # The tree read runs on the raw asyncpg connection, which SQLAlchemy's
+        # events do not see.
+        statements.append(statement)
+        return await raw_fetch(conn, statement, *args)
+
+    monkeypatch.setattr(service, "fetch", counted_fetch)
 
     def count_statements(size: int) -> list[dict[str, Any]]:
         return [{"slug": "outline", "title": "o", "content_type": "course_outline", "children": [
