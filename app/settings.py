@@ -63,8 +63,8 @@ class Settings(BaseSettings):
         validation_alias=_env("LOG_FORMAT"),
         description="`json`: one JSON object per line (time, level, request id, route, …).",
     )
-    shutdown_timeout: float = Field(
-        default=15.0,
+    shutdown_timeout: int = Field(
+        default=15,
         ge=0,
         le=600,
         validation_alias=_env("SHUTDOWN_TIMEOUT"),

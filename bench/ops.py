@@ -224,6 +224,9 @@ def build_operations(
     async def healthz(client: httpx.AsyncClient, _: Any) -> httpx.Response:
         return _ok(await client.get("/healthz"))
 
+    async def metrics(client: httpx.AsyncClient, _: Any) -> httpx.Response:
+        return _ok(await client.get("/metrics"))
+
     operations: list[Operation] = [
         Operation(
             key="healthz",
@@ -234,6 +237,16 @@ def build_operations(
             service_rows=lambda r: 0,
             expected_rows=0,
             path="/healthz",
+        ),
+        Operation(
+            key="metrics",
+            label="GET /metrics (a Prometheus scrape)",
+            service=metrics,
+            floor=None,
+            targets=lambda mode, c, n: [None] * n,
+            service_rows=lambda r: 0,
+            expected_rows=0,
+            path="/metrics",
         ),
         Operation(
             key="content_get",
