@@ -19,6 +19,7 @@ from app.contents.schemas import (
 )
 from app.pagination import Cursor, Limit, Page
 from app.problems import problem_responses
+from app.schemas import json_response
 from app.tenancy import TenantSession
 
 router = APIRouter(
@@ -45,7 +46,7 @@ async def create_content(
     return Content.model_validate(row)
 
 
-@router.get("", summary="List contents", operation_id="listContents")
+@router.get("", summary="List contents", operation_id="listContents", response_model=Page[Content])
 async def list_contents(
     conn: TenantSession,
     _: AuthenticatedPrincipal,
@@ -59,7 +60,7 @@ async def list_contents(
     tag: str | None = Query(
         default=None, max_length=100, description="Only contents with this tag."
     ),
-) -> Page[Content]:
+) -> Response:
     """Contents the caller may see: those of their projects, and published ones."""
     rows, next_cursor = await service.list_contents(
         conn,
@@ -74,19 +75,22 @@ async def list_contents(
         limit=limit,
         cursor=cursor,
     )
-    return Page[Content](items=[Content.model_validate(r) for r in rows], next_cursor=next_cursor)
+    return json_response(
+        Page[Content](items=[Content.model_validate(r) for r in rows], next_cursor=next_cursor)
+    )
 
 
 @router.get(
     "/{content_id}",
     summary="Get a content",
     operation_id="getContent",
+    response_model=Content,
     responses=problem_responses(404),
 )
 async def get_content(
     content_id: uuid.UUID, conn: TenantSession, _: AuthenticatedPrincipal
-) -> Content:
-    return Content.model_validate(await service.require_content(conn, content_id))
+) -> Response:
+    return json_response(Content.model_validate(await service.require_content(conn, content_id)))
 
 
 @router.patch(

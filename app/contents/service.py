@@ -26,7 +26,7 @@ from app.contents.schemas import STATUS_MOVES, ContentCreate, ContentUpdate
 from app.models import Content, ContentFramework, ContentMind, ContentTag, Mind, Tag
 from app.problems import ProblemError, sqlstate_of
 from app.projects.service import insert_under_project
-from app.rows import TableRows, merge_patch
+from app.rows import Row, TableRows, merge_patch
 
 contents = cast(Table, Content.__table__)
 content_minds = cast(Table, ContentMind.__table__)
@@ -142,9 +142,7 @@ async def list_contents(
     return await ROWS.page(conn, filters=filters, limit=limit, cursor=cursor, where=where)
 
 
-async def update_content(
-    conn: AsyncConnection, content_id: uuid.UUID, data: ContentUpdate
-) -> RowMapping:
+async def update_content(conn: AsyncConnection, content_id: uuid.UUID, data: ContentUpdate) -> Row:
     values: dict[str, Any] = data.model_dump(mode="json", exclude_unset=True)
     if not values:
         return await require_content(conn, content_id)
@@ -202,7 +200,7 @@ async def delete_content(conn: AsyncConnection, content_id: uuid.UUID) -> None:
         raise await refused_write(conn, content_id)
 
 
-async def restore_content(conn: AsyncConnection, content_id: uuid.UUID) -> RowMapping:
+async def restore_content(conn: AsyncConnection, content_id: uuid.UUID) -> Row:
     result = await conn.execute(
         update(contents)
         .where(contents.c.id == content_id, contents.c.deleted_at.is_not(None))

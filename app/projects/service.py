@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.models import ContentProject
 from app.problems import sqlstate_of
 from app.projects.schemas import ProjectCreate, ProjectUpdate, ProjectUpsert
-from app.rows import TableRows, merge_patch, no_mind
+from app.rows import Row, TableRows, merge_patch, no_mind
 
 projects = cast(Table, ContentProject.__table__)
 
@@ -77,7 +77,7 @@ async def upsert_project(
     return cast(RowMapping, row), inserted
 
 
-async def get_project(conn: AsyncConnection, project_id: uuid.UUID) -> RowMapping | None:
+async def get_project(conn: AsyncConnection, project_id: uuid.UUID) -> Row | None:
     return await ROWS.get(conn, project_id)
 
 
@@ -87,9 +87,7 @@ async def list_projects(
     return await ROWS.page(conn, filters=filters, limit=limit, cursor=cursor)
 
 
-async def update_project(
-    conn: AsyncConnection, project_id: uuid.UUID, data: ProjectUpdate
-) -> RowMapping:
+async def update_project(conn: AsyncConnection, project_id: uuid.UUID, data: ProjectUpdate) -> Row:
     values: dict[str, Any] = data.model_dump(mode="json", exclude_unset=True)
     if "project_metadata" in values:
         values["project_metadata"] = merge_patch(

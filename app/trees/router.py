@@ -6,11 +6,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
 from pydantic_core import to_json
-from sqlalchemy import RowMapping
 
 from app.auth import AuthenticatedPrincipal
 from app.problems import problem_responses
 from app.projects.schemas import Project
+from app.rows import Row
 from app.tenancy import TenantSession
 from app.trees import service
 from app.trees.schemas import MAX_DEPTH, ContentTree, MoveRequest, TreeUpsert
@@ -27,7 +27,7 @@ IfNoneMatch = Annotated[str | None, Header(description="An ETag from an earlier 
 
 
 def tree_response(
-    project: RowMapping, nodes: list[dict[str, Any]], *, if_none_match: str | None
+    project: Row, nodes: list[dict[str, Any]], *, if_none_match: str | None
 ) -> Response:
     """Serialized once, straight to bytes (no second validation pass); the
     ETag is the hash of those bytes, so an unchanged tree answers 304."""

@@ -15,6 +15,7 @@ from app.contents.service import check_parent, content_not_found, refused_write
 from app.observability import TREE_UPSERT_NODES
 from app.problems import ProblemError, sqlstate_of
 from app.projects.service import get_project, project_not_found
+from app.rows import Row
 from app.tenancy import fetch
 from app.trees import sql
 from app.trees.schemas import MAX_DEPTH, MAX_NODES, NODE_FIELDS, TreeNodeIn
@@ -131,7 +132,7 @@ def nest(
 
 async def read_project_tree(
     conn: AsyncConnection, project_id: uuid.UUID, *, include_body: bool, max_depth: int
-) -> tuple[RowMapping, list[dict[str, Any]]]:
+) -> tuple[Row, list[dict[str, Any]]]:
     """The project and its nested nodes."""
     project = await get_project(conn, project_id)
     if project is None:
@@ -142,7 +143,7 @@ async def read_project_tree(
 
 async def read_subtree(
     conn: AsyncConnection, content_id: uuid.UUID, *, include_body: bool, max_depth: int
-) -> tuple[RowMapping, list[dict[str, Any]]]:
+) -> tuple[Row, list[dict[str, Any]]]:
     """A content's project and the content, nested with its descendants."""
     rows = await fetch(conn, sql.READ_SUBTREE, content_id, include_body)
     nodes = nest(rows, include_body=include_body, max_depth=max_depth, root_id=content_id)

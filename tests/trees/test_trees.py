@@ -172,17 +172,19 @@ async def test_the_upsert_is_set_based(
 ) -> None:
     """A bounded number of statements whatever the size of the tree."""
     counts: list[int] = []
+    from app import rows, tenancy
     from app.trees import service
 
-    raw_fetch = service.fetch
+    raw_fetch = tenancy.fetch
 
     async def counted_fetch(conn: Any, statement: str, *args: Any) -> Any:
-        # The tree read runs on the raw asyncpg connection, which SQLAlchemy's
-        # events do not see.
+        # The reads of the project and its tree run on the raw asyncpg
+        # connection, which SQLAlchemy's events do not see.
         statements.append(statement)
         return await raw_fetch(conn, statement, *args)
 
-    monkeypatch.setattr(service, "fetch", counted_fetch)
+    for module in (rows, service):
+        monkeypatch.setattr(module, "fetch", counted_fetch)
 
     def count_statements(size: int) -> list[dict[str, Any]]:
         return [{"slug": "outline", "title": "o", "content_type": "course_outline", "children": [
