@@ -116,12 +116,17 @@ def nest(
     if root_id is None:
         roots = by_parent.get(None, [])
 
+    placed: set[uuid.UUID] = set()
+
     def attach(siblings: list[dict[str, Any]], depth: int) -> None:
         siblings.sort(key=_sibling_order)
+        placed.update(node["id"] for node in siblings)
         if depth >= max_depth:
             return
         for node in siblings:
-            children = by_parent.get(node["id"])
+            # Each node once, even if the data held a cycle (the API never
+            # writes one; the schema cannot forbid it).
+            children = [c for c in by_parent.get(node["id"], ()) if c["id"] not in placed]
             if children:
                 node["children"] = children
                 attach(children, depth + 1)
