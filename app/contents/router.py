@@ -117,10 +117,9 @@ async def update_content(
 )
 async def delete_content(
     content_id: uuid.UUID, conn: TenantSession, _: AuthenticatedPrincipal
-) -> Response:
+) -> None:
     """Soft delete: the content disappears from every answer until restored."""
     await service.delete_content(conn, content_id)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post(
@@ -177,9 +176,8 @@ async def put_content_mind(
 )
 async def delete_content_mind(
     content_id: uuid.UUID, mind_id: uuid.UUID, conn: TenantSession, _: AuthenticatedPrincipal
-) -> Response:
+) -> None:
     await service.delete_content_mind(conn, content_id, mind_id)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get(

@@ -126,9 +126,8 @@ async def put_project_tree(
 )
 async def move_content(
     content_id: uuid.UUID, body: MoveRequest, conn: TenantSession, _: AuthenticatedPrincipal
-) -> Response:
+) -> None:
     """Under a new parent of the same project (or to the root), at a position;
     the siblings it leaves and joins are renumbered 1…n. A move under itself or
     one of its descendants is refused (422)."""
     await service.move_content(conn, content_id, body.parent_id, body.position)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
