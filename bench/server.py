@@ -57,6 +57,7 @@ def running_service(
     profile: Path | None = None,
     workers: int = 1,
     name: str = "uvicorn",
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[Service]:
     """Start the app, wait until /readyz says the database is there; on exit
     SIGTERM it (uvicorn shuts down gracefully) and wait, killing if stuck."""
@@ -70,6 +71,7 @@ def running_service(
         "BENCH_WORKERS": str(workers),
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
     }
+    env.update(extra_env or {})
     env.pop("DATABASE_URL", None)
     if profile is not None:
         env["BENCH_PROFILE"] = str(profile.resolve())

@@ -31,7 +31,7 @@ def tree_response(
 ) -> Response:
     """Serialized once, straight to bytes (no second validation pass); the
     ETag is the hash of those bytes, so an unchanged tree answers 304."""
-    body = to_json({"project": Project.model_validate(project).model_dump(), "nodes": nodes})
+    body = to_json({"project": Project.model_validate(project), "nodes": nodes})
     etag = '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
     headers = {"ETag": etag, "Cache-Control": "private, no-cache", "Vary": "Authorization"}
     if if_none_match is not None and etag in {t.strip() for t in if_none_match.split(",")}:
