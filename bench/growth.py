@@ -20,7 +20,7 @@ import random
 import statistics
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
@@ -39,11 +39,16 @@ class GrowthRow:
     nodes: int
     write_ms: list[float]
     read_ms: list[float]
+    # Answers other than 200 (a statement timeout is a 503), by status.
+    failures: dict[int, int] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
+        if not self.write_ms or not self.read_ms:
+            return {"state": self.state, "nodes": self.nodes, "failures": self.failures}
         return {
             "state": self.state,
             "nodes": self.nodes,
+            "failures": self.failures,
             "write_ms_median": round(statistics.median(self.write_ms), 1),
             "read_ms_median": round(statistics.median(self.read_ms), 2),
             "write_us_per_node": round(statistics.median(self.write_ms) * 1000 / self.nodes, 1),
@@ -118,18 +123,29 @@ async def measure_growth(
                 path = f"/v1/projects/{created.json()['id']}/tree"
                 started = time.perf_counter()
                 written = await client.put(path, json=payloads[n])
-                row.write_ms.append((time.perf_counter() - started) * 1000)
-                written.raise_for_status()
+                elapsed = (time.perf_counter() - started) * 1000
+                if written.status_code != 200:
+                    # Reported, not fatal: a plan gone wrong shows up as a
+                    # 503 (statement timeout) on an older version of the app.
+                    row.failures[written.status_code] = row.failures.get(written.status_code, 0) + 1
+                    progress.done(
+                        f"growth {state} {n} nodes: PUT answered {written.status_code} "
+                        f"after {elapsed:.0f} ms"
+                    )
+                    continue
+                row.write_ms.append(elapsed)
                 for _ in range(repeats):
                     started = time.perf_counter()
                     read = await client.get(path)
                     row.read_ms.append((time.perf_counter() - started) * 1000)
                     read.raise_for_status()
             rows.append(row)
-            progress.done(
-                f"growth {state} {n} nodes: write {statistics.median(row.write_ms):.0f} ms, "
-                f"read {statistics.median(row.read_ms):.1f} ms (medians)"
-            )
+            summary = row.as_json()
+            if "write_ms_median" in summary:
+                progress.done(
+                    f"growth {state} {n} nodes: write {summary['write_ms_median']:.0f} ms, "
+                    f"read {summary['read_ms_median']:.1f} ms (medians)"
+                )
     return rows
 
 
@@ -144,6 +160,9 @@ def growth_markdown(rows: list[GrowthRow]) -> str:
     for n in sizes:
         f, a = by.get(("fresh", n)), by.get(("analyzed", n))
         if f is None or a is None:
+            continue
+        if "write_ms_median" not in f or "write_ms_median" not in a:
+            lines.append(f"| {n:,} | failed: fresh {f['failures']}, analyzed {a['failures']} |")
             continue
         lines.append(
             f"| {n:,} | {f['write_ms_median']:.0f} | {f['read_ms_median']:.1f} "
