@@ -24,6 +24,7 @@ import os
 import re
 import time
 import uuid
+import warnings
 from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
@@ -166,7 +167,11 @@ class RequestContext:
         operation_id = getattr(route, "operation_id", None) or getattr(route, "unique_id", None)
         if operation_id is not None:
             if self._paths is None:
-                self._paths = operation_paths(self._openapi())
+                with warnings.catch_warnings():
+                    # Schema problems (duplicate operation ids…) are for
+                    # /openapi.json to report, not for the first request.
+                    warnings.simplefilter("ignore")
+                    self._paths = operation_paths(self._openapi())
             if operation_id in self._paths:
                 return self._paths[operation_id]
         path = getattr(route, "path", None)
