@@ -54,6 +54,26 @@ async def test_two_workers_json_logs_request_id_in_pg_stat_activity_and_graceful
     base = f"http://127.0.0.1:{port}"
     try:
         wait_ready(base, proc)
+        # Metrics add up across the workers (prometheus-client's multiprocess
+        # mode): whichever worker answers a scrape reports every request.
+        # A new connection each time, so requests and scrapes spread out.
+        for _ in range(20):
+            assert httpx.get(f"{base}/healthz", headers={"Connection": "close"}).status_code == 200
+        # A worker counts a request just after sending its answer: let the
+        # last one land before scraping.
+        await asyncio.sleep(0.5)
+        totals = set()
+        for _ in range(4):
+            scrape = httpx.get(f"{base}/metrics", headers={"Connection": "close"}).text
+            totals.add(
+                sum(
+                    float(line.rsplit(" ", 1)[1])
+                    for line in scrape.splitlines()
+                    if line.startswith("creatoros_http_requests_total{")
+                    and 'route="/healthz"' in line
+                )
+            )
+        assert totals == {20.0}, totals
         async with httpx.AsyncClient(base_url=base, headers=alice.headers, timeout=30) as client:
             created = await client.post(
                 "/v1/projects", json={"slug": "c", "name": "C", "project_type": "course"}
