@@ -30,7 +30,6 @@ from app.settings import Settings, get_settings
 from app.trees.router import router as trees_router
 
 API_PREFIX = "/v1"
-GZIP_MINIMUM_BYTES = 16 * 1024
 
 DESCRIPTION = """\
 The system of record for what CreatorOS generates: content projects (courses,
@@ -102,7 +101,11 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     # it costs more CPU than the bytes it saves are worth. Level 1: on
     # Markdown it keeps most of the gain (2.5x vs 3x at level 9) for a
     # quarter of the CPU (665 KB: ~9 ms vs ~35 ms), and CPU is latency here.
-    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM_BYTES, compresslevel=1)
+    # GZIP_MINIMUM_BYTES=0 leaves compression to a proxy in front.
+    if settings.gzip_minimum_bytes:
+        app.add_middleware(
+            GZipMiddleware, minimum_size=settings.gzip_minimum_bytes, compresslevel=1
+        )
     # Outermost: refuse oversized bodies before anything reads them.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     install_problem_handlers(app)

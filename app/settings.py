@@ -58,6 +58,13 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
         default="INFO", validation_alias=_env("LOG_LEVEL")
     )
+    gzip_minimum_bytes: int = Field(
+        default=16 * 1024,
+        ge=0,
+        validation_alias=_env("GZIP_MINIMUM_BYTES"),
+        description="Answers at least this big are gzipped when the client accepts it; "
+        "0 leaves compression to a proxy in front (saves the API's CPU).",
+    )
     log_format: Literal["text", "json"] = Field(
         default="text",
         validation_alias=_env("LOG_FORMAT"),

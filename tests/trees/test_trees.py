@@ -349,3 +349,21 @@ async def test_rls_holds_for_trees(
         await client.get(f"/v1/projects/{project}/tree", headers=bob.headers)
     ).status_code == 200
     assert (await put_tree(client, bob, project, [])).status_code == 403
+
+
+async def test_gzip_can_be_left_to_a_proxy(
+    settings: Settings, api_url: str, alice: Creator
+) -> None:
+    from app.main import create_app
+    from tests.conftest import client_for
+
+    app = create_app(settings.model_copy(update={"gzip_minimum_bytes": 0}), database_url=api_url)
+    async for c in client_for(app):
+        project = await new_project(c, alice)
+        await put_tree(c, alice, project, course_payload("claude-code"))
+        response = await c.get(
+            f"/v1/projects/{project}/tree", params={"include_body": "true"},
+            headers={**alice.headers, "Accept-Encoding": "gzip"},
+        )  # fmt: skip
+        assert response.status_code == 200
+        assert "content-encoding" not in response.headers
