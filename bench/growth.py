@@ -137,8 +137,10 @@ async def measure_growth(
                 for _ in range(repeats):
                     started = time.perf_counter()
                     read = await client.get(path)
+                    if read.status_code != 200:
+                        row.failures[read.status_code] = row.failures.get(read.status_code, 0) + 1
+                        continue
                     row.read_ms.append((time.perf_counter() - started) * 1000)
-                    read.raise_for_status()
             rows.append(row)
             summary = row.as_json()
             if "write_ms_median" in summary:
