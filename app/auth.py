@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -17,7 +19,7 @@ import jwt
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from app.problems import ProblemError
+from app.problems import WWW_AUTHENTICATE, ProblemError
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -27,7 +29,7 @@ API_ROLES = frozenset({ANON, AUTHENTICATED, SERVICE_ROLE})
 SYMMETRIC_ALGORITHMS = ("HS256",)
 ASYMMETRIC_ALGORITHMS = ("RS256", "ES256")
 LEEWAY_SECONDS = 30
-WWW_AUTHENTICATE = {"WWW-Authenticate": 'Bearer realm="creatoros"'}
+VERIFIED_CACHE_SIZE = 4096
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ class TokenVerifier:
         self._secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
         self._audience = settings.jwt_audience
         self._issuer = settings.jwt_issuer
+        self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
         self._jwks_client: jwt.PyJWKClient | None = None
         self._jwks_file: jwt.PyJWKSet | None = None
         if settings.jwt_jwks_url:
@@ -107,6 +110,27 @@ class TokenVerifier:
         return found.key
 
     def verify(self, token: str) -> Principal:
+        """The token's principal; a token verified before is answered from a
+        bounded cache until its `exp` (plus the leeway every check allows):
+        scripts send the same token for hours, and a signature check plus
+        claim validation is the largest CPU cost of a small request."""
+        now = time.time()
+        cached = self._verified.get(token)
+        if cached is not None:
+            principal, valid_until = cached
+            if now <= valid_until:
+                self._verified.move_to_end(token)
+                return principal
+            del self._verified[token]
+        principal = self._verify(token)
+        exp = principal.claims.get("exp")
+        if isinstance(exp, int | float) and not isinstance(exp, bool):
+            self._verified[token] = (principal, exp + LEEWAY_SECONDS)
+            if len(self._verified) > VERIFIED_CACHE_SIZE:
+                self._verified.popitem(last=False)
+        return principal
+
+    def _verify(self, token: str) -> Principal:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError as exc:
@@ -211,8 +235,6 @@ def mint_token(
     extra: dict[str, Any] | None = None,
 ) -> str:
     """An HS256 token as Supabase would issue it (for scripts and development)."""
-    import time
-
     now = int(time.time())
     claims: dict[str, Any] = {"role": role, "aud": audience, "iat": now, "exp": now + ttl_seconds}
     if user_id is not None:

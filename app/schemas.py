@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, BaseModel, StringConstraints, model_validator
+from starlette.responses import Response
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:[-_.][a-z0-9]+)*$"
 SLUG_MAX_LENGTH = 200
@@ -70,3 +71,11 @@ class PartialUpdate(BaseModel):
         if cleared:
             raise ValueError(f"these fields cannot be null: {', '.join(cleared)}")
         return self
+
+
+def json_response(model: BaseModel) -> Response:
+    """A model built from trusted rows, serialized once straight to bytes.
+    Returned as a model, FastAPI would validate it against the response model
+    a second time before serializing; the hot GETs skip that (their route
+    still declares `response_model`, for the OpenAPI contract)."""
+    return Response(model.__pydantic_serializer__.to_json(model), media_type="application/json")

@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -58,6 +58,25 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
         default="INFO", validation_alias=_env("LOG_LEVEL")
     )
+    gzip_minimum_bytes: int = Field(
+        default=16 * 1024,
+        ge=0,
+        validation_alias=_env("GZIP_MINIMUM_BYTES"),
+        description="Answers at least this big are gzipped when the client accepts it; "
+        "0 leaves compression to a proxy in front (saves the API's CPU).",
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        validation_alias=_env("LOG_FORMAT"),
+        description="`json`: one JSON object per line (time, level, request id, route, …).",
+    )
+    shutdown_timeout: int = Field(
+        default=15,
+        ge=0,
+        le=600,
+        validation_alias=_env("SHUTDOWN_TIMEOUT"),
+        description="Seconds a stopping process (SIGTERM) lets in-flight requests finish.",
+    )
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -66,10 +85,12 @@ class Settings(BaseSettings):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
 
-    @field_validator("log_level", mode="before")
+    @field_validator("log_level", "log_format", mode="before")
     @classmethod
-    def _upper_log_level(cls, value: object) -> object:
-        return value.upper() if isinstance(value, str) else value
+    def _normalize_case(cls, value: object, info: ValidationInfo) -> object:
+        if not isinstance(value, str):
+            return value
+        return value.upper() if info.field_name == "log_level" else value.lower()
 
     @property
     def uses_embedded_database(self) -> bool:

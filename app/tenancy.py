@@ -5,7 +5,8 @@ statement switches to the caller's role and publishes the verified claims:
 
     BEGIN [READ ONLY]
     SELECT set_config('role', 'authenticated', true),
-           set_config('request.jwt.claims', '{"sub": …}', true), …
+           set_config('request.jwt.claims', '{"sub": …}', true),
+           set_config('application_name', 'creatoros <request id>', true), …
     … the endpoint's queries; RLS policies call current_mind_id() …
     COMMIT
 
@@ -22,26 +23,39 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
 from app.auth import API_ROLES, CurrentPrincipal, Principal
+from app.observability import POOL_WAITING, request_id_var
 from app.problems import is_connection_loss, unavailable
 
 READ_ONLY_METHODS = frozenset({"GET", "HEAD"})
 STATEMENT_TIMEOUT = "15s"
 
-# One round trip: role, claims and a per-transaction statement timeout. The
-# role is a bound parameter checked against the allow-list first; nothing
-# from the request is ever interpolated into SQL.
-_SWITCH = text(
-    "SELECT set_config('role', :role, true),"
-    " set_config('request.jwt.claims', :claims, true),"
-    " set_config('statement_timeout', :timeout, true)"
+APPLICATION_NAME = "creatoros"
+
+# One round trip: role, claims, a per-transaction statement timeout, and the
+# request id as `application_name`, so `pg_stat_activity` and the server log
+# (`%a`) tie a slow query to its request; all revert at COMMIT. The role is a
+# bound parameter checked against the allow-list first; nothing from the
+# request is ever interpolated into SQL. asyncpg's `$n` style: the benchmark's
+# floor runs this very string.
+SWITCH = (
+    "SELECT set_config('role', $1, true),"
+    " set_config('request.jwt.claims', $2, true),"
+    " set_config('statement_timeout', $3, true),"
+    " set_config('application_name', $4, true)"
 )
+
+
+def switch_args(principal: Principal, request_id: str | None) -> tuple[str, str, str, str]:
+    """The parameters of SWITCH for this caller and request."""
+    name = APPLICATION_NAME if request_id is None else f"{APPLICATION_NAME} {request_id}"
+    return principal.role, principal.claims_json, STATEMENT_TIMEOUT, name
 
 
 async def _switched(
@@ -54,15 +68,16 @@ async def _switched(
     connection is dropped and the switch retried once on a new one. (SQLAlchemy
     then invalidates the rest of the pool too.) If the database is really
     down, the new connection fails fast and the caller answers 503."""
-    params = {"role": principal.role, "claims": principal.claims_json, "timeout": STATEMENT_TIMEOUT}
+    args = switch_args(principal, request_id_var.get())
     for attempt in (1, 2):
-        conn = await engine.connect()
+        with POOL_WAITING.track_inprogress():
+            conn = await engine.connect()
         try:
             if read_only:
                 # asyncpg opens the transaction as BEGIN READ ONLY: no extra round trip.
                 await conn.execution_options(postgresql_readonly=True)
             transaction = await conn.begin()
-            await conn.execute(_SWITCH, params)
+            await conn.exec_driver_sql(SWITCH, args)
             return conn, transaction
         except Exception as exc:
             await _discard(conn)
@@ -124,6 +139,9 @@ async def tenant_session(
     is sent: a failed commit answers with an error, never with a false 2xx.
     """
     engine: AsyncEngine = request.app.state.engine
+    # For the access log and the problem map (an anonymous refusal is a 401).
+    request.state.user_id = principal.user_id
+    request.state.role = principal.role
     async with tenant_transaction(
         engine, principal, read_only=request.method in READ_ONLY_METHODS
     ) as conn:
@@ -131,3 +149,23 @@ async def tenant_session(
 
 
 TenantSession = Annotated[AsyncConnection, Depends(tenant_session, scope="function")]
+
+
+async def fetch(conn: AsyncConnection, statement: str, *args: Any) -> list[Any]:
+    """Run a read on the asyncpg connection under this tenant transaction
+    (same connection, same transaction, same role and claims), skipping
+    SQLAlchemy's execution layer: for the hot GETs, whose rows go straight to
+    JSON. Rows are asyncpg `Record`s (by name or position). Errors come out as
+    SQLAlchemy's `DBAPIError`, exactly as from `conn.execute`, so the problem
+    map treats both paths alike."""
+    fairy = await conn.get_raw_connection()
+    try:
+        return await fairy.driver_connection.fetch(statement, *args)  # type: ignore[union-attr, no-any-return]
+    except Exception as error:
+        try:
+            fairy.dbapi_connection._handle_exception(error)  # type: ignore[union-attr]
+        except Exception as translated:
+            raise DBAPIError.instance(
+                statement, args, translated, conn.dialect.loaded_dbapi.Error
+            ) from error
+        raise

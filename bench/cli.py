@@ -18,6 +18,7 @@ import secrets
 import signal
 import sys
 import tempfile
+import uuid
 from collections.abc import Coroutine
 from contextlib import ExitStack
 from datetime import UTC, datetime
@@ -34,7 +35,8 @@ from app.settings import Settings
 from bench import ops as bench_ops
 from bench.corpus import DEFAULT_FIXTURES, Corpus
 from bench.cpu import CpuMeter, postmaster_pid
-from bench.database import BenchDatabase, bench_database
+from bench.database import BenchDatabase, bench_database, sibling_database
+from bench.growth import DEFAULT_SIZES, GrowthRow, growth_markdown, measure_growth
 from bench.measure import Phase, Side, compare
 from bench.progress import Progress
 from bench.report import Result, cpu_markdown, markdown, write_json
@@ -76,8 +78,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--only",
         default="",
-        help="comma-separated operation keys (healthz, content_get, content_list, "
-        "tree_read_nobody, tree_read_body, tree_upsert_new, tree_upsert_rerun, search)",
+        help="comma-separated operation keys (healthz, metrics, content_get, content_list, "
+        "tree_read_nobody, tree_read_body, tree_upsert_new, tree_upsert_rerun, search), and the "
+        "extra phases: workers (tree read req/s with 1 vs 2 uvicorn workers), growth "
+        "(tree write/read by size on a fresh and an analyzed database)",
+    )
+    p.add_argument(
+        "--growth-sizes",
+        default=",".join(map(str, DEFAULT_SIZES)),
+        help="node counts of the growth phase (each <= 5000)",
+    )
+    p.add_argument(
+        "--growth-repeats", type=int, default=3, help="writes (and reads of each) per size"
     )
     p.add_argument(
         "--no-compression",
@@ -96,6 +108,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--fixtures", type=Path, default=DEFAULT_FIXTURES)
     p.add_argument("--output", type=Path, default=RESULTS)
     args = p.parse_args(argv)
+    try:
+        args.growth_sizes = tuple(int(x) for x in args.growth_sizes.split(",") if x.strip())
+    except ValueError:
+        p.error("--growth-sizes takes comma-separated integers")
+    if not all(2 <= n <= 5000 for n in args.growth_sizes) or args.growth_repeats < 1:
+        p.error("--growth-sizes must be between 2 and 5000, --growth-repeats >= 1")
+    args.wanted = {key.strip() for key in args.only.split(",") if key.strip()}
     for name in ("creators", "courses", "modules", "lessons_per_module", "requests"):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be at least 1")
@@ -153,15 +172,45 @@ def main(argv: list[str] | None = None) -> int:
             document, results = _run(
                 measure(args, db, seeded, corpus, scale, settings, service, progress)
             )
+            workers_row = None
+            if _wanted(args, "workers") and results_have_trees(document):
+                workers_row = _workers_phase(
+                    args, db, seeded, settings, secret, service, log_dir, progress
+                )
+                document["workers"] = workers_row
+            growth: list[GrowthRow] = []
+            if _wanted(args, "growth") and results_have_trees(document):
+                growth = _growth_phase(args, db, corpus, settings, secret, log_dir, progress)
+                document["growth"] = {
+                    "body_bytes": 1000,
+                    "autovacuum": "off on contents; 'analyzed' = after ANALYZE contents",
+                    "rows": [row.as_json() for row in growth],
+                }
             print()
             print(_preamble(document))
             print()
-            print(markdown(results, args.concurrency))
-            print()
-            print("CPU per request at concurrency 1, ms (who was busy while a caller waited):")
-            print()
-            print(cpu_markdown(results))
-            print()
+            if results:
+                print(markdown(results, args.concurrency))
+                print()
+                print("CPU per request at concurrency 1, ms (who was busy while a caller waited):")
+                print()
+                print(cpu_markdown(results))
+                print()
+            if workers_row is not None:
+                print(
+                    f"Tree read (no bodies), req/s at concurrency {args.concurrency}: "
+                    f"1 worker {workers_row['rps'][0]:,.0f}, 2 workers "
+                    f"{workers_row['rps'][1]:,.0f} ({workers_row['speedup']:.2f}x)"
+                )
+                print()
+            if growth:
+                print(
+                    "Growth: PUT then GET (no bodies) of a new course, 1 KB bodies, medians; "
+                    "fresh = never analyzed (autovacuum off), then after ANALYZE:"
+                )
+                print()
+                print(growth_markdown(growth))
+                print()
             write_json(args.output, document)
             print(f"JSON: {args.output}")
     except KeyboardInterrupt:
@@ -222,7 +271,7 @@ async def measure(
         trees=trees,
     )
     if args.only:
-        wanted = {key.strip() for key in args.only.split(",") if key.strip()}
+        wanted = args.wanted - EXTRA_PHASES
         unknown = wanted - {op.key for op in operations}
         if unknown:
             raise SystemExit(
@@ -334,6 +383,127 @@ async def measure(
         "operations": [r.as_json() for r in results],
     }
     return document, results
+
+
+EXTRA_PHASES = frozenset({"workers", "growth"})
+GROWTH_MAX_BODY_BYTES = 32 * 1024 * 1024
+
+
+def _wanted(args: argparse.Namespace, key: str) -> bool:
+    return not args.wanted or key in args.wanted
+
+
+def results_have_trees(document: dict[str, Any]) -> bool:
+    return bool(document["run"]["tree_endpoints"])
+
+
+def _workers_phase(
+    args: argparse.Namespace,
+    db: BenchDatabase,
+    seeded: Seeded,
+    settings: Settings,
+    secret: str,
+    service: Service,
+    log_dir: Path,
+    progress: Progress,
+) -> dict[str, Any]:
+    """Tree reads (no bodies) at `--concurrency`: the 1-worker service and a
+    2-worker one on the same database, interleaved (ABBA)."""
+    creator = seeded.creators[0]
+    token = mint_token(secret, user_id=creator.user_id, ttl_seconds=24 * 3600)
+    with running_service(
+        db.login_url,
+        jwt_secret=secret,
+        pool_size=settings.db_pool_size,
+        log_dir=log_dir,
+        workers=2,
+        name="uvicorn-2-workers",
+    ) as two:
+
+        async def run() -> dict[str, Phase]:
+            count = args.warmup + args.requests
+            projects = [creator.project_ids[i % len(creator.project_ids)] for i in range(count)]
+            async with (
+                _client(service, token, args.concurrency) as one_client,
+                _client(two, token, args.concurrency) as two_client,
+            ):
+
+                async def read(client: httpx.AsyncClient, project_id: uuid.UUID) -> None:
+                    (await client.get(f"/v1/projects/{project_id}/tree")).raise_for_status()
+
+                return await compare(
+                    [
+                        Side("1 worker", functools.partial(read, one_client), projects),
+                        Side("2 workers", functools.partial(read, two_client), projects),
+                    ],
+                    warmup=args.warmup,
+                    rounds=args.rounds,
+                    concurrency=args.concurrency,
+                    progress=progress,
+                    label=f"workers c={args.concurrency}",
+                )
+
+        phases = _run(run())
+    rps = [phases["1 worker"].rps, phases["2 workers"].rps]
+    progress.done(
+        f"tree read req/s at c={args.concurrency}: 1 worker {rps[0]:,.0f}, 2 {rps[1]:,.0f}"
+    )
+    return {
+        "operation": "GET tree, no bodies",
+        "concurrency": args.concurrency,
+        "rps": [round(x, 1) for x in rps],
+        "speedup": round(rps[1] / rps[0], 2),
+        "p50_ms": [round(phases[k].pct(50), 3) for k in ("1 worker", "2 workers")],
+    }
+
+
+def _growth_phase(
+    args: argparse.Namespace,
+    db: BenchDatabase,
+    corpus: Corpus,
+    settings: Settings,
+    secret: str,
+    log_dir: Path,
+    progress: Progress,
+) -> list[GrowthRow]:
+    """Growth on a database of its own, fresh from the migrations."""
+    from app.admin import provision_mind
+    from app.db import create_engine
+
+    with sibling_database(db) as fresh:
+
+        async def creator() -> uuid.UUID:
+            engine = create_engine(fresh.login_url, settings.model_copy(update={"db_pool_size": 1}))
+            try:
+                mind = await provision_mind(engine, slug="growth", name="Growth", user_id=None)
+            finally:
+                await engine.dispose()
+            return mind.user_id
+
+        token = mint_token(secret, user_id=_run(creator()), ttl_seconds=24 * 3600)
+        with running_service(
+            fresh.login_url,
+            jwt_secret=secret,
+            pool_size=settings.db_pool_size,
+            log_dir=log_dir,
+            name="uvicorn-growth",
+            # A 5,000-node course with 1 KB bodies is ~7 MB of JSON, over
+            # the default MAX_BODY_BYTES (5 MiB).
+            extra_env={"MAX_BODY_BYTES": str(GROWTH_MAX_BODY_BYTES)},
+        ) as service:
+
+            async def run() -> list[GrowthRow]:
+                async with httpx.AsyncClient(
+                    base_url=service.base_url,
+                    headers={"authorization": f"Bearer {token}"},
+                    timeout=300,
+                ) as client:
+                    return await measure_growth(
+                        client, fresh.admin_dsn, corpus, args.growth_sizes,
+                        args.growth_repeats, progress,
+                    )  # fmt: skip
+
+            return _run(run())
 
 
 def _accept_encoding(compression: bool) -> str:

@@ -117,28 +117,40 @@ def bench_database(server_url: str | None) -> Iterator[BenchDatabase]:
     """
     with embedded_server() if server_url is None else _nothing(server_url) as base:
         base = urlunsplit(("postgresql", *urlsplit(base)[1:]))
-        name = f"bench_{uuid.uuid4().hex[:12]}"
-        asyncio.run(_admin(_with(base, database="postgres"), f"CREATE DATABASE {name}"))
-        try:
-            db = BenchDatabase(
-                admin_dsn=_with(base, database=name),
-                login_dsn=_with(
-                    base,
-                    database=name,
-                    user=LOGIN_ROLE,
-                    password=os.environ.get("BENCH_AUTHENTICATOR_PASSWORD"),
-                ),
-                name=name,
-                embedded=server_url is None,
-            )
-            migrations.upgrade(db.admin_url)
+        with _database_on(base, embedded=server_url is None) as db:
             yield db
-        finally:
-            asyncio.run(
-                _admin(
-                    _with(base, database="postgres"), f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                )
-            )
+
+
+@contextmanager
+def sibling_database(db: BenchDatabase) -> Iterator[BenchDatabase]:
+    """Another fresh, migrated database on the same server (the growth
+    phase's: a new deployment whose tables were never analyzed)."""
+    with _database_on(db.admin_dsn, embedded=db.embedded) as sibling:
+        yield sibling
+
+
+@contextmanager
+def _database_on(base: str, *, embedded: bool) -> Iterator[BenchDatabase]:
+    name = f"bench_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(_with(base, database="postgres"), f"CREATE DATABASE {name}"))
+    try:
+        db = BenchDatabase(
+            admin_dsn=_with(base, database=name),
+            login_dsn=_with(
+                base,
+                database=name,
+                user=LOGIN_ROLE,
+                password=os.environ.get("BENCH_AUTHENTICATOR_PASSWORD"),
+            ),
+            name=name,
+            embedded=embedded,
+        )
+        migrations.upgrade(db.admin_url)
+        yield db
+    finally:
+        asyncio.run(
+            _admin(_with(base, database="postgres"), f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        )
 
 
 @contextmanager

@@ -69,6 +69,7 @@ class Phase:
             "p50_ms": round(self.pct(50), 3),
             "p95_ms": round(self.pct(95), 3),
             "p99_ms": round(self.pct(99), 3),
+            "p99_9_ms": round(self.pct(99.9), 3),
             "mean_ms": round(sum(self.latencies_ms) / max(1, self.requests), 3),
             "min_ms": round(min(self.latencies_ms, default=math.nan), 3),
             "max_ms": round(max(self.latencies_ms, default=math.nan), 3),

@@ -29,12 +29,9 @@ from app.auth import Principal
 from app.models import Content
 from app.pagination import DEFAULT_LIMIT
 from app.search import sql as search_sql
-from app.tenancy import _SWITCH, STATEMENT_TIMEOUT
+from app.tenancy import SWITCH, switch_args
 from app.trees import sql
-from app.trees.schemas import MAX_DEPTH, TreeNodeIn
-
-SWITCH = _SWITCH.text.replace(":role", "$1").replace(":claims", "$2").replace(":timeout", "$3")
-assert ":" not in SWITCH.replace("::", ""), f"tenancy._SWITCH has new parameters: {SWITCH}"
+from app.trees.schemas import TreeNodeIn
 
 PROJECT_BY_ID = "SELECT * FROM content_projects WHERE id = $1"
 _CONTENT_COLUMNS = ", ".join(c.name for c in Content.__table__.c if c.name != "deleted_at")
@@ -109,13 +106,14 @@ class Floor:
     """The raw asyncpg side: a pool and the caller's principal."""
 
     def __init__(self, principal: Principal) -> None:
-        self.switch_args = (principal.role, principal.claims_json, STATEMENT_TIMEOUT)
+        # A request id of the same length as the service's generated ones.
+        self.switch_args = switch_args(principal, uuid.UUID(int=0).hex)
 
     async def tree(self, pool: asyncpg.Pool, project_id: uuid.UUID, include_body: bool) -> int:
         async with pool.acquire() as conn, conn.transaction(readonly=True):
             await conn.fetchrow(SWITCH, *self.switch_args)
             await conn.fetchrow(PROJECT_BY_ID, project_id)
-            rows = await conn.fetch(sql.READ_PROJECT_TREE, project_id, MAX_DEPTH, include_body)
+            rows = await conn.fetch(sql.READ_PROJECT_TREE, project_id, include_body)
             return len(rows)
 
     async def get(self, pool: asyncpg.Pool, content_id: uuid.UUID) -> int:
@@ -154,7 +152,7 @@ class Floor:
             plan = sql.plan_upsert(nodes, existing)
             await conn.execute(sql.UPSERT_NODES, *plan.args(project_id))
             await conn.fetchrow(PROJECT_BY_ID, project_id)
-            rows = await conn.fetch(sql.READ_PROJECT_TREE, project_id, MAX_DEPTH, PUT_READS_BODY)
+            rows = await conn.fetch(sql.READ_PROJECT_TREE, project_id, PUT_READS_BODY)
             return len(rows)
 
 
@@ -258,6 +256,9 @@ def build_operations(
     async def healthz(client: httpx.AsyncClient, _: Any) -> httpx.Response:
         return _ok(await client.get("/healthz"))
 
+    async def metrics(client: httpx.AsyncClient, _: Any) -> httpx.Response:
+        return _ok(await client.get("/metrics"))
+
     operations: list[Operation] = [
         Operation(
             key="healthz",
@@ -268,6 +269,16 @@ def build_operations(
             service_rows=lambda r: 0,
             expected_rows=0,
             path="/healthz",
+        ),
+        Operation(
+            key="metrics",
+            label="GET /metrics (a Prometheus scrape)",
+            service=metrics,
+            floor=None,
+            targets=lambda mode, c, n: [None] * n,
+            service_rows=lambda r: 0,
+            expected_rows=0,
+            path="/metrics",
         ),
         Operation(
             key="content_get",

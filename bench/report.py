@@ -63,16 +63,17 @@ def _rps(value: float) -> str:
 def markdown(results: list[Result], concurrency: int) -> str:
     c = concurrency
     header = (
-        f"| operation | p50 ms | p95 ms | p99 ms | req/s (c={c}) | floor p50 ms | floor p95 ms "
-        f"| floor req/s (c={c}) | ratio p50 |"
+        f"| operation | p50 ms | p95 ms | p99 ms | p99.9 ms | req/s (c={c}) | floor p50 ms "
+        f"| floor p95 ms | floor req/s (c={c}) | ratio p50 |"
     )
-    lines = [header, "|" + "---|" * 9]
+    lines = [header, "|" + "---|" * 10]
     for r in results:
         floor_lat, floor_thr = r.floor_latency, r.floor_throughput
         ratio = "—" if math.isnan(r.ratio_p50) else f"{r.ratio_p50:.1f}x"
         lines.append(
             f"| {r.label} | {_ms(r.service_latency.pct(50))} | {_ms(r.service_latency.pct(95))} "
-            f"| {_ms(r.service_latency.pct(99))} | {_rps(r.service_throughput.rps)} "
+            f"| {_ms(r.service_latency.pct(99))} | {_ms(r.service_latency.pct(99.9))} "
+            f"| {_rps(r.service_throughput.rps)} "
             f"| {_ms(floor_lat.pct(50) if floor_lat else math.nan)} "
             f"| {_ms(floor_lat.pct(95) if floor_lat else math.nan)} "
             f"| {_rps(floor_thr.rps if floor_thr else math.nan)} | {ratio} |"

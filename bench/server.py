@@ -55,6 +55,9 @@ def running_service(
     pool_size: int,
     log_dir: Path,
     profile: Path | None = None,
+    workers: int = 1,
+    name: str = "uvicorn",
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[Service]:
     """Start the app, wait until /readyz says the database is there; on exit
     SIGTERM it (uvicorn shuts down gracefully) and wait, killing if stuck."""
@@ -65,13 +68,15 @@ def running_service(
         "BENCH_PORT": str(port),
         "JWT_SECRET": jwt_secret,
         "DB_POOL_SIZE": str(pool_size),
+        "BENCH_WORKERS": str(workers),
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
     }
+    env.update(extra_env or {})
     env.pop("DATABASE_URL", None)
     if profile is not None:
         env["BENCH_PROFILE"] = str(profile.resolve())
     log_dir.mkdir(parents=True, exist_ok=True)
-    log_path = log_dir / "uvicorn.log"
+    log_path = log_dir / f"{name}.log"
     with log_path.open("wb") as log:
         # Its own session: Ctrl-C in the terminal reaches only the bench, which
         # then stops the server in order (and the server's pool before the database).
@@ -113,14 +118,41 @@ def _wait_ready(base_url: str, process: subprocess.Popen[bytes], log_path: Path)
     raise RuntimeError(f"the service did not become ready:\n{log_path.read_text()[-3000:]}")
 
 
-def _child() -> None:
-    import uvicorn
-
+def app_factory() -> object:
+    """The app of each worker process when BENCH_WORKERS > 1."""
+    from app.logs import configure_logging
     from app.main import create_app
     from app.settings import Settings
 
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
-    logging_level = settings.log_level.lower()
+    configure_logging(settings)
+    return create_app(settings, database_url=os.environ["BENCH_API_DATABASE_URL"])
+
+
+def _child() -> None:
+    import uvicorn
+
+    from app.logs import configure_logging, uvicorn_logging
+    from app.main import create_app
+    from app.settings import Settings
+
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    configure_logging(settings)
+    workers = int(os.environ.get("BENCH_WORKERS", "1"))
+    if workers > 1:
+        # As `creatoros serve --workers N`: N processes on one port (uvicorn's
+        # supervisor stops them gracefully on SIGTERM).
+        uvicorn.run(
+            "bench.server:app_factory",
+            factory=True,
+            host="127.0.0.1",
+            port=int(os.environ["BENCH_PORT"]),
+            workers=workers,
+            proxy_headers=True,
+            timeout_graceful_shutdown=settings.shutdown_timeout,
+            **uvicorn_logging(settings),
+        )
+        return
 
     def _exit_normally(signum: int, frame: FrameType | None) -> None:
         raise SystemExit(0)
@@ -132,8 +164,9 @@ def _child() -> None:
         host="127.0.0.1",
         port=int(os.environ["BENCH_PORT"]),
         workers=1,
-        log_level=logging_level,
         proxy_headers=True,
+        timeout_graceful_shutdown=settings.shutdown_timeout,
+        **uvicorn_logging(settings),
     )
     server = uvicorn.Server(config)
     config.load()

@@ -5,9 +5,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict
 
-from app.schemas import JsonObject, Name, ShortText, Slug
+from app.schemas import JsonObject, Name, PartialUpdate, ShortText, Slug
 
 
 class TechnicalLevel(StrEnum):
@@ -45,12 +45,13 @@ class AudienceCreate(BaseModel):
     learning_preferences: JsonObject | None = None
 
 
-class AudienceUpdate(BaseModel):
+class AudienceUpdate(PartialUpdate):
     """Partial update: only the fields sent change; null clears an optional one."""
 
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"examples": [{"technical_level": "advanced"}]}
     )
+    not_nullable = frozenset({"slug", "name"})
 
     slug: Slug | None = None
     name: Name | None = None
@@ -59,14 +60,6 @@ class AudienceUpdate(BaseModel):
     demographics: JsonObject | None = None
     psychographics: JsonObject | None = None
     learning_preferences: JsonObject | None = None
-
-    @field_validator("slug", "name")
-    @classmethod
-    def _not_null(cls, value: Any) -> Any:
-        # Omitting a field keeps it; an explicit null cannot clear a required one.
-        if value is None:
-            raise ValueError("may be omitted, but not null")
-        return value
 
 
 class Audience(BaseModel):

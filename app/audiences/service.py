@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.audiences.schemas import AudienceCreate, AudienceUpdate
 from app.models import AudienceProfile
 from app.problems import ProblemError, sqlstate_of
-from app.rows import TableRows, no_mind
+from app.rows import Row, TableRows, no_mind
 
 audiences = cast(Table, AudienceProfile.__table__)
 
@@ -33,7 +33,7 @@ async def create_audience(conn: AsyncConnection, data: AudienceCreate) -> RowMap
     return row
 
 
-async def get_audience(conn: AsyncConnection, audience_id: uuid.UUID) -> RowMapping | None:
+async def get_audience(conn: AsyncConnection, audience_id: uuid.UUID) -> Row | None:
     return await ROWS.get(conn, audience_id)
 
 
@@ -45,7 +45,7 @@ async def list_audiences(
 
 async def update_audience(
     conn: AsyncConnection, audience_id: uuid.UUID, data: AudienceUpdate
-) -> RowMapping:
+) -> Row:
     return await ROWS.update(conn, audience_id, data.model_dump(mode="json", exclude_unset=True))
 
 

@@ -21,6 +21,7 @@ from app.contents.schemas import (
 from app.idempotency import IdempotencyKey
 from app.pagination import Cursor, Limit, Page
 from app.problems import problem_responses
+from app.schemas import json_response
 from app.tenancy import TenantSession
 
 router = APIRouter(
@@ -52,7 +53,13 @@ async def create_content(
     return await idempotency.record(Content.model_validate(row), response, 201)
 
 
-@router.get("", summary="List contents", operation_id="listContents", openapi_extra=PUBLIC_READ)
+@router.get(
+    "",
+    summary="List contents",
+    operation_id="listContents",
+    response_model=Page[Content],
+    openapi_extra=PUBLIC_READ,
+)
 async def list_contents(
     conn: TenantSession,
     _: PublicReader,
@@ -66,7 +73,7 @@ async def list_contents(
     tag: str | None = Query(
         default=None, max_length=100, description="Only contents with this tag."
     ),
-) -> Page[Content]:
+) -> Response:
     """Contents the caller may see: those of their projects, and published ones."""
     rows, next_cursor = await service.list_contents(
         conn,
@@ -81,7 +88,9 @@ async def list_contents(
         limit=limit,
         cursor=cursor,
     )
-    return Page[Content](items=[Content.model_validate(r) for r in rows], next_cursor=next_cursor)
+    return json_response(
+        Page[Content](items=[Content.model_validate(r) for r in rows], next_cursor=next_cursor)
+    )
 
 
 @router.get(
@@ -89,10 +98,11 @@ async def list_contents(
     summary="Get a content",
     operation_id="getContent",
     openapi_extra=PUBLIC_READ,
+    response_model=Content,
     responses=problem_responses(404),
 )
-async def get_content(content_id: uuid.UUID, conn: TenantSession, _: PublicReader) -> Content:
-    return Content.model_validate(await service.require_content(conn, content_id))
+async def get_content(content_id: uuid.UUID, conn: TenantSession, _: PublicReader) -> Response:
+    return json_response(Content.model_validate(await service.require_content(conn, content_id)))
 
 
 @router.patch(
@@ -119,10 +129,9 @@ async def update_content(
 )
 async def delete_content(
     content_id: uuid.UUID, conn: TenantSession, _: AuthenticatedPrincipal
-) -> Response:
+) -> None:
     """Soft delete: the content disappears from every answer until restored."""
     await service.delete_content(conn, content_id)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post(
@@ -180,9 +189,8 @@ async def put_content_mind(
 )
 async def delete_content_mind(
     content_id: uuid.UUID, mind_id: uuid.UUID, conn: TenantSession, _: AuthenticatedPrincipal
-) -> Response:
+) -> None:
     await service.delete_content_mind(conn, content_id, mind_id)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get(

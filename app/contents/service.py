@@ -34,7 +34,7 @@ from app.models import (
 )
 from app.problems import ProblemError, sqlstate_of
 from app.projects.service import insert_under_project
-from app.rows import TableRows, merge_patch, require_visible
+from app.rows import Row, TableRows, merge_patch, require_visible
 
 contents = cast(Table, Content.__table__)
 content_minds = cast(Table, ContentMind.__table__)
@@ -154,9 +154,7 @@ async def list_contents(
     return await ROWS.page(conn, filters=filters, limit=limit, cursor=cursor, where=where)
 
 
-async def update_content(
-    conn: AsyncConnection, content_id: uuid.UUID, data: ContentUpdate
-) -> RowMapping:
+async def update_content(conn: AsyncConnection, content_id: uuid.UUID, data: ContentUpdate) -> Row:
     values: dict[str, Any] = data.model_dump(mode="json", exclude_unset=True)
     if not values:
         return await require_content(conn, content_id)
@@ -214,7 +212,7 @@ async def delete_content(conn: AsyncConnection, content_id: uuid.UUID) -> None:
         raise await refused_write(conn, content_id)
 
 
-async def restore_content(conn: AsyncConnection, content_id: uuid.UUID) -> RowMapping:
+async def restore_content(conn: AsyncConnection, content_id: uuid.UUID) -> Row:
     result = await conn.execute(
         update(contents)
         .where(contents.c.id == content_id, contents.c.deleted_at.is_not(None))

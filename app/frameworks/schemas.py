@@ -5,9 +5,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
-from app.schemas import JsonObject, Name, ShortText, Slug
+from app.schemas import JsonObject, Name, PartialUpdate, ShortText, Slug
 
 
 class FrameworkType(StrEnum):
@@ -50,12 +50,13 @@ class FrameworkCreate(BaseModel):
     is_active: bool = True
 
 
-class FrameworkUpdate(BaseModel):
+class FrameworkUpdate(PartialUpdate):
     """Partial update: only the fields sent change."""
 
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"examples": [{"is_active": False}]}
     )
+    not_nullable = frozenset({"slug", "name", "framework_type", "is_active"})
 
     slug: Slug | None = None
     name: Name | None = None
@@ -63,15 +64,6 @@ class FrameworkUpdate(BaseModel):
     description: ShortText | None = None
     framework_schema: JsonObject | None = None
     is_active: bool | None = None
-
-    @field_validator("slug", "name", "framework_type", "is_active")
-    @classmethod
-    def _not_null(cls, value: Any) -> Any:
-        # Omitting a field keeps it; an explicit null would clear a value the
-        # API treats as required (and a NULL `is_active` matches no filter).
-        if value is None:
-            raise ValueError("may be omitted, but not null")
-        return value
 
 
 class Framework(BaseModel):

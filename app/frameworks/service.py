@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.frameworks.schemas import FrameworkCreate, FrameworkUpdate
 from app.models import ContentFramework
-from app.rows import TableRows
+from app.rows import Row, TableRows
 
 frameworks = cast(Table, ContentFramework.__table__)
 
@@ -26,7 +26,7 @@ async def create_framework(conn: AsyncConnection, data: FrameworkCreate) -> RowM
     return await ROWS.insert_owned(conn, data.model_dump(mode="json"))
 
 
-async def get_framework(conn: AsyncConnection, framework_id: uuid.UUID) -> RowMapping | None:
+async def get_framework(conn: AsyncConnection, framework_id: uuid.UUID) -> Row | None:
     return await ROWS.get(conn, framework_id)
 
 
@@ -38,7 +38,7 @@ async def list_frameworks(
 
 async def update_framework(
     conn: AsyncConnection, framework_id: uuid.UUID, data: FrameworkUpdate
-) -> RowMapping:
+) -> Row:
     return await ROWS.update(conn, framework_id, data.model_dump(mode="json", exclude_unset=True))
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.models import AudienceProfile, ContentProject
 from app.problems import sqlstate_of
 from app.projects.schemas import ProjectCreate, ProjectUpdate, ProjectUpsert
-from app.rows import TableRows, merge_patch, no_mind, require_visible
+from app.rows import Row, TableRows, merge_patch, no_mind, require_visible
 
 projects = cast(Table, ContentProject.__table__)
 audiences = cast(Table, AudienceProfile.__table__)
@@ -106,7 +106,7 @@ async def upsert_project(
     return cast(RowMapping, row), inserted
 
 
-async def get_project(conn: AsyncConnection, project_id: uuid.UUID) -> RowMapping | None:
+async def get_project(conn: AsyncConnection, project_id: uuid.UUID) -> Row | None:
     return await ROWS.get(conn, project_id)
 
 
@@ -116,9 +116,7 @@ async def list_projects(
     return await ROWS.page(conn, filters=filters, limit=limit, cursor=cursor)
 
 
-async def update_project(
-    conn: AsyncConnection, project_id: uuid.UUID, data: ProjectUpdate
-) -> RowMapping:
+async def update_project(conn: AsyncConnection, project_id: uuid.UUID, data: ProjectUpdate) -> Row:
     values: dict[str, Any] = data.model_dump(mode="json", exclude_unset=True)
     await _check_references(conn, values)
     if "project_metadata" in values:

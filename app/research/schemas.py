@@ -5,9 +5,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from app.schemas import JsonObject, LongText, Name
+from app.schemas import JsonObject, LongText, Name, PartialUpdate
 
 
 class ResearchType(StrEnum):
@@ -52,26 +52,19 @@ class MarketResearchCreate(BaseModel):
     competitors_count: CompetitorsCount | None = None
 
 
-class MarketResearchUpdate(BaseModel):
+class MarketResearchUpdate(PartialUpdate):
     """Partial update: only the fields sent change; null clears an optional one."""
 
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"examples": [{"competitors_count": 12}]}
     )
+    not_nullable = frozenset({"research_type", "report_data"})
 
     research_type: ResearchType | None = None
     report_data: JsonObject | None = None
     title: Name | None = None
     body: LongText | None = None
     competitors_count: CompetitorsCount | None = None
-
-    @field_validator("research_type", "report_data")
-    @classmethod
-    def _not_null(cls, value: Any) -> Any:
-        # Omitting a field keeps it; an explicit null cannot clear a required one.
-        if value is None:
-            raise ValueError("may be omitted, but not null")
-        return value
 
 
 class MarketResearch(BaseModel):

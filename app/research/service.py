@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.models import MarketResearch
 from app.projects.service import get_project, insert_under_project, project_not_found
 from app.research.schemas import MarketResearchCreate, MarketResearchUpdate
-from app.rows import TableRows
+from app.rows import Row, TableRows
 
 research = cast(Table, MarketResearch.__table__)
 
@@ -31,7 +31,7 @@ async def create_research(
     return (await insert_under_project(conn, project_id, statement)).mappings().one()
 
 
-async def get_research(conn: AsyncConnection, research_id: uuid.UUID) -> RowMapping | None:
+async def get_research(conn: AsyncConnection, research_id: uuid.UUID) -> Row | None:
     return await ROWS.get(conn, research_id)
 
 
@@ -58,7 +58,7 @@ async def list_research(
 
 async def update_research(
     conn: AsyncConnection, research_id: uuid.UUID, data: MarketResearchUpdate
-) -> RowMapping:
+) -> Row:
     return await ROWS.update(conn, research_id, data.model_dump(mode="json", exclude_unset=True))
 
 

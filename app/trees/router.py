@@ -2,17 +2,16 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
 from pydantic_core import to_json
-from sqlalchemy import RowMapping
 
 from app.auth import PUBLIC_READ, AuthenticatedPrincipal, PublicReader
 from app.bodies import JsonBodyRoute
 from app.problems import problem_responses
 from app.projects.schemas import Project
+from app.rows import Row
 from app.tenancy import TenantSession
 from app.trees import service
 from app.trees.schemas import MAX_DEPTH, ContentTree, MoveRequest, TreeUpsert
@@ -32,50 +31,12 @@ MaxDepth = Annotated[
 IfNoneMatch = Annotated[str | None, Header(description="An ETag from an earlier answer.")]
 
 
-def nest(rows: Sequence[RowMapping], include_body: bool) -> list[dict[str, Any]]:
-    """Flat rows of one recursive query → nested nodes, siblings in order."""
-    nodes: dict[uuid.UUID, dict[str, Any]] = {}
-    for row in rows:
-        node = {
-            "id": row["id"],
-            "slug": row["slug"],
-            "title": row["title"],
-            "content_type": row["content_type"],
-            "status": row["status"],
-            "sequence_order": row["sequence_order"],
-            "fidelity_score": row["fidelity_score"],
-            "file_path": row["file_path"],
-            "metadata": row["metadata"],
-            "children": [],
-        }
-        if include_body:
-            node["content"] = row["content"]
-        nodes[row["id"]] = node
-    roots: list[dict[str, Any]] = []
-    for row in rows:
-        parent = nodes.get(row["parent_content_id"])
-        (parent["children"] if parent is not None else roots).append(nodes[row["id"]])
-
-    def order(siblings: list[dict[str, Any]]) -> None:
-        siblings.sort(
-            key=lambda n: (n["sequence_order"] is None, n["sequence_order"] or 0, n["slug"])
-        )
-        for sibling in siblings:
-            order(sibling["children"])
-
-    order(roots)
-    return roots
-
-
 def tree_response(
-    project: RowMapping, rows: Sequence[RowMapping], *, include_body: bool,
-    if_none_match: str | None,
-) -> Response:  # fmt: skip
+    project: Row, nodes: list[dict[str, Any]], *, if_none_match: str | None
+) -> Response:
     """Serialized once, straight to bytes (no second validation pass); the
     ETag is the hash of those bytes, so an unchanged tree answers 304."""
-    body = to_json(
-        {"project": Project.model_validate(project).model_dump(), "nodes": nest(rows, include_body)}
-    )
+    body = to_json({"project": Project.model_validate(project), "nodes": nodes})
     etag = '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
     headers = {"ETag": etag, "Cache-Control": "private, no-cache", "Vary": "Authorization"}
     if if_none_match is not None and etag in {t.strip() for t in if_none_match.split(",")}:
@@ -108,10 +69,10 @@ async def get_project_tree(
     """The whole course (or book…) in one request: nested nodes, siblings in
     `sequence_order`, deleted ones left out. Send the `ETag` back as
     `If-None-Match` to get a 304 when nothing changed."""
-    project, rows = await service.read_project_tree(
+    project, nodes = await service.read_project_tree(
         conn, project_id, include_body=include_body, max_depth=max_depth
     )
-    return tree_response(project, rows, include_body=include_body, if_none_match=if_none_match)
+    return tree_response(project, nodes, if_none_match=if_none_match)
 
 
 @router.get(
@@ -131,10 +92,10 @@ async def get_content_tree(
     if_none_match: IfNoneMatch = None,
 ) -> Response:
     """A content and its descendants (a module and its lessons, say), with its project."""
-    project, rows = await service.read_subtree(
+    project, nodes = await service.read_subtree(
         conn, content_id, include_body=include_body, max_depth=max_depth
     )
-    return tree_response(project, rows, include_body=include_body, if_none_match=if_none_match)
+    return tree_response(project, nodes, if_none_match=if_none_match)
 
 
 @router.put(
@@ -157,10 +118,10 @@ async def put_project_tree(
     payload is checked first (content types, hierarchy, unique slugs, depth ≤ 16,
     ≤ 5,000 nodes): any refusal changes nothing. Answers the resulting tree."""
     await service.upsert_tree(conn, project_id, body.nodes, prune=body.prune)
-    project, rows = await service.read_project_tree(
+    project, nodes = await service.read_project_tree(
         conn, project_id, include_body=False, max_depth=MAX_DEPTH
     )
-    return tree_response(project, rows, include_body=False, if_none_match=None)
+    return tree_response(project, nodes, if_none_match=None)
 
 
 @router.post(
@@ -172,9 +133,8 @@ async def put_project_tree(
 )
 async def move_content(
     content_id: uuid.UUID, body: MoveRequest, conn: TenantSession, _: AuthenticatedPrincipal
-) -> Response:
+) -> None:
     """Under a new parent of the same project (or to the root), at a position;
     the siblings it leaves and joins are renumbered 1…n. A move under itself or
     one of its descendants is refused (422)."""
     await service.move_content(conn, content_id, body.parent_id, body.position)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)

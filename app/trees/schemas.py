@@ -30,6 +30,13 @@ class TreeNode(BaseModel):
     children: list[TreeNode]
 
 
+# The node's own fields, in order: what the tree read selects and `nest`
+# copies (`content` only with bodies, `children` built by nesting).
+NODE_FIELDS: tuple[str, ...] = tuple(
+    name for name in TreeNode.model_fields if name not in ("content", "children")
+)
+
+
 class ContentTree(BaseModel):
     project: Project
     nodes: list[TreeNode]

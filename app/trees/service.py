@@ -1,4 +1,5 @@
-"""Content trees in SQL (the statements live in `app.trees.sql`)."""
+"""Content trees: validation, nesting, and their SQL (the statements live in
+`app.trees.sql`)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,13 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.contents.service import check_parent, content_not_found, refused_write
+from app.observability import TREE_UPSERT_NODES
 from app.problems import ProblemError, sqlstate_of
 from app.projects.service import get_project, project_not_found
+from app.rows import Row
+from app.tenancy import fetch
 from app.trees import sql
-from app.trees.schemas import MAX_DEPTH, MAX_NODES, TreeNodeIn
+from app.trees.schemas import MAX_DEPTH, MAX_NODES, NODE_FIELDS, TreeNodeIn
 
 # Which content types may hold which: the course and book hierarchies.
 # Types not listed here may hold, and sit under, anything.
@@ -81,29 +85,81 @@ async def _rows(conn: AsyncConnection, statement: str, *args: Any) -> Sequence[R
     return result.mappings().all()
 
 
+def _sibling_order(node: dict[str, Any]) -> tuple[bool, int, str]:
+    order = node["sequence_order"]
+    return (order is None, order or 0, node["slug"])
+
+
+def nest(
+    rows: Sequence[Any], *, include_body: bool, max_depth: int, root_id: uuid.UUID | None = None
+) -> list[dict[str, Any]]:
+    """Flat rows (`READ_PROJECT_TREE` / `READ_SUBTREE`: the node fields in
+    `NODE_FIELDS` order, then parent_content_id, project_id, content) → nested
+    nodes, siblings in (sequence_order, slug) order.
+
+    Only what hangs from the roots (the project's top-level nodes, or the
+    content `root_id`) down to `max_depth` levels is reached: a node under a
+    deleted (or invisible) parent is not, and neither is one too deep.
+    """
+    width = len(NODE_FIELDS)
+    by_parent: dict[uuid.UUID | None, list[dict[str, Any]]] = {}
+    roots: list[dict[str, Any]] = []
+    for row in rows:
+        values = tuple(row.values())
+        node = dict(zip(NODE_FIELDS, values[:width], strict=True))
+        node["children"] = []
+        if include_body:
+            node["content"] = values[width + 2]
+        if root_id is not None and node["id"] == root_id:
+            roots.append(node)
+        by_parent.setdefault(values[width], []).append(node)
+    if root_id is None:
+        roots = by_parent.get(None, [])
+
+    placed: set[uuid.UUID] = set()
+
+    def attach(siblings: list[dict[str, Any]], depth: int) -> None:
+        siblings.sort(key=_sibling_order)
+        placed.update(node["id"] for node in siblings)
+        if depth >= max_depth:
+            return
+        for node in siblings:
+            # Each node once, even if the data held a cycle (the API never
+            # writes one; the schema cannot forbid it).
+            children = [c for c in by_parent.get(node["id"], ()) if c["id"] not in placed]
+            if children:
+                node["children"] = children
+                attach(children, depth + 1)
+
+    attach(roots, 1)
+    return roots
+
+
 async def read_project_tree(
     conn: AsyncConnection, project_id: uuid.UUID, *, include_body: bool, max_depth: int
-) -> tuple[RowMapping, Sequence[RowMapping]]:
+) -> tuple[Row, list[dict[str, Any]]]:
+    """The project and its nested nodes."""
     project = await get_project(conn, project_id)
     if project is None:
         raise project_not_found(project_id)
-    rows = await _rows(conn, sql.READ_PROJECT_TREE, project_id, max_depth, include_body)
-    return project, rows
+    rows = await fetch(conn, sql.READ_PROJECT_TREE, project_id, include_body)
+    return project, nest(rows, include_body=include_body, max_depth=max_depth)
 
 
 async def read_subtree(
     conn: AsyncConnection, content_id: uuid.UUID, *, include_body: bool, max_depth: int
-) -> tuple[RowMapping, Sequence[RowMapping]]:
-    rows = await _rows(conn, sql.READ_SUBTREE, content_id, max_depth, include_body)
-    if not rows:
+) -> tuple[Row, list[dict[str, Any]]]:
+    """A content's project and the content, nested with its descendants."""
+    rows = await fetch(conn, sql.READ_SUBTREE, content_id, include_body)
+    nodes = nest(rows, include_body=include_body, max_depth=max_depth, root_id=content_id)
+    if not nodes:
         raise content_not_found(content_id)
-    project_id = next(row["project_id"] for row in rows if row["id"] == content_id)
-    project = await get_project(conn, project_id) if project_id else None
+    project = await get_project(conn, rows[0]["project_id"])
     if project is None:
         # A published content of another creator's project: its tree is
         # readable, its project is not.
         raise ProblemError(404, f"content {content_id} is not part of a project you can read")
-    return project, rows
+    return project, nodes
 
 
 async def upsert_tree(
@@ -136,22 +192,8 @@ async def upsert_tree(
         raise
     if prune:
         await conn.exec_driver_sql(sql.PRUNE, (project_id, plan.ids))
+    TREE_UPSERT_NODES.observe(len(plan.ids))
     return plan.ids
-
-
-_SIBLINGS = """
-SELECT id FROM contents
-WHERE project_id = $1 AND deleted_at IS NULL AND id <> $3
-  AND parent_content_id IS NOT DISTINCT FROM $2
-ORDER BY sequence_order NULLS LAST, slug
-"""
-
-_RENUMBER = """
-UPDATE contents c SET sequence_order = n.position,
-       parent_content_id = CASE WHEN c.id = $3 THEN $4 ELSE c.parent_content_id END
-FROM unnest($1::uuid[], $2::int2[]) AS n(id, position)
-WHERE c.id = n.id
-"""
 
 
 async def move_content(
@@ -160,27 +202,22 @@ async def move_content(
 ) -> None:  # fmt: skip
     """Move a content under a new parent (or to the root) at a position, and
     renumber the siblings it leaves and joins, in one statement."""
-    locked = await _rows(
-        conn,
-        "SELECT id, project_id, parent_content_id FROM contents"
-        " WHERE id = $1 AND deleted_at IS NULL FOR UPDATE",
-        content_id,
-    )
+    locked = await _rows(conn, sql.LOCK_CONTENT, content_id)
     if not locked:
         raise await refused_write(conn, content_id)
     node = locked[0]
     if parent_id is not None:
         await check_parent(conn, parent_id, node["project_id"], child_id=content_id)
     joined = [
-        r["id"] for r in await _rows(conn, _SIBLINGS, node["project_id"], parent_id, content_id)
+        r["id"] for r in await _rows(conn, sql.SIBLINGS, node["project_id"], parent_id, content_id)
     ]
     index = len(joined) if position is None else min(position - 1, len(joined))
     joined.insert(index, content_id)
     ids, positions = list(joined), list(range(1, len(joined) + 1))
     if node["parent_content_id"] != parent_id:
         left = await _rows(
-            conn, _SIBLINGS, node["project_id"], node["parent_content_id"], content_id
+            conn, sql.SIBLINGS, node["project_id"], node["parent_content_id"], content_id
         )
         ids += [r["id"] for r in left]
         positions += list(range(1, len(left) + 1))
-    await conn.exec_driver_sql(_RENUMBER, (ids, positions, content_id, parent_id))
+    await conn.exec_driver_sql(sql.RENUMBER, (ids, positions, content_id, parent_id))

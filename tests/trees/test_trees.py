@@ -167,9 +167,24 @@ async def test_prune_soft_deletes_what_the_payload_left_out(
     assert len(flatten(restored.json()["nodes"])) == len(flatten(payload))
 
 
-async def test_the_upsert_is_set_based(settings: Settings, alice: Creator, api_url: str) -> None:
+async def test_the_upsert_is_set_based(
+    settings: Settings, alice: Creator, api_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A bounded number of statements whatever the size of the tree."""
     counts: list[int] = []
+    from app import rows, tenancy
+    from app.trees import service
+
+    raw_fetch = tenancy.fetch
+
+    async def counted_fetch(conn: Any, statement: str, *args: Any) -> Any:
+        # The reads of the project and its tree run on the raw asyncpg
+        # connection, which SQLAlchemy's events do not see.
+        statements.append(statement)
+        return await raw_fetch(conn, statement, *args)
+
+    for module in (rows, service):
+        monkeypatch.setattr(module, "fetch", counted_fetch)
 
     def count_statements(size: int) -> list[dict[str, Any]]:
         return [{"slug": "outline", "title": "o", "content_type": "course_outline", "children": [
@@ -334,3 +349,21 @@ async def test_rls_holds_for_trees(
         await client.get(f"/v1/projects/{project}/tree", headers=bob.headers)
     ).status_code == 200
     assert (await put_tree(client, bob, project, [])).status_code == 403
+
+
+async def test_gzip_can_be_left_to_a_proxy(
+    settings: Settings, api_url: str, alice: Creator
+) -> None:
+    from app.main import create_app
+    from tests.conftest import client_for
+
+    app = create_app(settings.model_copy(update={"gzip_minimum_bytes": 0}), database_url=api_url)
+    async for c in client_for(app):
+        project = await new_project(c, alice)
+        await put_tree(c, alice, project, course_payload("claude-code"))
+        response = await c.get(
+            f"/v1/projects/{project}/tree", params={"include_body": "true"},
+            headers={**alice.headers, "Accept-Encoding": "gzip"},
+        )  # fmt: skip
+        assert response.status_code == 200
+        assert "content-encoding" not in response.headers

@@ -1,0 +1,243 @@
+"""Seeing the service run: request ids, the access log, Prometheus metrics.
+
+One pure-ASGI middleware (`RequestContext`), outermost of all (it wraps even
+Starlette's error middleware, so a 500 carries its request id too), does the
+per-request work once:
+
+- the request id: the caller's `X-Request-ID` when it is a sane token, else a
+  new one; published in a context variable (problem documents and the tenant
+  transaction's `application_name` read it there) and echoed on the response;
+- after the response: one access-log line (method, route template, status,
+  duration, user id, request id) and the Prometheus counter and histogram,
+  labelled by the route *template* (`/v1/contents/{content_id}`), never the
+  raw path, so ids cannot blow up the label set.
+
+Metrics live in prometheus-client's default registry. Under `creatoros serve
+--workers N` each worker is a process: the parent then sets
+PROMETHEUS_MULTIPROC_DIR, and `/metrics` aggregates every worker's files.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+import uuid
+import warnings
+from collections.abc import Callable
+from contextvars import ContextVar
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+access_log = logging.getLogger("creatoros.access")
+
+REQUEST_ID_HEADER = "x-request-id"
+# Printable, URL- and log-safe, short enough for `application_name` (63 bytes).
+_SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:+/=@-]{0,63}")
+UNMATCHED_ROUTE = "unmatched"
+
+request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+_MULTIPROCESS = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+
+REQUESTS = Counter(
+    "creatoros_http_requests_total",
+    "HTTP requests answered, by method, route template and status.",
+    ["method", "route", "status"],
+)
+REQUEST_SECONDS = Histogram(
+    "creatoros_http_request_duration_seconds",
+    "Time from the request's arrival to the end of its answer.",
+    ["method", "route", "status"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+# Pool gauges follow the pool's own events, so they also add up across
+# worker processes (multiprocess mode "livesum").
+POOL_SIZE = Gauge(
+    "creatoros_db_pool_size",
+    "Connections the pool may hold (DB_POOL_SIZE per process).",
+    multiprocess_mode="livesum",
+)
+POOL_IN_USE = Gauge(
+    "creatoros_db_pool_in_use",
+    "Connections checked out by requests right now.",
+    multiprocess_mode="livesum",
+)
+POOL_WAITING = Gauge(
+    "creatoros_db_pool_waiting",
+    "Requests waiting for a pooled connection right now.",
+    multiprocess_mode="livesum",
+)
+TREE_UPSERT_NODES = Histogram(
+    "creatoros_tree_upsert_nodes",
+    "Nodes per tree upsert (PUT /v1/projects/{id}/tree).",
+    buckets=(1, 10, 50, 133, 500, 1000, 2500, 5000),
+)
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+def accepted_request_id(value: bytes | None) -> str:
+    """The caller's id when it is a sane token; a fresh one otherwise (never
+    echo arbitrary bytes into headers, logs or the database)."""
+    if value:
+        try:
+            text = value.decode("ascii")
+        except UnicodeDecodeError:
+            return new_request_id()
+        if _SANE_REQUEST_ID.fullmatch(text):
+            return text
+    return new_request_id()
+
+
+def operation_paths(openapi: dict[str, Any]) -> dict[str, str]:
+    """operationId → path template, from the app's own OpenAPI document: the
+    one place that knows each route's full path whatever the FastAPI version
+    (recent ones keep an included router's routes relative to its prefix)."""
+    return {
+        operation["operationId"]: path
+        for path, item in openapi.get("paths", {}).items()
+        for operation in item.values()
+        if isinstance(operation, dict) and "operationId" in operation
+    }
+
+
+class RequestContext:
+    """Request id, access log and metrics for every HTTP request."""
+
+    def __init__(self, app: ASGIApp, openapi: Callable[[], dict[str, Any]]) -> None:
+        self.app = app
+        self._openapi = openapi
+        self._paths: dict[str, str] | None = None
+        # prometheus-client's `labels()` takes a lock and builds a key each
+        # time: keep the children per label tuple.
+        self._children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = None
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                request_id = value
+                break
+        rid = accepted_request_id(request_id)
+        token = request_id_var.set(rid)
+        state = scope.setdefault("state", {})
+        state["request_id"] = rid
+        rid_header = (b"x-request-id", rid.encode())
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), rid_header]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            self._record(scope, status, time.perf_counter() - started, rid)
+            request_id_var.reset(token)
+
+    def route_template(self, scope: Scope) -> str:
+        """The matched route's path template (the router puts the route on
+        the scope), never the raw path."""
+        route = scope.get("route")
+        if route is None:
+            return UNMATCHED_ROUTE
+        operation_id = getattr(route, "operation_id", None) or getattr(route, "unique_id", None)
+        if operation_id is not None:
+            if self._paths is None:
+                with warnings.catch_warnings():
+                    # Schema problems (duplicate operation ids…) are for
+                    # /openapi.json to report, not for the first request.
+                    warnings.simplefilter("ignore")
+                    self._paths = operation_paths(self._openapi())
+            if operation_id in self._paths:
+                return self._paths[operation_id]
+        path = getattr(route, "path", None)
+        return path if isinstance(path, str) else UNMATCHED_ROUTE
+
+    def _record(self, scope: Scope, status: int, seconds: float, rid: str) -> None:
+        method = scope["method"]
+        route = self.route_template(scope)
+        key = (method, route, str(status))
+        children = self._children.get(key)
+        if children is None:
+            children = (REQUESTS.labels(*key), REQUEST_SECONDS.labels(*key))
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
+        if access_log.isEnabledFor(logging.INFO):
+            user_id = scope["state"].get("user_id")
+            access_log.info(
+                "%s %s %d %.1fms rid=%s user=%s",
+                method,
+                route,
+                status,
+                seconds * 1000,
+                rid,
+                user_id or "-",
+                extra={
+                    "request_id": rid,
+                    "method": method,
+                    "route": route,
+                    "status": status,
+                    "duration_ms": round(seconds * 1000, 3),
+                    "user_id": user_id,
+                },
+            )
+
+
+def metrics_registry() -> CollectorRegistry:
+    if not _MULTIPROCESS:
+        return REGISTRY
+    from prometheus_client import multiprocess
+
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return registry
+
+
+async def metrics(_: Request) -> Response:
+    """Prometheus text format; no auth (bind it to a private network or
+    filter it at the load balancer), not part of the API's OpenAPI."""
+    return Response(generate_latest(metrics_registry()), media_type=CONTENT_TYPE_LATEST)
+
+
+def track_pool(engine: Any, size: int) -> None:
+    """Pool size and connections in use, from the pool's own events."""
+    from sqlalchemy import event
+
+    POOL_SIZE.inc(size)
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _checkout(*_: Any) -> None:
+        POOL_IN_USE.inc()
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _checkin(*_: Any) -> None:
+        POOL_IN_USE.dec()
+
+
+def untrack_pool(size: int) -> None:
+    POOL_SIZE.dec(size)

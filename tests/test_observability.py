@@ -1,0 +1,108 @@
+"""Request ids, the access log and /metrics, through the app."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+
+import httpx
+import pytest
+
+from app.logs import JsonFormatter
+from app.observability import accepted_request_id
+from tests.conftest import Creator
+
+
+async def test_metrics_are_labelled_by_route_template_not_by_path(
+    client: httpx.AsyncClient, alice: Creator
+) -> None:
+    missing = uuid.uuid4()
+    assert (await client.get(f"/v1/contents/{missing}", headers=alice.headers)).status_code == 404
+    assert (await client.get("/v1/projects", headers=alice.headers)).status_code == 200
+    assert (await client.get(f"/no/such/{missing}")).status_code == 404
+
+    metrics = await client.get("/metrics")  # no token needed
+    assert metrics.status_code == 200
+    assert metrics.headers["content-type"].startswith("text/plain")
+    text = metrics.text
+    assert (
+        'creatoros_http_requests_total{method="GET",route="/v1/contents/{content_id}",status="404"}'
+        in text
+    )
+    assert 'route="/v1/projects",status="200"' in text
+    assert 'route="unmatched",status="404"' in text
+    assert "creatoros_http_request_duration_seconds_bucket" in text
+    assert str(missing) not in text
+    for gauge in ("db_pool_size", "db_pool_in_use", "db_pool_waiting"):
+        assert f"creatoros_{gauge} " in text
+    assert "/metrics" not in (await client.get("/openapi.json")).json()["paths"]
+
+
+async def test_tree_upsert_node_counts_are_counted(
+    client: httpx.AsyncClient, alice: Creator
+) -> None:
+    def count(text: str) -> float:
+        line = next(x for x in text.splitlines() if x.startswith("creatoros_tree_upsert_nodes_sum"))
+        return float(line.split()[-1])
+
+    before = count((await client.get("/metrics")).text)
+    project = (
+        await client.post(
+            "/v1/projects", headers=alice.headers,
+            json={"slug": "m", "name": "M", "project_type": "course"},
+        )
+    ).json()["id"]  # fmt: skip
+    nodes = [
+        {"slug": "o", "title": "O", "content_type": "course_outline",
+         "children": [{"slug": "l", "title": "L", "content_type": "course_lesson"}]}
+    ]  # fmt: skip
+    put = await client.put(
+        f"/v1/projects/{project}/tree", headers=alice.headers, json={"nodes": nodes}
+    )
+    assert put.status_code == 200, put.text
+    assert count((await client.get("/metrics")).text) == before + 2
+
+
+async def test_request_id_is_taken_when_sane_and_echoed_on_problems(
+    client: httpx.AsyncClient, alice: Creator
+) -> None:
+    ok = await client.get("/v1/me", headers={**alice.headers, "X-Request-ID": "abc-123.x"})
+    assert ok.headers["x-request-id"] == "abc-123.x"
+
+    problem = await client.get(
+        f"/v1/contents/{uuid.uuid4()}", headers={**alice.headers, "X-Request-ID": "rid-404"}
+    )
+    assert problem.status_code == 404
+    assert problem.headers["x-request-id"] == "rid-404"
+    assert problem.json()["request_id"] == "rid-404"
+
+    unauthorized = await client.get("/v1/me", headers={"Authorization": "Bearer nope"})
+    assert unauthorized.status_code == 401
+    generated = unauthorized.headers["x-request-id"]
+    assert len(generated) == 32 and unauthorized.json()["request_id"] == generated
+
+    for bad in ("has space", "x" * 65, "new\\nline", "é"):
+        got = accepted_request_id(bad.encode())
+        assert got != bad and len(got) == 32
+
+
+async def test_access_log_line_as_json(
+    client: httpx.AsyncClient, alice: Creator, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="creatoros.access")
+    response = await client.get(
+        f"/v1/contents/{uuid.uuid4()}", headers={**alice.headers, "X-Request-ID": "log-me"}
+    )
+    assert response.status_code == 404
+    (record,) = [r for r in caplog.records if r.name == "creatoros.access"]
+    line = JsonFormatter().format(record)
+    assert "\n" not in line
+    entry = json.loads(line)
+    assert entry["request_id"] == "log-me"
+    assert entry["method"] == "GET"
+    assert entry["route"] == "/v1/contents/{content_id}"
+    assert entry["status"] == 404
+    assert entry["user_id"] == str(alice.user_id)
+    assert entry["level"] == "INFO" and "time" in entry and entry["duration_ms"] > 0
+    assert alice.token not in line

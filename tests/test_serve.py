@@ -1,0 +1,133 @@
+"""`creatoros serve --workers 2` as operators run it: one port, two processes,
+JSON logs, request ids visible in `pg_stat_activity`, and a SIGTERM that lets
+the request in flight finish before the pool closes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import subprocess
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+from tests.conftest import TEST_JWT_SECRET, Creator
+from tests.test_cli import CREATOROS, clean_env, free_port, wait_ready
+
+REQUEST_ID = "trace-me-0042"
+
+
+async def _waiting_in_database(dsn: str, application_name: str) -> bool:
+    """True once a backend runs a statement under `application_name`."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        for _ in range(200):
+            state = await conn.fetchval(
+                "SELECT state FROM pg_stat_activity WHERE application_name = $1",
+                application_name,
+            )
+            if state == "active":
+                return True
+            await asyncio.sleep(0.05)
+        return False
+    finally:
+        await conn.close()
+
+
+async def test_two_workers_json_logs_request_id_in_pg_stat_activity_and_graceful_stop(
+    tmp_path: Path, database: str, alice: Creator
+) -> None:
+    dsn = database.replace("postgresql+asyncpg://", "postgresql://", 1)
+    port = free_port()
+    proc = subprocess.Popen(
+        [CREATOROS, "serve", "--port", str(port), "--workers", "2"],
+        env=clean_env(
+            tmp_path / "data", DATABASE_URL=database, JWT_SECRET=TEST_JWT_SECRET, LOG_FORMAT="json"
+        ),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(base, proc)
+        # Metrics add up across the workers (prometheus-client's multiprocess
+        # mode): whichever worker answers a scrape reports every request.
+        # A new connection each time, so requests and scrapes spread out.
+        for _ in range(20):
+            assert httpx.get(f"{base}/healthz", headers={"Connection": "close"}).status_code == 200
+        # A worker counts a request just after sending its answer: let the
+        # last one land before scraping.
+        await asyncio.sleep(0.5)
+        totals = set()
+        for _ in range(4):
+            scrape = httpx.get(f"{base}/metrics", headers={"Connection": "close"}).text
+            totals.add(
+                sum(
+                    float(line.rsplit(" ", 1)[1])
+                    for line in scrape.splitlines()
+                    if line.startswith("creatoros_http_requests_total{")
+                    and 'route="/healthz"' in line
+                )
+            )
+        assert totals == {20.0}, totals
+        async with httpx.AsyncClient(base_url=base, headers=alice.headers, timeout=30) as client:
+            created = await client.post(
+                "/v1/projects", json={"slug": "c", "name": "C", "project_type": "course"}
+            )
+            assert created.status_code == 201, created.text
+            project = created.json()["id"]
+
+            # Hold the project's row lock, so the PUT below waits in the
+            # database (where pg_stat_activity shows its request id) while
+            # the service is told to stop.
+            locker = await asyncpg.connect(dsn)
+            try:
+                lock = locker.transaction()
+                await lock.start()
+                await locker.execute(
+                    "SELECT 1 FROM content_projects WHERE id = $1 FOR UPDATE", project
+                )
+                put = asyncio.create_task(
+                    client.put(
+                        f"/v1/projects/{project}/tree",
+                        json={
+                            "nodes": [{"slug": "o", "title": "O", "content_type": "course_outline"}]
+                        },
+                        headers={"X-Request-ID": REQUEST_ID},
+                    )
+                )
+                assert await _waiting_in_database(dsn, f"creatoros {REQUEST_ID}")
+                proc.send_signal(signal.SIGTERM)
+                await asyncio.sleep(1.0)
+                assert not put.done(), "the request in flight was cut off"
+                await lock.rollback()
+            finally:
+                await locker.close()
+            answered = await put
+        assert answered.status_code == 200, answered.text
+        assert answered.headers["x-request-id"] == REQUEST_ID
+        out, _ = proc.communicate(timeout=30)
+        assert proc.returncode == 0, out
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+    records = []
+    for line in out.splitlines():
+        if line.startswith("{"):
+            records.append(json.loads(line))
+    access = [r for r in records if r.get("request_id") == REQUEST_ID and "route" in r]
+    assert len(access) == 1, out
+    assert access[0]["method"] == "PUT"
+    assert access[0]["route"] == "/v1/projects/{project_id}/tree"
+    assert access[0]["status"] == 200
+    assert access[0]["user_id"] == str(alice.user_id)
+    assert {"time", "level", "duration_ms"} <= access[0].keys()
+    assert alice.token not in out
+    # Started once in the parent, served by two workers.
+    assert len({r["message"] for r in records if "Started server process" in r["message"]}) == 2
