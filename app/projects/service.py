@@ -70,10 +70,11 @@ _UPSERT = text(
        -- A re-run that changes nothing writes nothing: updated_at (and so the
        -- tree's ETag, which carries the project) stays as it was.
        WHERE (p.name, p.project_type, p.description, p.status, p.persona_mind_id,
-              p.project_metadata)
+              p.target_audience_id, p.project_metadata)
              IS DISTINCT FROM
              (EXCLUDED.name, EXCLUDED.project_type, EXCLUDED.description,
               coalesce(:status, p.status), EXCLUDED.persona_mind_id,
+              EXCLUDED.target_audience_id,
               jsonb_merge_patch(p.project_metadata, EXCLUDED.project_metadata))
        RETURNING p.*, (xmax = 0) AS inserted"""
 )

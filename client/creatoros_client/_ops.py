@@ -99,6 +99,17 @@ def list_research(
     )
 
 
+def search(
+    q: str, limit: int | None, cursor: str | None, filters: dict[str, Any]
+) -> Call[m.Page[m.SearchHit]]:
+    return Call(
+        "GET",
+        "/v1/search",
+        returning(m.Page[m.SearchHit]),
+        params={"q": q, "limit": limit, "cursor": cursor, **filters},
+    )
+
+
 def restore_content(content_id: Id) -> Call[m.Content]:
     return Call("POST", f"/v1/contents/{content_id}/restore", returning(m.Content), idempotent=True)
 

@@ -61,6 +61,7 @@ class Client(_Base):
         self.audiences = resources.Audiences(self.call)
         self.market_research = resources.MarketResearch(self.call)
         self.tags = resources.Tags(self.call)
+        self.search = resources.Search(self.call)
         self.minds = resources.Minds(self.call)
 
     def _send(self, call: Call[T]) -> T:
@@ -127,6 +128,7 @@ class AsyncClient(_Base):
         self.audiences = resources.AsyncAudiences(self.call)
         self.market_research = resources.AsyncMarketResearch(self.call)
         self.tags = resources.AsyncTags(self.call)
+        self.search = resources.AsyncSearch(self.call)
         self.minds = resources.AsyncMinds(self.call)
 
     async def _send(self, call: Call[T]) -> T:

@@ -318,6 +318,7 @@ class Problem(_Response):
     status: int
     detail: str | None = None
     errors: list[ValidationIssue] | None = None
+    request_id: str | None = None  # X-Request-ID of the answer: quote it in a bug report
 
 
 class Project(_Response):
@@ -345,6 +346,7 @@ class ProjectCreate(_Request):
     description: str | None = None
     status: ProjectStatus = "planning"
     persona_mind_id: uuid.UUID | None = None
+    target_audience_id: uuid.UUID | None = None
     project_metadata: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -359,6 +361,7 @@ class ProjectUpdate(_Request):
     description: str | None = None
     status: ProjectStatus | None = None
     persona_mind_id: uuid.UUID | None = None
+    target_audience_id: uuid.UUID | None = None
     project_metadata: dict[str, Any] | None = None
 
 
@@ -371,7 +374,21 @@ class ProjectUpsert(_Request):
     description: str | None = None
     status: ProjectStatus | None = None
     persona_mind_id: uuid.UUID | None = None
+    target_audience_id: uuid.UUID | None = None
     project_metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class SearchHit(_Response):
+    """A content matching a search, best first (`GET /v1/search`)."""
+
+    id: uuid.UUID
+    project_id: uuid.UUID | None
+    title: str
+    content_type: str
+    status: str | None
+    file_path: str | None
+    rank: float
+    snippet: str  # the matches marked <mark>…</mark>; the text is not HTML-escaped
 
 
 class TreeNode(_Response):

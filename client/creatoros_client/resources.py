@@ -248,6 +248,21 @@ class AsyncTrees(_AsyncResource):
         await self._run(_ops.move_content(content_id, parent_id, position))
 
 
+class Search(_Resource):
+    def __call__(
+        self, q: str, *, limit: int | None = None, cursor: str | None = None, **filters: Any
+    ) -> m.Page[m.SearchHit]:
+        """Full-text search (filters: project_id, content_type, status)."""
+        return self._run(_ops.search(q, limit, cursor, filters))
+
+
+class AsyncSearch(_AsyncResource):
+    async def __call__(
+        self, q: str, *, limit: int | None = None, cursor: str | None = None, **filters: Any
+    ) -> m.Page[m.SearchHit]:
+        return await self._run(_ops.search(q, limit, cursor, filters))
+
+
 class Tags(_Resource):
     def get(self, content_id: Id) -> m.ContentTags:
         return self._run(_ops.content_tags(content_id))

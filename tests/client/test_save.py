@@ -149,3 +149,19 @@ def test_a_folder_name_becomes_a_valid_slug(
     result = CreatorOS(live.url, token=alice.token, outbox=False).save_course(renamed)
     assert result.course == "my-course"
     assert result.status == "saved"
+
+
+def test_a_saved_course_is_found_by_search_through_the_client(
+    live: LiveServer, alice: Creator, bob: Creator, courses: Path
+) -> None:
+    api = CreatorOS(live.url, token=alice.token, outbox=False)
+    assert api.save_course(courses / "github-essencial").status == "saved"
+
+    page = api.search("instalacao", limit=5)  # no accent, as people type
+    assert page.items, "the lesson about installation was not found"
+    by_file = {hit.file_path: hit for hit in page.items}
+    assert by_file["lessons/1.2-instalacao-config.md"].rank > 0  # its title says it
+    ranks = [hit.rank for hit in page.items]
+    assert ranks == sorted(ranks, reverse=True)
+    # Another creator does not see alice's drafts.
+    assert CreatorOS(live.url, token=bob.token, outbox=False).search("instalacao").items == []
