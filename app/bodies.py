@@ -61,21 +61,28 @@ def _check_text(text: str) -> None:
         ) from exc
 
 
-def check_tree(value: Any, max_depth: int, *, texts: bool = True) -> None:
-    """Depth (and, with `texts`, the text) of a parsed JSON value, without recursion."""
+def check_json_tree(
+    value: Any,
+    max_depth: int,
+    check_text: Callable[[str], object] | None,
+    error: Callable[[str], Exception],
+) -> None:
+    """Walk a parsed JSON value without recursion (a deep one must not exhaust
+    the interpreter's stack): refuse nesting past `max_depth` with `error`,
+    and pass every key and text to `check_text`, if given."""
     pending: list[tuple[Any, int]] = [(value, 1)]
     while pending:
         item, depth = pending.pop()
         if isinstance(item, str):
-            if texts:
-                _check_text(item)
+            if check_text is not None:
+                check_text(item)
         elif isinstance(item, dict | list):
             if depth > max_depth:
-                raise InvalidJson(f"JSON nested deeper than {max_depth} levels")
+                raise error(f"JSON nested deeper than {max_depth} levels")
             if isinstance(item, dict):
                 for key, child in item.items():
-                    if texts:
-                        _check_text(key)
+                    if check_text is not None:
+                        check_text(key)
                     pending.append((child, depth + 1))
             else:
                 pending.extend((child, depth + 1) for child in item)
@@ -93,7 +100,8 @@ def parse_json_body(raw: bytes) -> Any:
         raise InvalidJson("the body is not UTF-8") from exc
     # A surrogate can only come from a `\\uD800`-style escape (raw UTF-8 cannot
     # hold one): the texts are only checked when the body has such an escape.
-    check_tree(value, MAX_BODY_DEPTH, texts=b"\\ud" in raw or b"\\uD" in raw)
+    escaped = b"\\ud" in raw or b"\\uD" in raw
+    check_json_tree(value, MAX_BODY_DEPTH, _check_text if escaped else None, InvalidJson)
     return value
 
 

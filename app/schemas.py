@@ -7,6 +7,8 @@ from typing import Annotated, Any, ClassVar
 from pydantic import AfterValidator, BaseModel, StringConstraints, model_validator
 from starlette.responses import Response
 
+from app.bodies import check_json_tree
+
 SLUG_PATTERN = r"^[a-z0-9]+(?:[-_.][a-z0-9]+)*$"
 SLUG_MAX_LENGTH = 200
 
@@ -26,22 +28,8 @@ MAX_JSON_DEPTH = 64
 
 
 def _json_checked(value: Any) -> Any:
-    """No NUL in any key or text, at most MAX_JSON_DEPTH levels (iteratively:
-    a deep value must not exhaust the interpreter's stack)."""
-    pending: list[tuple[Any, int]] = [(value, 1)]
-    while pending:
-        item, depth = pending.pop()
-        if isinstance(item, str):
-            no_nul(item)
-        elif isinstance(item, dict | list):
-            if depth > MAX_JSON_DEPTH:
-                raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
-            if isinstance(item, dict):
-                for key, child in item.items():
-                    no_nul(key)
-                    pending.append((child, depth + 1))
-            else:
-                pending.extend((child, depth + 1) for child in item)
+    """No NUL in any key or text, at most MAX_JSON_DEPTH levels."""
+    check_json_tree(value, MAX_JSON_DEPTH, no_nul, ValueError)
     return value
 
 
