@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import uuid
 
 import httpx
 import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.logs import JsonFormatter
 from app.observability import accepted_request_id
+from app.settings import Settings
+from app.tenancy import tenant_transaction
 from tests.conftest import Creator
 
 
@@ -106,3 +111,39 @@ async def test_access_log_line_as_json(
     assert entry["user_id"] == str(alice.user_id)
     assert entry["level"] == "INFO" and "time" in entry and entry["duration_ms"] > 0
     assert alice.token not in line
+
+
+def gauge(text: str, name: str) -> float:
+    line = next(x for x in text.splitlines() if x.startswith(f"creatoros_{name} "))
+    return float(line.split()[-1])
+
+
+async def test_pool_gauges_follow_the_connections_requests_hold(
+    client: httpx.AsyncClient, alice: Creator, engine: AsyncEngine, settings: Settings
+) -> None:
+    project = (
+        await client.post(
+            "/v1/projects", headers=alice.headers,
+            json={"slug": "g", "name": "G", "project_type": "course"},
+        )
+    ).json()["id"]  # fmt: skip
+    idle = (await client.get("/metrics")).text
+    assert gauge(idle, "db_pool_size") == settings.db_pool_size
+    assert gauge(idle, "db_pool_in_use") == 0  # every request gave its connection back
+
+    # A PATCH blocked on the project's row lock holds one pooled connection.
+    async with tenant_transaction(engine, alice.principal, read_only=False) as holder:
+        await holder.execute(
+            text("SELECT 1 FROM content_projects WHERE id = :id FOR UPDATE"), {"id": project}
+        )
+        patch = asyncio.create_task(
+            client.patch(f"/v1/projects/{project}", headers=alice.headers, json={"name": "H"})
+        )
+        for _ in range(200):
+            if gauge((await client.get("/metrics")).text, "db_pool_in_use") == 1:
+                break
+            await asyncio.sleep(0.01)
+        assert gauge((await client.get("/metrics")).text, "db_pool_in_use") == 1
+        assert not patch.done()
+    assert (await patch).status_code == 200
+    assert gauge((await client.get("/metrics")).text, "db_pool_in_use") == 0
