@@ -225,18 +225,23 @@ async def metrics(_: Request) -> Response:
 
 
 def track_pool(engine: Any, size: int) -> None:
-    """Pool size and connections in use, from the pool's own events."""
+    """Pool size, and connections in use read from the pool itself on each
+    checkout and checkin. Counting the events instead drifts: SQLAlchemy
+    also fires `checkin` for a connection whose checkout failed half-way
+    (a connect hook that lost the database), which was never counted out."""
     from sqlalchemy import event
 
     POOL_SIZE.inc(size)
+    pool = engine.sync_engine.pool
 
     @event.listens_for(engine.sync_engine, "checkout")
     def _checkout(*_: Any) -> None:
-        POOL_IN_USE.inc()
+        POOL_IN_USE.set(pool.checkedout())
 
     @event.listens_for(engine.sync_engine, "checkin")
     def _checkin(*_: Any) -> None:
-        POOL_IN_USE.dec()
+        # Fired just before the connection goes back: the pool still counts it.
+        POOL_IN_USE.set(pool.checkedout() - 1)
 
 
 def untrack_pool(size: int) -> None:
