@@ -216,7 +216,9 @@ def outbox_flush(
     else:
         for summary in result.delivered:
             typer.echo(f"delivered: {summary}")
-        if not result.ok:
+        if result.busy:
+            typer.echo(f"busy: {result.error}", err=True)
+        elif not result.ok:
             typer.echo(f"failed: {result.failed}: {result.error}", err=True)
         typer.echo(f"{result.pending} still pending")
     raise typer.Exit(0 if result.ok else 1)

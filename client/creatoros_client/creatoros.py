@@ -72,19 +72,31 @@ def _entry_flow(entry: Entry) -> Flow[Any]:
 
 
 def flush_flow(store: OutboxStore) -> Flow[FlushResult]:
-    """Deliver the queued entries oldest first; stop at the first failure."""
-    delivered: list[str] = []
-    for entry in store.entries():
-        try:
-            yield from _entry_flow(entry)
-        except CreatorOSError as exc:
-            store.failed(entry.id, str(exc))
-            return FlushResult(
-                delivered=delivered, pending=store.pending(), failed=entry.summary, error=str(exc)
-            )
-        store.remove(entry.id)
-        delivered.append(entry.summary)
-    return FlushResult(delivered=delivered, pending=store.pending())
+    """Deliver the queued entries oldest first; stop at the first failure.
+    Entries queued while it runs (by this or another process) are delivered
+    too: it stops when the outbox is empty."""
+    with store.flushing() as mine:
+        if not mine:
+            return FlushResult(delivered=[], pending=store.pending(), busy=True, error=BUSY)
+        delivered: list[str] = []
+        while entries := store.entries():
+            for entry in entries:
+                try:
+                    yield from _entry_flow(entry)
+                except CreatorOSError as exc:
+                    store.failed(entry.id, str(exc))
+                    return FlushResult(
+                        delivered=delivered,
+                        pending=store.pending(),
+                        failed=entry.summary,
+                        error=str(exc),
+                    )
+                store.remove(entry.id)
+                delivered.append(entry.summary)
+        return FlushResult(delivered=delivered, pending=0)
+
+
+BUSY = "another process is flushing this outbox; it delivers what is queued"
 
 
 def _queueing(

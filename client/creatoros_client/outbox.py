@@ -10,6 +10,15 @@ operation is idempotent (upserts by slug, reports matched by source file,
 POSTs with a key fixed when queued), so an entry delivered but not yet
 removed (a crash between the two) is replayed, never written twice.
 
+One flush at a time per outbox file: a flush holds an OS file lock beside
+the file (`outbox.sqlite3.lock`; the OS releases it if the process dies).
+Two processes flushing the same entries at once would send the same
+`Idempotency-Key` concurrently, and the second would get 409 "still being
+processed" and stop. A flush that finds the lock taken does not wait (it
+would block an event loop): it reports itself busy and the running flush,
+which keeps going until the outbox is empty, delivers what was queued
+meanwhile.
+
 Tokens are never stored: a flush uses the flushing client's credentials.
 """
 
@@ -26,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
+from filelock import FileLock, Timeout
 from pydantic import BaseModel
 
 SCHEMA = """
@@ -67,10 +77,12 @@ class FlushResult(BaseModel):
     pending: int
     failed: str | None = None
     error: str | None = None
+    busy: bool = False
+    """Another process was flushing this outbox: nothing was attempted."""
 
     @property
     def ok(self) -> bool:
-        return self.failed is None
+        return self.failed is None and not self.busy
 
 
 class OutboxStore:
@@ -95,6 +107,21 @@ class OutboxStore:
             raise
         finally:
             db.close()
+
+    @contextmanager
+    def flushing(self) -> Iterator[bool]:
+        """Hold this outbox's flush lock while the block runs: True, or False
+        at once when another flush (any process) holds it."""
+        lock = FileLock(f"{self.path}.lock", timeout=0)
+        try:
+            lock.acquire()
+        except Timeout:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            lock.release()
 
     def add(self, kind: str, summary: str, payload: dict[str, Any], reason: str) -> int:
         with self._db() as db:

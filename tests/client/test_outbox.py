@@ -7,15 +7,19 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+import creatoros_client.creatoros as flows
 from app.admin import SERVICE
 from app.tenancy import tenant_transaction
 from creatoros_client import CreatorOS, RetryPolicy, read_course
-from creatoros_client.outbox import OutboxStore
+from creatoros_client.outbox import Entry, OutboxStore
 from tests.client.conftest import COURSES, LiveServer
 from tests.conftest import Creator
 
@@ -133,3 +137,68 @@ def test_the_outbox_defaults_to_the_user_data_directory(tmp_path: Path, monkeypa
     store = OutboxStore()
     assert store.path == tmp_path / "data" / "creatoros" / "outbox.sqlite3"
     assert store.pending() == 0
+
+
+HOLD_LOCK = """
+import sys, time
+from creatoros_client import OutboxStore
+with OutboxStore(sys.argv[1]).flushing() as mine:
+    print("held" if mine else "busy", flush=True)
+    time.sleep(120)
+"""
+
+
+async def test_one_flush_at_a_time_and_a_dead_holder_frees_the_outbox(
+    live: LiveServer, alice: Creator, tmp_path: Path, engine: AsyncEngine
+) -> None:
+    outbox = tmp_path / "outbox.sqlite3"
+    api = CreatorOS(live.url, token=alice.token, outbox=outbox, retry=QUICK)
+    live.stop()
+    body = {"slug": "locked", "name": "Locked", "project_type": "book"}
+    assert api.write("POST", "/v1/projects", body).status == "queued"
+    live.start()
+
+    # Another process is flushing: this flush attempts nothing and says so,
+    # and a new write queues behind the waiting one instead of overtaking it.
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(outbox)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        busy = api.outbox.flush()
+        assert busy.busy and not busy.ok and busy.delivered == [] and busy.pending == 1
+        later = api.write("POST", "/v1/projects", {**body, "slug": "later"})
+        assert later.status == "queued" and "another process is flushing" in (later.reason or "")
+        assert "locked" not in await stored(engine)
+    finally:
+        holder.kill()  # as if it crashed: the OS drops its lock
+        holder.wait(timeout=10)
+
+    flushed = api.outbox.flush()
+    assert flushed.ok and flushed.pending == 0 and len(flushed.delivered) == 2
+    assert {"locked", "later"} <= set(await stored(engine))
+
+
+def test_a_flush_delivers_what_is_queued_while_it_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The running flush keeps going until the outbox is empty, so a write
+    queued behind a busy outbox is not stranded. (No HTTP here: delivering
+    an entry is replaced by a flow that records it.)"""
+    store = OutboxStore(tmp_path / "outbox.sqlite3")
+    store.add("write", "first", {}, "down")
+    seen: list[str] = []
+
+    def deliver(entry: Entry) -> Iterator[Any]:
+        seen.append(entry.summary)
+        if entry.summary == "first":  # another process queues meanwhile
+            store.add("write", "second", {}, "busy")
+        yield from ()
+
+    monkeypatch.setattr(flows, "_entry_flow", deliver)
+    flow = flows.flush_flow(store)
+    with pytest.raises(StopIteration) as done:
+        next(flow)
+    result = done.value.value
+    assert seen == ["first", "second"]
+    assert result.ok and result.delivered == ["first", "second"] and store.pending() == 0
