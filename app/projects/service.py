@@ -10,13 +10,14 @@ from sqlalchemy import CursorResult, Executable, RowMapping, Table, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.models import AudienceProfile, ContentProject
+from app.models import AudienceProfile, ContentProject, Mind
 from app.problems import sqlstate_of
 from app.projects.schemas import ProjectCreate, ProjectUpdate, ProjectUpsert
 from app.rows import Row, TableRows, merge_patch, no_mind, require_visible
 
 projects = cast(Table, ContentProject.__table__)
 audiences = cast(Table, AudienceProfile.__table__)
+minds = cast(Table, Mind.__table__)
 
 # Visible but not writable: the caller is the project's persona.
 ROWS = TableRows(projects, "project", "you can read this project but not change it")
@@ -24,6 +25,12 @@ project_not_found = ROWS.not_found
 
 
 async def _check_references(conn: AsyncConnection, values: dict[str, Any]) -> None:
+    """The audience and the persona must be ones the caller can see (their
+    own, or public): the foreign keys alone would accept another creator's
+    private mind by its UUID, and tell that it exists."""
+    await require_visible(
+        conn, minds, values.get("persona_mind_id"), field="persona_mind_id", noun="mind"
+    )
     await require_visible(
         conn, audiences, values.get("target_audience_id"),
         field="target_audience_id", noun="audience",

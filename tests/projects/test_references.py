@@ -1,5 +1,6 @@
 """References a creator sets must name rows the creator can see: a foreign
-key alone ignores RLS (target_audience_id, generation_execution_id)."""
+key alone ignores RLS (target_audience_id, persona_mind_id,
+generation_execution_id)."""
 
 from __future__ import annotations
 
@@ -73,6 +74,58 @@ async def test_target_audience_is_set_read_patched_and_must_be_visible(
         json={"name": "C1", "project_type": "course", "target_audience_id": mine},
     )  # fmt: skip
     assert upserted.status_code == 200 and upserted.json()["target_audience_id"] == mine
+
+
+async def admin_execute(database: str, sql: str, *args: object) -> None:
+    dsn = make_url(database).set(drivername="postgresql").render_as_string(hide_password=False)
+    admin = await asyncpg.connect(dsn)
+    try:
+        await admin.execute(sql, *args)
+    finally:
+        await admin.close()
+
+
+async def test_persona_must_be_a_mind_the_creator_can_see(
+    client: httpx.AsyncClient, database: str, alice: Creator, bob: Creator
+) -> None:
+    """A public mind (bob's, by default) may be a persona; a private one is
+    refused exactly as a missing one, and the project is left as it was."""
+    body = {"slug": "c1", "name": "C1", "project_type": "course"}
+    created = await client.post(
+        "/v1/projects", headers=alice.headers, json={**body, "persona_mind_id": str(bob.mind_id)}
+    )
+    assert created.status_code == 201, created.text
+    url = f"/v1/projects/{created.json()['id']}"
+    own = await client.patch(
+        url, headers=alice.headers, json={"persona_mind_id": str(alice.mind_id)}
+    )
+    assert own.status_code == 200 and own.json()["persona_mind_id"] == str(alice.mind_id)
+
+    await admin_execute(
+        database, "UPDATE minds SET privacy_level = 'private' WHERE id = $1", bob.mind_id
+    )
+    for mind in (str(bob.mind_id), MISSING):
+        refused_naming(
+            await client.post(
+                "/v1/projects", headers=alice.headers,
+                json={**body, "slug": "c2", "persona_mind_id": mind},
+            ),
+            "persona_mind_id",
+        )  # fmt: skip
+        refused_naming(
+            await client.patch(url, headers=alice.headers, json={"persona_mind_id": mind}),
+            "persona_mind_id",
+        )
+        refused_naming(
+            await client.put(
+                "/v1/projects/by-slug/c1", headers=alice.headers,
+                json={"name": "C1", "project_type": "course", "persona_mind_id": mind},
+            ),
+            "persona_mind_id",
+        )  # fmt: skip
+    assert (await client.get(url, headers=alice.headers)).json()["persona_mind_id"] == str(
+        alice.mind_id
+    )
 
 
 async def test_generation_execution_must_be_visible(
