@@ -149,9 +149,11 @@ SERVE_DATABASE_URL_ENV = "CREATOROS_SERVE_DATABASE_URL"
 def worker_app() -> Any:
     """uvicorn's app factory in each `serve --workers N` process."""
     from app.main import create_app
+    from app.observability import forget_dead_workers
 
     settings = get_settings()
     configure_logging(settings)
+    forget_dead_workers()
     return create_app(settings, database_url=os.environ[SERVE_DATABASE_URL_ENV])
 
 

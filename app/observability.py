@@ -27,6 +27,7 @@ import uuid
 import warnings
 from collections.abc import Callable
 from contextvars import ContextVar
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import (
@@ -206,6 +207,34 @@ class RequestContext:
                     "user_id": user_id,
                 },
             )
+
+
+def forget_dead_workers() -> None:
+    """Multiprocess mode: drop the live gauges (pool size, in use, waiting)
+    left by worker processes that are gone. uvicorn replaces a worker that
+    died, but a crashed worker never cleaned up its gauge files, so /metrics
+    went on adding its pool to the living ones'. Each new worker runs this
+    before it starts counting; counters and histograms of the dead stay
+    (what they counted did happen)."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory:
+        return
+    from prometheus_client import multiprocess
+
+    for path in Path(directory).glob("gauge_live*_*.db"):
+        pid = int(path.stem.rsplit("_", 1)[1])
+        if not _process_alive(pid):
+            multiprocess.mark_process_dead(pid, directory)  # type: ignore[no-untyped-call]
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, someone else's
+        return True
+    return True
 
 
 def metrics_registry() -> CollectorRegistry:

@@ -131,3 +131,71 @@ async def test_two_workers_json_logs_request_id_in_pg_stat_activity_and_graceful
     assert alice.token not in out
     # Started once in the parent, served by two workers.
     assert len({r["message"] for r in records if "Started server process" in r["message"]}) == 2
+
+
+def _workers(pid: int) -> set[int]:
+    """The uvicorn worker processes of `pid` (not multiprocessing's resource tracker)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    workers = set()
+    for child in children:
+        try:
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+        except FileNotFoundError:
+            continue
+        if b"resource_tracker" not in cmdline:
+            workers.add(int(child))
+    return workers
+
+
+def _pool_size_scraped(base: str) -> float:
+    scrape = httpx.get(f"{base}/metrics", headers={"Connection": "close"}).text
+    (line,) = [x for x in scrape.splitlines() if x.startswith("creatoros_db_pool_size ")]
+    return float(line.rsplit(" ", 1)[1])
+
+
+async def test_a_replaced_worker_is_not_counted_twice_in_the_pool_gauges(
+    tmp_path: Path, database: str
+) -> None:
+    """uvicorn replaces a worker killed with SIGKILL; the dead one's live
+    gauges (here the pool size, DB_POOL_SIZE per worker) are dropped."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [CREATOROS, "serve", "--port", str(port), "--workers", "2"],
+        env=clean_env(
+            tmp_path / "data", DATABASE_URL=database, JWT_SECRET=TEST_JWT_SECRET, DB_POOL_SIZE="3"
+        ),
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(base, proc)
+        for _ in range(100):  # both workers have started their lifespan
+            if _pool_size_scraped(base) == 6:
+                break
+            await asyncio.sleep(0.1)
+        assert _pool_size_scraped(base) == 6
+        before = _workers(proc.pid)
+        assert len(before) == 2, before
+        victim = min(before)
+        subprocess.run(["kill", "-9", str(victim)], check=True)
+        for _ in range(300):
+            now = _workers(proc.pid)
+            if len(now) == 2 and victim not in now:
+                break
+            await asyncio.sleep(0.1)
+        assert len(now) == 2 and victim not in now, now
+        wait_ready(base, proc)
+        sizes = set()
+        for _ in range(30):  # until the new worker is up, then scrape both
+            sizes.add(_pool_size_scraped(base))
+            await asyncio.sleep(0.1)
+        assert sizes == {6.0}, sizes
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
