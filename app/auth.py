@@ -19,7 +19,7 @@ import jwt
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from app.problems import WWW_AUTHENTICATE, ProblemError
+from app.problems import InvalidToken, RoleNotAllowed, ServiceUnavailable
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -55,8 +55,8 @@ class Principal:
 ANONYMOUS = Principal(role=ANON)
 
 
-def unauthorized(detail: str) -> ProblemError:
-    return ProblemError(401, detail, slug="invalid-token", headers=WWW_AUTHENTICATE)
+def unauthorized(detail: str) -> InvalidToken:
+    return InvalidToken(detail)
 
 
 class TokenVerifier:
@@ -102,7 +102,7 @@ class TokenVerifier:
             found = self._jwks_client.get_signing_key_from_jwt(token)
         except jwt.PyJWKClientConnectionError as exc:
             log.error("cannot fetch the JWKS: %s", exc)
-            raise ProblemError(503, "the signing keys cannot be fetched right now") from exc
+            raise ServiceUnavailable("the signing keys cannot be fetched right now") from exc
         except (jwt.PyJWKClientError, jwt.PyJWTError) as exc:
             raise unauthorized("the token is signed with an unknown key") from exc
         if found.algorithm_name != algorithm:
@@ -172,11 +172,7 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
     # As in PostgREST, a token without a role claim acts as the anonymous role.
     role = claims.get("role", ANON)
     if not isinstance(role, str) or role not in API_ROLES:
-        raise ProblemError(
-            403,
-            "the token's role is not one of anon, authenticated, service_role",
-            slug="role-not-allowed",
-        )
+        raise RoleNotAllowed("the token's role is not one of anon, authenticated, service_role")
     if role == AUTHENTICATED:
         try:
             uuid.UUID(str(claims.get("sub")))

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from app.db import database_ready
 from app.migrations import head_revision
-from app.problems import Problem, ProblemError
+from app.problems import NotReady, Problem
 
 log = logging.getLogger(__name__)
 
@@ -55,14 +55,10 @@ async def readyz(request: Request) -> Readiness:
             current = await database_ready(request.app.state.engine)
     except Exception as exc:  # any failure to reach the database means "not ready"
         log.warning("readiness check failed: %s", exc)
-        raise ProblemError(
-            503, "the database cannot be reached or queried (see the service log)", slug="not-ready"
-        ) from exc
+        raise NotReady("the database cannot be reached or queried (see the service log)") from exc
     if current != head:
-        raise ProblemError(
-            503,
+        raise NotReady(
             f"the database schema is at revision {current or 'none'}, expected {head}; "
-            "run `creatoros db upgrade`",
-            slug="not-ready",
+            "run `creatoros db upgrade`"
         )
     return Readiness(status="ready", revision=current or "")

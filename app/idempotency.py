@@ -29,7 +29,7 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.problems import ProblemError
+from app.problems import IdempotencyKeyInUse, IdempotencyKeyReused
 from app.tenancy import TenantSession
 
 HEADER = "Idempotency-Key"
@@ -133,20 +133,15 @@ async def idempotency(
     if key is None:
         return Idempotency(None, None)
     if not (await conn.execute(_LOCK, {"key": key})).scalar_one():
-        raise ProblemError(
-            409,
-            f"a request with this {HEADER} is still being processed; retry shortly",
-            slug="idempotency-key-in-use",
-            headers={"Retry-After": "1"},
+        raise IdempotencyKeyInUse(
+            f"a request with this {HEADER} is still being processed; retry shortly"
         )
     digest = request_hash(request.method, request.url.path, request.url.query, await request.body())
     stored = (await conn.execute(_FIND, {"key": key})).mappings().one_or_none()
     if stored is not None:
         if stored["request_hash"] != digest:
-            raise ProblemError(
-                422,
-                f"this {HEADER} was used for a different request; use a new key",
-                slug="idempotency-key-reused",
+            raise IdempotencyKeyReused(
+                f"this {HEADER} was used for a different request; use a new key"
             )
         if stored["status_code"] is not None:
             raise IdempotentReplay(

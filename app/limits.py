@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import contextlib
 
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.problems import problem_response
+from app.problems import PayloadTooLarge
 
 
 class BodyTooLarge(Exception):
@@ -23,12 +24,10 @@ class BodySizeLimit:
         self.app = app
         self.max_bytes = max_bytes
 
-    def _refuse(self) -> object:
-        return problem_response(
-            413,
-            f"the request body is larger than {self.max_bytes} bytes (MAX_BODY_BYTES)",
-            slug="payload-too-large",
-        )
+    def _refuse(self) -> JSONResponse:
+        return PayloadTooLarge(
+            f"the request body is larger than {self.max_bytes} bytes (MAX_BODY_BYTES)"
+        ).response()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -36,7 +35,7 @@ class BodySizeLimit:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse()(scope, receive, send)  # type: ignore[operator]
+            await self._refuse()(scope, receive, send)
             return
 
         received = 0
@@ -61,4 +60,4 @@ class BodySizeLimit:
         with contextlib.suppress(BodyTooLarge):
             await self.app(scope, limited_receive, guarded_send)
         if too_large:
-            await self._refuse()(scope, receive, send)  # type: ignore[operator]
+            await self._refuse()(scope, receive, send)

@@ -18,7 +18,7 @@ from fastapi import Query
 from pydantic import BaseModel, Field
 from sqlalchemy import ColumnElement, Select, and_, or_
 
-from app.problems import ProblemError
+from app.problems import InvalidCursor
 
 T = TypeVar("T")
 
@@ -45,8 +45,8 @@ def encode_key(*values: Any) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def invalid_cursor() -> ProblemError:
-    return ProblemError(422, "the cursor is not one this API issued", slug="invalid-cursor")
+def invalid_cursor() -> InvalidCursor:
+    return InvalidCursor("the cursor is not one this API issued")
 
 
 def decode_key(cursor: str, size: int) -> list[Any]:

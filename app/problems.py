@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from http import HTTPStatus
-from typing import Any
+from typing import Any, ClassVar, Self
 
 import asyncpg
 from fastapi import FastAPI, Request
@@ -59,27 +60,172 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 class ProblemError(Exception):
-    """Raise from anywhere below a router to answer with a problem."""
+    """Raise from anywhere below a router to answer with a problem.
 
-    def __init__(
-        self,
-        status: int,
-        detail: str | None = None,
-        *,
-        slug: str | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
+    Raise one of the kinds below, never this class itself: each kind says once
+    what its status, `type` (PROBLEM_TYPE_BASE + slug) and headers are, so a
+    call site only says what went wrong (`raise NotFound(f"content {id} ...")`)
+    and a `type` cannot drift between two places that mean the same thing.
+    The title is the status's phrase."""
+
+    status: ClassVar[int] = 500
+    slug: ClassVar[str] = "internal-server-error"
+    headers: ClassVar[Mapping[str, str] | None] = None
+
+    def __init__(self, detail: str | None = None) -> None:
         super().__init__(detail)
-        self.status = status
         self.detail = detail
-        self.slug = slug
-        self.headers = headers
         self.errors: list[dict[str, Any]] | None = None
 
-    def with_errors(self, errors: list[dict[str, Any]]) -> ProblemError:
+    def with_errors(self, errors: list[dict[str, Any]]) -> Self:
         """Attach field-level issues (`loc`, `msg`, `type`), as for validation."""
         self.errors = errors
         return self
+
+    def response(self) -> JSONResponse:
+        return problem_response(
+            self.status, self.detail, slug=self.slug, errors=self.errors, headers=self.headers
+        )
+
+
+class InternalError(ProblemError):
+    """A bug: the trace is in the log, never in the answer."""
+
+
+class InvalidToken(ProblemError):
+    """No usable bearer token (RFC 6750: say how to authenticate)."""
+
+    status, slug, headers = 401, "invalid-token", WWW_AUTHENTICATE
+
+
+class Forbidden(ProblemError):
+    """Row level security refused a change."""
+
+    status, slug = 403, "forbidden"
+
+
+class ReadOnly(ProblemError):
+    """The caller can read the row but not change it."""
+
+    status, slug = 403, "read-only"
+
+
+class NoMind(ProblemError):
+    """The caller's user has no mind, so owns nothing."""
+
+    status, slug = 403, "no-mind"
+
+
+class RoleNotAllowed(ProblemError):
+    status, slug = 403, "role-not-allowed"
+
+
+class NotFound(ProblemError):
+    """Missing, or invisible to the caller: the two are not told apart."""
+
+    status, slug = 404, "not-found"
+
+
+class ReadOnlyTransaction(ProblemError):
+    """A write in a GET/HEAD (read-only) transaction."""
+
+    status, slug = 405, "read-only-transaction"
+
+
+class Conflict(ProblemError):
+    """The same natural key exists, or a concurrent write got in the way."""
+
+    status, slug = 409, "conflict"
+
+
+class InUse(ProblemError):
+    """Another row still refers to this one."""
+
+    status, slug = 409, "in-use"
+
+
+class InvalidStatusTransition(ProblemError):
+    status, slug = 409, "invalid-status-transition"
+
+
+class IdempotencyKeyInUse(ProblemError):
+    status, slug, headers = 409, "idempotency-key-in-use", {"Retry-After": "1"}
+
+
+class PayloadTooLarge(ProblemError):
+    status, slug = 413, "payload-too-large"
+
+
+class ValidationFailed(ProblemError):
+    """The request does not match the schema (with `errors` per field)."""
+
+    status, slug = 422, "validation-error"
+
+
+class ConstraintViolation(ProblemError):
+    """A value the database's types or checks do not accept."""
+
+    status, slug = 422, "constraint-violation"
+
+
+class InvalidReference(ProblemError):
+    """A referenced row does not exist (or the caller cannot see it)."""
+
+    status, slug = 422, "invalid-reference"
+
+
+class InvalidParent(ProblemError):
+    status, slug = 422, "invalid-parent"
+
+
+class Cycle(ProblemError):
+    """A move would put a content below itself."""
+
+    status, slug = 422, "cycle"
+
+
+class InvalidTree(ProblemError):
+    status, slug = 422, "invalid-tree"
+
+
+class InvalidCursor(ProblemError):
+    status, slug = 422, "invalid-cursor"
+
+
+class InvalidQuery(ProblemError):
+    status, slug = 422, "invalid-query"
+
+
+class IdempotencyKeyReused(ProblemError):
+    status, slug = 422, "idempotency-key-reused"
+
+
+class ServiceUnavailable(ProblemError):
+    """A service the API depends on (other than the database) cannot be reached."""
+
+    status, slug = 503, "service-unavailable"
+
+
+class Unavailable(ProblemError):
+    """The database is lost (see is_connection_loss)."""
+
+    status, slug, headers = 503, "unavailable", {"Retry-After": "2"}
+
+
+class NotReady(ProblemError):
+    """Readiness: the database is unreachable or not at the head revision."""
+
+    status, slug = 503, "not-ready"
+
+
+class QueryTimeout(ProblemError):
+    status, slug, headers = 503, "timeout", {"Retry-After": "1"}
+
+
+class Retry(ProblemError):
+    """A serialization failure or deadlock: the same request may succeed now."""
+
+    status, slug, headers = 503, "retry", {"Retry-After": "1"}
 
 
 def problem_response(
@@ -88,7 +234,7 @@ def problem_response(
     *,
     slug: str | None = None,
     errors: list[dict[str, Any]] | None = None,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     phrase = HTTPStatus(status).phrase
     body = Problem(
@@ -109,9 +255,7 @@ def problem_response(
 
 async def _problem_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ProblemError)
-    return problem_response(
-        exc.status, exc.detail, slug=exc.slug, errors=exc.errors, headers=exc.headers
-    )
+    return exc.response()
 
 
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:
@@ -134,30 +278,28 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
         }
         for e in exc.errors()
     ]
-    return problem_response(
-        422, "the request does not match the schema", slug="validation-error", errors=errors
-    )
+    return ValidationFailed("the request does not match the schema").with_errors(errors).response()
 
 
 # The database is the authority: its answer, by SQLSTATE class or code, maps
 # to a status, as PostgREST maps it. Messages are ours, never PostgreSQL's
 # (they can name another tenant's constraint values).
-_SQLSTATE_PROBLEMS: dict[str, tuple[int, str, str]] = {
-    "23505": (409, "conflict", "a row with the same natural key (e.g. slug) already exists"),
-    "23503": (422, "invalid-reference", "a referenced row does not exist"),
-    "23514": (422, "constraint-violation", "a value is outside what the schema allows"),
-    "23502": (422, "constraint-violation", "a required value is missing"),
-    "22001": (422, "constraint-violation", "a value is too long"),
-    "22003": (422, "constraint-violation", "a number is out of range"),
-    "22P02": (422, "constraint-violation", "a value has the wrong format"),
-    "22P05": (422, "constraint-violation", "text contains a character PostgreSQL cannot store"),
-    "22021": (422, "constraint-violation", "text is not valid UTF-8"),
-    "42501": (403, "forbidden", "row level security does not allow this change"),
+_SQLSTATE_PROBLEMS: dict[str, tuple[type[ProblemError], str]] = {
+    "23505": (Conflict, "a row with the same natural key (e.g. slug) already exists"),
+    "23503": (InvalidReference, "a referenced row does not exist"),
+    "23514": (ConstraintViolation, "a value is outside what the schema allows"),
+    "23502": (ConstraintViolation, "a required value is missing"),
+    "22001": (ConstraintViolation, "a value is too long"),
+    "22003": (ConstraintViolation, "a number is out of range"),
+    "22P02": (ConstraintViolation, "a value has the wrong format"),
+    "22P05": (ConstraintViolation, "text contains a character PostgreSQL cannot store"),
+    "22021": (ConstraintViolation, "text is not valid UTF-8"),
+    "42501": (Forbidden, "row level security does not allow this change"),
     # A write attempted in a read-only (GET/HEAD) transaction.
-    "25006": (405, "read-only-transaction", "this method cannot change data"),
-    "57014": (503, "timeout", "the query took too long and was cancelled"),
-    "40001": (503, "retry", "a concurrent change got in the way; retry the request"),
-    "40P01": (503, "retry", "a concurrent change got in the way; retry the request"),
+    "25006": (ReadOnlyTransaction, "this method cannot change data"),
+    "57014": (QueryTimeout, "the query took too long and was cancelled"),
+    "40001": (Retry, "a concurrent change got in the way; retry the request"),
+    "40P01": (Retry, "a concurrent change got in the way; retry the request"),
 }
 # Connection exceptions, insufficient resources (too many connections),
 # operator intervention (shutdown, restart, cannot connect now).
@@ -172,7 +314,6 @@ _LOST_CONNECTION_MESSAGES = (
 )
 
 UNAVAILABLE_DETAIL = "the database is unavailable; retry shortly"
-RETRY_AFTER_SECONDS = "2"
 
 
 def sqlstate_of(exc: BaseException) -> str | None:
@@ -225,9 +366,7 @@ def is_connection_loss(exc: BaseException) -> bool:
 
 def unavailable() -> ProblemError:
     """The one answer to a lost database: 503 with Retry-After."""
-    return ProblemError(
-        503, UNAVAILABLE_DETAIL, slug="unavailable", headers={"Retry-After": RETRY_AFTER_SECONDS}
-    )
+    return Unavailable(UNAVAILABLE_DETAIL)
 
 
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
@@ -235,31 +374,23 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     if code == "42501" and getattr(request.state, "role", None) == "anon":
         # PostgREST: "insufficient privilege" for an anonymous caller means
         # "authenticate first", not "forbidden".
-        return problem_response(
-            401,
-            "this needs a bearer token",
-            slug="invalid-token",
-            headers=WWW_AUTHENTICATE,
-        )
+        return InvalidToken("this needs a bearer token").response()
     if code in _SQLSTATE_PROBLEMS:
-        status, slug, detail = _SQLSTATE_PROBLEMS[code]
-        headers = {"Retry-After": "1"} if status == 503 else None
-        return problem_response(status, detail, slug=slug, headers=headers)
+        kind, detail = _SQLSTATE_PROBLEMS[code]
+        return kind(detail).response()
     if any(isinstance(e, asyncpg.DataError) for e in _chain(exc)):
         # asyncpg could not encode a parameter (a date or number out of range).
-        return problem_response(
-            422, "a value is out of the range the database accepts", slug="constraint-violation"
-        )
+        return ConstraintViolation("a value is out of the range the database accepts").response()
     return await _unexpected_error(request, exc)
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     if is_connection_loss(exc):
         log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
-        return await _problem_error(request, unavailable())
+        return unavailable().response()
     # The trace goes to the log, never to the caller.
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return problem_response(500, "an unexpected error occurred; it has been logged")
+    return InternalError("an unexpected error occurred; it has been logged").response()
 
 
 def install_problem_handlers(app: FastAPI) -> None:

@@ -29,7 +29,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.pagination import page_of, paginate
-from app.problems import ProblemError, sqlstate_of
+from app.problems import InvalidReference, NoMind, NotFound, ProblemError, ReadOnly, sqlstate_of
 from app.tenancy import fetch
 
 # A row as services pass it around: by column name (SQLAlchemy's RowMapping,
@@ -56,19 +56,15 @@ async def require_visible(
         return
     visible = await conn.execute(select(table.c.id).where(table.c.id == row_id))
     if visible.first() is None:
-        raise ProblemError(
-            422, f"{noun} {row_id} does not exist", slug="invalid-reference"
-        ).with_errors(
+        raise InvalidReference(f"{noun} {row_id} does not exist").with_errors(
             [{"loc": ["body", field], "msg": f"no such {noun}", "type": "invalid_reference"}]
         )
 
 
-def no_mind(owned: str) -> ProblemError:
-    return ProblemError(
-        403,
+def no_mind(owned: str) -> NoMind:
+    return NoMind(
         f"your user has no mind yet, so it cannot own {owned}; "
-        "an admin provisions one with `creatoros minds create`",
-        slug="no-mind",
+        "an admin provisions one with `creatoros minds create`"
     )
 
 
@@ -105,8 +101,8 @@ class TableRows:
             raise
         return result.mappings().one()
 
-    def not_found(self, row_id: uuid.UUID) -> ProblemError:
-        return ProblemError(404, f"{self.noun} {row_id} does not exist", slug="not-found")
+    def not_found(self, row_id: uuid.UUID) -> NotFound:
+        return NotFound(f"{self.noun} {row_id} does not exist")
 
     @cached_property
     def _get_sql(self) -> str:
@@ -149,7 +145,7 @@ class TableRows:
     async def refusal(self, conn: AsyncConnection, row_id: uuid.UUID) -> ProblemError:
         if await self.get(conn, row_id) is None:
             return self.not_found(row_id)
-        return ProblemError(403, self.read_only_detail, slug="read-only")
+        return ReadOnly(self.read_only_detail)
 
     async def update(self, conn: AsyncConnection, row_id: uuid.UUID, values: dict[str, Any]) -> Row:
         if not values:

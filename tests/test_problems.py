@@ -1,14 +1,15 @@
-"""The SQLSTATE → HTTP map, as PostgREST draws it."""
+"""The problem kinds and the SQLSTATE → HTTP map, as PostgREST draws it."""
 
 from __future__ import annotations
 
 import json
+from http import HTTPStatus
 
 import pytest
 from sqlalchemy.exc import DBAPIError
 from starlette.requests import Request
 
-from app.problems import _database_error
+from app.problems import PROBLEM_TYPE_BASE, ProblemError, _database_error
 
 
 class _Orig(Exception):
@@ -42,3 +43,56 @@ async def test_sqlstates_map_to_statuses(sqlstate: str, role: str, status: int) 
     assert json.loads(bytes(response.body))["status"] == status
     if status == 401:
         assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+# The `type`s clients may branch on, with their statuses: a kind renamed or
+# moved to another status is a breaking change to the API, so it shows here.
+PUBLIC_TYPES = {
+    "internal-server-error": 500,
+    "invalid-token": 401,
+    "forbidden": 403,
+    "read-only": 403,
+    "no-mind": 403,
+    "role-not-allowed": 403,
+    "not-found": 404,
+    "read-only-transaction": 405,
+    "conflict": 409,
+    "in-use": 409,
+    "invalid-status-transition": 409,
+    "idempotency-key-in-use": 409,
+    "payload-too-large": 413,
+    "validation-error": 422,
+    "constraint-violation": 422,
+    "invalid-reference": 422,
+    "invalid-parent": 422,
+    "cycle": 422,
+    "invalid-tree": 422,
+    "invalid-cursor": 422,
+    "invalid-query": 422,
+    "idempotency-key-reused": 422,
+    "service-unavailable": 503,
+    "unavailable": 503,
+    "not-ready": 503,
+    "timeout": 503,
+    "retry": 503,
+}
+
+
+def test_each_problem_kind_is_one_public_type() -> None:
+    kinds = ProblemError.__subclasses__()
+    assert len({kind.slug for kind in kinds}) == len(kinds), "two kinds share a type"
+    assert {kind.slug: kind.status for kind in kinds} == PUBLIC_TYPES
+    for kind in kinds:
+        response = kind("why").response()
+        assert response.status_code == kind.status
+        assert response.media_type == "application/problem+json"
+        assert json.loads(bytes(response.body)) == {
+            "type": PROBLEM_TYPE_BASE + kind.slug,
+            "title": HTTPStatus(kind.status).phrase,
+            "status": kind.status,
+            "detail": "why",
+        }
+        if kind.status == 401:
+            assert response.headers["www-authenticate"].startswith("Bearer")
+        if kind.slug in {"unavailable", "timeout", "retry", "idempotency-key-in-use"}:
+            assert response.headers["retry-after"].isdigit()

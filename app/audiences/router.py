@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import uuid
-
 from fastapi import APIRouter, Response, status
 
 from app.audiences import service
@@ -9,7 +7,8 @@ from app.audiences.schemas import Audience, AudienceCreate, AudienceUpdate, Tech
 from app.auth import AuthenticatedPrincipal
 from app.bodies import JsonBodyRoute
 from app.idempotency import IdempotencyKey
-from app.pagination import Cursor, Limit, Page
+from app.ids import AudienceId
+from app.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 from app.problems import problem_responses
 from app.tenancy import TenantSession
 
@@ -45,7 +44,7 @@ async def create_audience(
 async def list_audiences(
     conn: TenantSession,
     _: AuthenticatedPrincipal,
-    limit: Limit = 50,
+    limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
     technical_level: TechnicalLevel | None = None,
     slug: str | None = None,
@@ -67,7 +66,7 @@ async def list_audiences(
     responses=problem_responses(404),
 )
 async def get_audience(
-    audience_id: uuid.UUID, conn: TenantSession, _: AuthenticatedPrincipal
+    audience_id: AudienceId, conn: TenantSession, _: AuthenticatedPrincipal
 ) -> Audience:
     row = await service.get_audience(conn, audience_id)
     if row is None:
@@ -82,7 +81,7 @@ async def get_audience(
     responses=problem_responses(404, 409),
 )
 async def update_audience(
-    audience_id: uuid.UUID, body: AudienceUpdate, conn: TenantSession, _: AuthenticatedPrincipal
+    audience_id: AudienceId, body: AudienceUpdate, conn: TenantSession, _: AuthenticatedPrincipal
 ) -> Audience:
     """Partial update: only the fields sent change; a JSON field sent is
     replaced whole (not merged), and null clears it."""
@@ -97,7 +96,7 @@ async def update_audience(
     responses=problem_responses(404, 409),
 )
 async def delete_audience(
-    audience_id: uuid.UUID, conn: TenantSession, _: AuthenticatedPrincipal
+    audience_id: AudienceId, conn: TenantSession, _: AuthenticatedPrincipal
 ) -> None:
     """Delete an audience no project targets any more (409 while one does)."""
     await service.delete_audience(conn, audience_id)

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.audiences.schemas import AudienceCreate, AudienceUpdate
 from app.models import AudienceProfile
-from app.problems import ProblemError, sqlstate_of
+from app.problems import InUse, sqlstate_of
 from app.rows import Row, TableRows, no_mind
 
 audiences = cast(Table, AudienceProfile.__table__)
@@ -57,9 +57,5 @@ async def delete_audience(conn: AsyncConnection, audience_id: uuid.UUID) -> None
         # project still aims at this audience. The generic mapping of 23503
         # ("a referenced row does not exist") would mislead here.
         if sqlstate_of(exc) == "23503":
-            raise ProblemError(
-                409,
-                "a project still targets this audience; point it elsewhere first",
-                slug="in-use",
-            ) from exc
+            raise InUse("a project still targets this audience; point it elsewhere first") from exc
         raise

@@ -19,7 +19,8 @@ from app.contents.schemas import (
     ContentUpdate,
 )
 from app.idempotency import IdempotencyKey
-from app.pagination import Cursor, Limit, Page
+from app.ids import ContentId, MindId
+from app.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 from app.problems import problem_responses
 from app.schemas import json_response
 from app.tenancy import TenantSession
@@ -63,7 +64,7 @@ async def create_content(
 async def list_contents(
     conn: TenantSession,
     _: PublicReader,
-    limit: Limit = 50,
+    limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
     project_id: uuid.UUID | None = None,
     parent_id: uuid.UUID | None = None,
@@ -101,7 +102,7 @@ async def list_contents(
     response_model=Content,
     responses=problem_responses(404),
 )
-async def get_content(content_id: uuid.UUID, conn: TenantSession, _: PublicReader) -> Response:
+async def get_content(content_id: ContentId, conn: TenantSession, _: PublicReader) -> Response:
     return json_response(Content.model_validate(await service.require_content(conn, content_id)))
 
 
@@ -112,7 +113,7 @@ async def get_content(content_id: uuid.UUID, conn: TenantSession, _: PublicReade
     responses=problem_responses(404, 409),
 )
 async def update_content(
-    content_id: uuid.UUID, body: ContentUpdate, conn: TenantSession, _: AuthenticatedPrincipal
+    content_id: ContentId, body: ContentUpdate, conn: TenantSession, _: AuthenticatedPrincipal
 ) -> Content:
     """Partial update: only the fields sent change. `metadata` is merged on the
     server (JSON Merge Patch: `null` deletes a key); `status` follows the
@@ -128,7 +129,7 @@ async def update_content(
     responses=problem_responses(404),
 )
 async def delete_content(
-    content_id: uuid.UUID, conn: TenantSession, _: AuthenticatedPrincipal
+    content_id: ContentId, conn: TenantSession, _: AuthenticatedPrincipal
 ) -> None:
     """Soft delete: the content disappears from every answer until restored."""
     await service.delete_content(conn, content_id)
@@ -141,7 +142,7 @@ async def delete_content(
     responses=problem_responses(404),
 )
 async def restore_content(
-    content_id: uuid.UUID, conn: TenantSession, _: AuthenticatedPrincipal
+    content_id: ContentId, conn: TenantSession, _: AuthenticatedPrincipal
 ) -> Content:
     """Undo a soft delete. Restoring a live content changes nothing."""
     return Content.model_validate(await service.restore_content(conn, content_id))
@@ -155,7 +156,7 @@ async def restore_content(
     responses=problem_responses(404),
 )
 async def list_content_minds(
-    content_id: uuid.UUID, conn: TenantSession, _: PublicReader
+    content_id: ContentId, conn: TenantSession, _: PublicReader
 ) -> list[ContentMind]:
     """Which minds created, voiced or took part in the content, and as what."""
     rows = await service.list_content_minds(conn, content_id)
@@ -169,8 +170,8 @@ async def list_content_minds(
     responses=problem_responses(404),
 )
 async def put_content_mind(
-    content_id: uuid.UUID,
-    mind_id: uuid.UUID,
+    content_id: ContentId,
+    mind_id: MindId,
     body: ContentMindPut,
     conn: TenantSession,
     _: AuthenticatedPrincipal,
@@ -188,7 +189,7 @@ async def put_content_mind(
     responses=problem_responses(404),
 )
 async def delete_content_mind(
-    content_id: uuid.UUID, mind_id: uuid.UUID, conn: TenantSession, _: AuthenticatedPrincipal
+    content_id: ContentId, mind_id: MindId, conn: TenantSession, _: AuthenticatedPrincipal
 ) -> None:
     await service.delete_content_mind(conn, content_id, mind_id)
 
@@ -201,7 +202,7 @@ async def delete_content_mind(
     responses=problem_responses(404),
 )
 async def list_content_tags(
-    content_id: uuid.UUID, conn: TenantSession, _: PublicReader
+    content_id: ContentId, conn: TenantSession, _: PublicReader
 ) -> ContentTags:
     return ContentTags(
         content_id=content_id, tags=await service.list_content_tags(conn, content_id)
@@ -215,7 +216,7 @@ async def list_content_tags(
     responses=problem_responses(404),
 )
 async def put_content_tags(
-    content_id: uuid.UUID, body: ContentTagsPut, conn: TenantSession, _: AuthenticatedPrincipal
+    content_id: ContentId, body: ContentTagsPut, conn: TenantSession, _: AuthenticatedPrincipal
 ) -> ContentTags:
     """Replace the content's tags with exactly these names; unknown tags are created."""
     names = await service.replace_content_tags(conn, content_id, body.tags)

@@ -32,7 +32,16 @@ from app.models import (
     Mind,
     Tag,
 )
-from app.problems import ProblemError, sqlstate_of
+from app.problems import (
+    Conflict,
+    Cycle,
+    InvalidParent,
+    InvalidReference,
+    InvalidStatusTransition,
+    NotFound,
+    ReadOnly,
+    sqlstate_of,
+)
 from app.projects.service import insert_under_project
 from app.rows import Row, TableRows, merge_patch, require_visible
 
@@ -73,13 +82,11 @@ async def check_parent(
         await conn.execute(select(contents.c.project_id).where(contents.c.id == parent_id, _ALIVE))
     ).first()
     if row is None:
-        raise ProblemError(422, f"parent content {parent_id} does not exist", slug="invalid-parent")
+        raise InvalidParent(f"parent content {parent_id} does not exist")
     if row.project_id != project_id:
-        raise ProblemError(422, "the parent belongs to another project", slug="invalid-parent")
+        raise InvalidParent("the parent belongs to another project")
     if child_id is not None and await _is_ancestor_or_self(conn, child_id, parent_id):
-        raise ProblemError(
-            422, "the new parent is the content itself or one of its descendants", slug="cycle"
-        )
+        raise Cycle("the new parent is the content itself or one of its descendants")
 
 
 _ANCESTORS = text(
@@ -124,11 +131,9 @@ async def create_content(conn: AsyncConnection, data: ContentCreate) -> RowMappi
         result = await insert_under_project(conn, data.project_id, statement)
     except DBAPIError as exc:
         if sqlstate_of(exc) == "23505":
-            raise ProblemError(
-                409,
+            raise Conflict(
                 f"this project already has a content with slug {data.slug!r} "
-                "(a deleted one keeps its slug: restore it instead)",
-                slug="conflict",
+                "(a deleted one keeps its slug: restore it instead)"
             ) from exc
         raise
     return result.mappings().one()
@@ -192,12 +197,10 @@ async def update_content(conn: AsyncConnection, content_id: uuid.UUID, data: Con
     status = current["status"] or "draft"
     if new_status is not None and new_status != status and new_status not in STATUS_MOVES[status]:
         allowed = ", ".join(sorted(STATUS_MOVES[status])) or "none"
-        raise ProblemError(
-            409,
-            f"a {status} content cannot become {new_status} (allowed: {allowed})",
-            slug="invalid-status-transition",
+        raise InvalidStatusTransition(
+            f"a {status} content cannot become {new_status} (allowed: {allowed})"
         )
-    raise ProblemError(403, "you can read this content but not change it", slug="read-only")
+    raise ReadOnly("you can read this content but not change it")
 
 
 async def delete_content(conn: AsyncConnection, content_id: uuid.UUID) -> None:
@@ -257,7 +260,7 @@ async def put_content_mind(
     # A foreign key sees every mind; only a mind the caller may see counts,
     # so a private mind's existence is not revealed.
     if (await conn.execute(select(minds.c.id).where(minds.c.id == mind_id))).first() is None:
-        raise ProblemError(422, f"mind {mind_id} does not exist", slug="invalid-reference")
+        raise InvalidReference(f"mind {mind_id} does not exist")
     statement = text(
         "INSERT INTO content_minds (content_id, mind_id, role) VALUES (:c, :m, :r)"
         " ON CONFLICT (content_id, mind_id) DO UPDATE SET role = EXCLUDED.role"
@@ -277,7 +280,7 @@ async def delete_content_mind(
         .returning(content_minds.c.mind_id)
     )
     if result.first() is None:
-        raise ProblemError(404, f"mind {mind_id} is not attributed to this content")
+        raise NotFound(f"mind {mind_id} is not attributed to this content")
 
 
 async def list_content_tags(conn: AsyncConnection, content_id: uuid.UUID) -> list[str]:

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import uuid
-
 from fastapi import APIRouter, Response, status
 
 from app.auth import AuthenticatedPrincipal
@@ -9,7 +7,8 @@ from app.bodies import JsonBodyRoute
 from app.frameworks import service
 from app.frameworks.schemas import Framework, FrameworkCreate, FrameworkType, FrameworkUpdate
 from app.idempotency import IdempotencyKey
-from app.pagination import Cursor, Limit, Page
+from app.ids import FrameworkId
+from app.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 from app.problems import problem_responses
 from app.tenancy import TenantSession
 
@@ -46,7 +45,7 @@ async def create_framework(
 async def list_frameworks(
     conn: TenantSession,
     _: AuthenticatedPrincipal,
-    limit: Limit = 50,
+    limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
     framework_type: FrameworkType | None = None,
     is_active: bool | None = None,
@@ -71,7 +70,7 @@ async def list_frameworks(
     responses=problem_responses(404),
 )
 async def get_framework(
-    framework_id: uuid.UUID, conn: TenantSession, _: AuthenticatedPrincipal
+    framework_id: FrameworkId, conn: TenantSession, _: AuthenticatedPrincipal
 ) -> Framework:
     row = await service.get_framework(conn, framework_id)
     if row is None:
@@ -86,7 +85,7 @@ async def get_framework(
     responses=problem_responses(404, 409),
 )
 async def update_framework(
-    framework_id: uuid.UUID, body: FrameworkUpdate, conn: TenantSession, _: AuthenticatedPrincipal
+    framework_id: FrameworkId, body: FrameworkUpdate, conn: TenantSession, _: AuthenticatedPrincipal
 ) -> Framework:
     """Partial update: only the fields sent change; `framework_schema` is one
     document, so it is replaced whole, not merged. Global frameworks are
@@ -102,7 +101,7 @@ async def update_framework(
     responses=problem_responses(404),
 )
 async def delete_framework(
-    framework_id: uuid.UUID, conn: TenantSession, _: AuthenticatedPrincipal
+    framework_id: FrameworkId, conn: TenantSession, _: AuthenticatedPrincipal
 ) -> None:
     """Delete one of the caller's frameworks; contents built on it keep
     existing, without a framework. Global frameworks are read-only (403)."""

@@ -6,7 +6,7 @@ from app.auth import AuthenticatedPrincipal
 from app.bodies import JsonBodyRoute
 from app.me import service
 from app.me.schemas import Me
-from app.problems import ProblemError, problem_responses
+from app.problems import NoMind, problem_responses
 from app.tenancy import TenantSession
 
 router = APIRouter(route_class=JsonBodyRoute, tags=["me"], responses=problem_responses(401, 403))
@@ -17,9 +17,7 @@ async def get_me(conn: TenantSession, principal: AuthenticatedPrincipal) -> Me:
     """The caller's user id and role, and the mind the database attributes their work to."""
     mind = await service.current_mind(conn)
     if mind is None or principal.user_id is None:
-        raise ProblemError(
-            403,
-            "this user has no mind yet; an admin provisions one with `creatoros minds create`",
-            slug="no-mind",
+        raise NoMind(
+            "this user has no mind yet; an admin provisions one with `creatoros minds create`"
         )
     return Me(user_id=principal.user_id, role=principal.role, **mind)

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Response, status
@@ -8,7 +7,8 @@ from fastapi import APIRouter, Path, Response, status
 from app.auth import PUBLIC_READ, AuthenticatedPrincipal, PublicReader
 from app.bodies import JsonBodyRoute
 from app.idempotency import IdempotencyKey
-from app.pagination import Cursor, Limit, Page
+from app.ids import ProjectId
+from app.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 from app.problems import problem_responses
 from app.projects import service
 from app.projects.schemas import (
@@ -79,7 +79,7 @@ async def upsert_project_by_slug(
 async def list_projects(
     conn: TenantSession,
     _: PublicReader,
-    limit: Limit = 50,
+    limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
     status: ProjectStatus | None = None,
     project_type: ProjectType | None = None,
@@ -102,7 +102,7 @@ async def list_projects(
     openapi_extra=PUBLIC_READ,
     responses=problem_responses(404),
 )
-async def get_project(project_id: uuid.UUID, conn: TenantSession, _: PublicReader) -> Project:
+async def get_project(project_id: ProjectId, conn: TenantSession, _: PublicReader) -> Project:
     row = await service.get_project(conn, project_id)
     if row is None:
         raise service.project_not_found(project_id)
@@ -116,7 +116,7 @@ async def get_project(project_id: uuid.UUID, conn: TenantSession, _: PublicReade
     responses=problem_responses(404, 409),
 )
 async def update_project(
-    project_id: uuid.UUID, body: ProjectUpdate, conn: TenantSession, _: AuthenticatedPrincipal
+    project_id: ProjectId, body: ProjectUpdate, conn: TenantSession, _: AuthenticatedPrincipal
 ) -> Project:
     """Partial update: only the fields sent change."""
     return Project.model_validate(await service.update_project(conn, project_id, body))
@@ -130,7 +130,7 @@ async def update_project(
     responses=problem_responses(404),
 )
 async def delete_project(
-    project_id: uuid.UUID, conn: TenantSession, _: AuthenticatedPrincipal
+    project_id: ProjectId, conn: TenantSession, _: AuthenticatedPrincipal
 ) -> None:
     """Delete the project and its market research; its contents are kept, detached."""
     await service.delete_project(conn, project_id)

@@ -1,13 +1,12 @@
 from __future__ import annotations
 
-import uuid
-
 from fastapi import APIRouter, Response, status
 
 from app.auth import AuthenticatedPrincipal
 from app.bodies import JsonBodyRoute
 from app.idempotency import IdempotencyKey
-from app.pagination import Cursor, Limit, Page
+from app.ids import ProjectId, ResearchId
+from app.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 from app.problems import problem_responses
 from app.research import service
 from app.research.schemas import (
@@ -36,7 +35,7 @@ router = APIRouter(
     responses=problem_responses(404, 409),
 )
 async def create_market_research(
-    project_id: uuid.UUID,
+    project_id: ProjectId,
     body: MarketResearchCreate,
     conn: TenantSession,
     _: AuthenticatedPrincipal,
@@ -57,10 +56,10 @@ async def create_market_research(
     responses=problem_responses(404),
 )
 async def list_market_research(
-    project_id: uuid.UUID,
+    project_id: ProjectId,
     conn: TenantSession,
     _: AuthenticatedPrincipal,
-    limit: Limit = 50,
+    limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
     research_type: ResearchType | None = None,
 ) -> Page[MarketResearch]:
@@ -84,7 +83,7 @@ async def list_market_research(
     responses=problem_responses(404),
 )
 async def get_market_research(
-    research_id: uuid.UUID, conn: TenantSession, _: AuthenticatedPrincipal
+    research_id: ResearchId, conn: TenantSession, _: AuthenticatedPrincipal
 ) -> MarketResearch:
     row = await service.get_research(conn, research_id)
     if row is None:
@@ -99,7 +98,7 @@ async def get_market_research(
     responses=problem_responses(404),
 )
 async def update_market_research(
-    research_id: uuid.UUID,
+    research_id: ResearchId,
     body: MarketResearchUpdate,
     conn: TenantSession,
     _: AuthenticatedPrincipal,
@@ -117,7 +116,7 @@ async def update_market_research(
     responses=problem_responses(404),
 )
 async def delete_market_research(
-    research_id: uuid.UUID, conn: TenantSession, _: AuthenticatedPrincipal
+    research_id: ResearchId, conn: TenantSession, _: AuthenticatedPrincipal
 ) -> None:
     """Delete a report. Deleting its project deletes it too."""
     await service.delete_research(conn, research_id)

@@ -12,7 +12,7 @@ from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.pagination import decode_key, encode_key, invalid_cursor
-from app.problems import ProblemError
+from app.problems import InvalidQuery
 from app.search import sql
 
 
@@ -30,9 +30,9 @@ def _after(cursor: str | None) -> tuple[float | None, uuid.UUID | None]:
         raise invalid_cursor() from exc
 
 
-def _invalid_query(detail: str, msg: str) -> ProblemError:
+def _invalid_query(detail: str, msg: str) -> InvalidQuery:
     issue = {"loc": ["query", "q"], "msg": msg, "type": "value_error"}
-    return ProblemError(422, detail, slug="invalid-query").with_errors([issue])
+    return InvalidQuery(detail).with_errors([issue])
 
 
 async def search(

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import hashlib
-import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
@@ -9,6 +8,7 @@ from pydantic_core import to_json
 
 from app.auth import PUBLIC_READ, AuthenticatedPrincipal, PublicReader
 from app.bodies import JsonBodyRoute
+from app.ids import ContentId, ProjectId
 from app.problems import problem_responses
 from app.projects.schemas import Project
 from app.rows import Row
@@ -59,7 +59,7 @@ TREE_RESPONSES: dict[int | str, dict[str, Any]] = {
     responses=TREE_RESPONSES,
 )
 async def get_project_tree(
-    project_id: uuid.UUID,
+    project_id: ProjectId,
     conn: TenantSession,
     _: PublicReader,
     include_body: IncludeBody = False,
@@ -84,7 +84,7 @@ async def get_project_tree(
     responses=TREE_RESPONSES,
 )
 async def get_content_tree(
-    content_id: uuid.UUID,
+    content_id: ContentId,
     conn: TenantSession,
     _: PublicReader,
     include_body: IncludeBody = False,
@@ -106,7 +106,7 @@ async def get_content_tree(
     responses=problem_responses(404, 409),
 )
 async def put_project_tree(
-    project_id: uuid.UUID,
+    project_id: ProjectId,
     body: TreeUpsert,
     conn: TenantSession,
     _: AuthenticatedPrincipal,
@@ -132,7 +132,7 @@ async def put_project_tree(
     responses=problem_responses(404),
 )
 async def move_content(
-    content_id: uuid.UUID, body: MoveRequest, conn: TenantSession, _: AuthenticatedPrincipal
+    content_id: ContentId, body: MoveRequest, conn: TenantSession, _: AuthenticatedPrincipal
 ) -> None:
     """Under a new parent of the same project (or to the root), at a position;
     the siblings it leaves and joins are renumbered 1…n. A move under itself or

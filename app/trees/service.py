@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.contents.service import check_parent, content_not_found, refused_write
 from app.observability import TREE_UPSERT_NODES
-from app.problems import ProblemError, sqlstate_of
+from app.problems import Conflict, InvalidTree, NotFound, ReadOnly, sqlstate_of
 from app.projects.service import get_project, project_not_found
 from app.rows import Row
 from app.tenancy import fetch
@@ -158,7 +158,7 @@ async def read_subtree(
     if project is None:
         # A published content of another creator's project: its tree is
         # readable, its project is not.
-        raise ProblemError(404, f"content {content_id} is not part of a project you can read")
+        raise NotFound(f"content {content_id} is not part of a project you can read")
     return project, nodes
 
 
@@ -169,14 +169,12 @@ async def upsert_tree(
     their ids; with `prune`, the project's other contents are soft-deleted."""
     errors = tree_errors(nodes)
     if errors:
-        raise ProblemError(
-            422, "the tree is not valid; nothing was written", slug="invalid-tree"
-        ).with_errors(errors)
+        raise InvalidTree("the tree is not valid; nothing was written").with_errors(errors)
     locked = await conn.exec_driver_sql(sql.LOCK_PROJECT, (project_id,))
     if locked.first() is None:
         if await get_project(conn, project_id) is None:
             raise project_not_found(project_id)
-        raise ProblemError(403, "you can read this project but not change it", slug="read-only")
+        raise ReadOnly("you can read this project but not change it")
     slugs = sql.all_slugs(nodes)
     existing = {
         row["slug"]: row["id"] for row in await _rows(conn, sql.EXISTING_SLUGS, project_id, slugs)
@@ -186,9 +184,7 @@ async def upsert_tree(
         await conn.exec_driver_sql(sql.UPSERT_NODES, plan.args(project_id))
     except DBAPIError as exc:
         if sqlstate_of(exc) == "23505":
-            raise ProblemError(
-                409, "another write to this tree got in the way; retry", slug="conflict"
-            ) from exc
+            raise Conflict("another write to this tree got in the way; retry") from exc
         raise
     if prune:
         await conn.exec_driver_sql(sql.PRUNE, (project_id, plan.ids))
