@@ -496,9 +496,10 @@ def _growth_phase(
                     headers={"authorization": f"Bearer {token}"},
                     timeout=300,
                 ) as client:
+                    meter = CpuMeter(service.pid, await _postmaster_pid(fresh.admin_dsn))
                     return await measure_growth(
                         client, fresh.admin_dsn, corpus, args.growth_sizes,
-                        args.growth_repeats, progress,
+                        args.growth_repeats, progress, meter,
                     )  # fmt: skip
 
             return _run(run())
