@@ -160,33 +160,26 @@ _EMPTY_OBJECT = "{}"
 
 def plan_upsert(nodes: Sequence[TreeNodeIn], existing: dict[str, uuid.UUID]) -> UpsertPlan:
     """Ids for every node: the existing content's for a known slug (so a
-    re-run updates in place), a new one otherwise.
-
-    Runs once per node of up to 5,000: the columns are bound methods, and a
-    node's empty metadata (the usual case) is not encoded again."""
+    re-run updates in place), a new one otherwise."""
     plan = UpsertPlan()
     ids: dict[str, uuid.UUID] = {}
-    new_id = uuid.uuid4
-    add_id, add_parent, add_slug = plan.ids.append, plan.parent_ids.append, plan.slugs.append
-    add_title, add_type = plan.titles.append, plan.content_types.append
-    add_content, add_order = plan.contents.append, plan.sequence_orders.append
-    add_fidelity, add_path = plan.fidelity_scores.append, plan.file_paths.append
-    add_metadata, add_ai = plan.metadata.append, plan.ai_generated.append
-    add_keywords = plan.keywords.append
     for node, parent, position in walk(nodes):
-        slug = node.slug
-        node_id = existing.get(slug) or new_id()
-        ids[slug] = node_id
-        add_id(node_id)
-        add_parent(None if parent is None else ids[parent.slug])
-        add_slug(slug)
-        add_title(node.title)
-        add_type(node.content_type.value)
-        add_content(node.content)
-        add_order(position if node.sequence_order is None else node.sequence_order)
-        add_fidelity(node.fidelity_score)
-        add_path(node.file_path)
-        add_metadata(_to_json(node.metadata) if node.metadata else _EMPTY_OBJECT)
-        add_ai(node.ai_generated)
-        add_keywords(None if node.keywords is None else _to_json(node.keywords))
+        node_id = existing.get(node.slug) or uuid.uuid4()
+        ids[node.slug] = node_id
+        plan.ids.append(node_id)
+        plan.parent_ids.append(ids[parent.slug] if parent is not None else None)
+        plan.slugs.append(node.slug)
+        plan.titles.append(node.title)
+        plan.content_types.append(node.content_type.value)
+        plan.contents.append(node.content)
+        plan.sequence_orders.append(
+            node.sequence_order if node.sequence_order is not None else position
+        )
+        plan.fidelity_scores.append(node.fidelity_score)
+        plan.file_paths.append(node.file_path)
+        # Up to 5,000 times a request: one encoder, and no encoding of the
+        # usual empty metadata.
+        plan.metadata.append(_to_json(node.metadata) if node.metadata else _EMPTY_OBJECT)
+        plan.ai_generated.append(node.ai_generated)
+        plan.keywords.append(None if node.keywords is None else _to_json(node.keywords))
     return plan
