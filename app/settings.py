@@ -52,8 +52,15 @@ class Settings(BaseSettings):
         validation_alias=_env("CORS_ORIGINS"),
         description="Comma-separated origins allowed by CORS.",
     )
+    # The largest body a request may send (413 beyond, before it is read
+    # whole). The largest legitimate one is a whole course: 5,000 nodes
+    # (the tree's own cap) with 1 KB bodies is ~7 MB of JSON, which 16 MiB
+    # takes with room for ~3 KB bodies. Its purpose is memory: a request holds
+    # about 5x its body while it is parsed, validated and sent on (the bytes,
+    # the parsed JSON, the models, the statement's parameters), so ~80 MB
+    # at the limit, per concurrent write.
     max_body_bytes: int = Field(
-        default=5 * 1024 * 1024, ge=1024, validation_alias=_env("MAX_BODY_BYTES")
+        default=16 * 1024 * 1024, ge=1024, validation_alias=_env("MAX_BODY_BYTES")
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
         default="INFO", validation_alias=_env("LOG_LEVEL")

@@ -15,6 +15,7 @@ the smaller ones, as in the reported incident.
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import statistics
@@ -27,9 +28,11 @@ import asyncpg
 import httpx
 
 from bench.corpus import Corpus, Node
+from bench.cpu import CpuMeter
 from bench.progress import Progress
 
 DEFAULT_SIZES = (133, 1333, 5000)
+JSON = {"content-type": "application/json"}
 BODY_CHARS = 1000
 
 
@@ -41,6 +44,19 @@ class GrowthRow:
     read_ms: list[float]
     # Answers other than 200 (a statement timeout is a 503), by status.
     failures: dict[int, int] = field(default_factory=dict)
+    # CPU of each write: the service's, and PostgreSQL's (when it is local):
+    # where a write's time goes.
+    write_cpu_ms: list[tuple[float, float | None]] = field(default_factory=list)
+
+    def _cpu(self) -> dict[str, Any]:
+        if not self.write_cpu_ms:
+            return {}
+        app = statistics.median(c[0] for c in self.write_cpu_ms)
+        db = [c[1] for c in self.write_cpu_ms if c[1] is not None]
+        return {
+            "write_app_cpu_ms_median": round(app, 1),
+            "write_postgres_cpu_ms_median": round(statistics.median(db), 1) if db else None,
+        }
 
     def as_json(self) -> dict[str, Any]:
         if not self.write_ms or not self.read_ms:
@@ -55,6 +71,7 @@ class GrowthRow:
             "read_us_per_node": round(statistics.median(self.read_ms) * 1000 / self.nodes, 2),
             "write_ms": [round(x, 1) for x in self.write_ms],
             "read_ms": [round(x, 2) for x in self.read_ms],
+            **self._cpu(),
         }
 
 
@@ -91,9 +108,12 @@ async def measure_growth(
     sizes: tuple[int, ...],
     repeats: int,
     progress: Progress,
+    meter: CpuMeter | None = None,
 ) -> list[GrowthRow]:
     rng = random.Random(11)
     payloads = {n: {"nodes": [course_of(corpus, n, rng)]} for n in sizes}
+    # Encoded once, outside the timed write (as a client holding its file would).
+    encoded = {n: json.dumps(p, ensure_ascii=False).encode() for n, p in payloads.items()}
     conn = await asyncpg.connect(admin_dsn)
     try:
         await conn.execute("ALTER TABLE contents SET (autovacuum_enabled = false)")
@@ -121,9 +141,19 @@ async def measure_growth(
                 )
                 created.raise_for_status()
                 path = f"/v1/projects/{created.json()['id']}/tree"
+                body = encoded[n]
+                before = meter.snapshot() if meter is not None else None
                 started = time.perf_counter()
-                written = await client.put(path, json=payloads[n])
+                written = await client.put(path, content=body, headers=JSON)
                 elapsed = (time.perf_counter() - started) * 1000
+                if meter is not None and before is not None:
+                    after = meter.snapshot()
+                    db = (
+                        None
+                        if before.postgres is None or after.postgres is None
+                        else (after.postgres - before.postgres) * 1000
+                    )
+                    row.write_cpu_ms.append(((after.service - before.service) * 1000, db))
                 if written.status_code != 200:
                     # Reported, not fatal: a plan gone wrong shows up as a
                     # 503 (statement timeout) on an older version of the app.
@@ -156,8 +186,9 @@ def growth_markdown(rows: list[GrowthRow]) -> str:
     sizes = sorted({r.nodes for r in rows})
     lines = [
         "| nodes | write ms (fresh) | read ms (fresh) | write ms (analyzed) | read ms (analyzed) "
-        "| write µs/node (fresh / analyzed) | read µs/node (fresh / analyzed) |",
-        "|" + "---|" * 7,
+        "| write µs/node (fresh / analyzed) | read µs/node (fresh / analyzed) "
+        "| write CPU ms, app + PostgreSQL (fresh / analyzed) |",
+        "|" + "---|" * 8,
     ]
     for n in sizes:
         f, a = by.get(("fresh", n)), by.get(("analyzed", n))
@@ -170,6 +201,14 @@ def growth_markdown(rows: list[GrowthRow]) -> str:
             f"| {n:,} | {f['write_ms_median']:.0f} | {f['read_ms_median']:.1f} "
             f"| {a['write_ms_median']:.0f} | {a['read_ms_median']:.1f} "
             f"| {f['write_us_per_node']:.0f} / {a['write_us_per_node']:.0f} "
-            f"| {f['read_us_per_node']:.1f} / {a['read_us_per_node']:.1f} |"
+            f"| {f['read_us_per_node']:.1f} / {a['read_us_per_node']:.1f} "
+            f"| {_cpu_cell(f)} / {_cpu_cell(a)} |"
         )
     return "\n".join(lines)
+
+
+def _cpu_cell(summary: dict[str, Any]) -> str:
+    app, db = summary.get("write_app_cpu_ms_median"), summary.get("write_postgres_cpu_ms_median")
+    if app is None:
+        return "—"
+    return f"{app:.0f} + {db:.0f}" if db is not None else f"{app:.0f} + ?"

@@ -15,7 +15,13 @@ import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from app.bodies import MAX_BODY_DEPTH, JsonBodyRoute
+from app.bodies import (
+    MAX_BODY_DEPTH,
+    JsonBodyRoute,
+    _parse_strictly,
+    _surely_plain,
+    parse_json_body,
+)
 from app.main import create_app
 from app.problems import PROBLEM_MEDIA_TYPE
 from app.schemas import MAX_JSON_DEPTH
@@ -230,3 +236,66 @@ async def test_a_fidelity_with_three_decimals_is_rounded_as_stored(
         json={"fidelity_score": 1.5},
     )  # fmt: skip
     assert too_high.status_code == 422
+
+
+# Database-free: the fast path of the body policy (pydantic-core's parser)
+# must accept, refuse and word a refusal exactly as the strict path does.
+EDGE_BODIES = [
+    b'{"a": [1, -0, 2.5, -1.5e-3, 1e22, 0.1, true, false, null, "x"]}',
+    '{"texto": "ação \\u00e9 \\ud83d\\ude00 \\/ \\" \\\\ \\n"}'.encode(),
+    b"NaN",
+    b"Infinity",
+    b'{"x": -Infinity}',
+    b"1e400",
+    b"[-1e400]",
+    b"1e308",
+    b"1" + b"0" * 99,  # 100 digits: the most allowed
+    b"1" + b"0" * 100,
+    b"-1" + b"0" * 98,  # 100 characters with its sign
+    b"-1" + b"0" * 99,
+    b'"\\ud800"',
+    b'{"\\udfff": 1}',
+    b'"\xed\xa0\x80"',
+    b'"\xff"',
+    '{"a": "á"}'.encode("utf-16"),
+    b'\xef\xbb\xbf{"a": 1}',
+    b'"a\nb"',
+    b"[1,]",
+    b"01",
+    b"",
+    b"1 2",
+    b'"\\u0000"',
+    b"[" * MAX_BODY_DEPTH + b"]" * MAX_BODY_DEPTH,
+    b"[" * (MAX_BODY_DEPTH + 1) + b"]" * (MAX_BODY_DEPTH + 1),
+    b'{"a": ' * 300 + b"1" + b"}" * 300,
+]
+
+
+def outcome(parse: Any, raw: bytes) -> tuple[str, Any]:
+    try:
+        return "value", parse(raw)
+    except json.JSONDecodeError as exc:
+        return "refused", str(exc)
+
+
+@pytest.mark.parametrize("raw", EDGE_BODIES, ids=lambda raw: repr(raw[:24]))
+def test_the_fast_path_accepts_and_refuses_as_the_strict_path(raw: bytes) -> None:
+    fast, strict = outcome(parse_json_body, raw), outcome(_parse_strictly, raw)
+    assert repr(fast) == repr(strict)  # repr: -0.0 and 0, 1 and 1.0 differ
+
+
+def test_only_a_doubt_leaves_the_fast_path() -> None:
+    tree = {"nodes": [{"slug": "a", "metadata": {"n": 10**30, "f": 0.5}, "children": []}]}
+    assert _surely_plain(tree)
+    assert _surely_plain(nested(MAX_BODY_DEPTH))
+    assert not _surely_plain(nested(MAX_BODY_DEPTH + 1))
+    assert not _surely_plain({"a": [float("inf")]})
+    assert not _surely_plain([10**99]) and not _surely_plain(-(10**99))
+
+
+def test_a_surrogate_in_its_utf8_form_is_refused_too() -> None:
+    """`json` decodes ED A0 80 to a lone surrogate (it passed, and the
+    response encoder could not write it)."""
+    with pytest.raises(json.JSONDecodeError, match="surrogate"):
+        parse_json_body(b'{"title": "\xed\xa0\x80"}')
+    assert parse_json_body('{"title": "\ud7ff \ue000"}'.encode()) == {"title": "\ud7ff \ue000"}

@@ -3,6 +3,7 @@ plan, and nesting of flat rows."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -65,6 +66,15 @@ def test_plan_keeps_known_ids_and_links_parents() -> None:
     assert plan.sequence_orders == [1, 1, 7]  # position unless given
     assert plan.metadata == ["{}", "{}", "{}"]
     assert len(plan.args(uuid.uuid4())) == 13
+
+
+def test_plan_sends_metadata_and_keywords_as_json_text() -> None:
+    metadata = {"nível": "básico", "big": 10**30, "list": [1, 2.5, None]}
+    plan = plan_upsert(models(node("a", metadata=metadata, keywords=["ação", "ia"]), node("b")), {})
+    assert [json.loads(m) for m in plan.metadata] == [metadata, {}]
+    assert "nível" in plan.metadata[0]  # as PostgreSQL reads it, not \\u-escaped
+    assert plan.keywords[0] is not None and json.loads(plan.keywords[0]) == ["ação", "ia"]
+    assert plan.keywords[1] is None
 
 
 def row(

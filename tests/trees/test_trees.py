@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import uuid
 from typing import Any
 
@@ -144,6 +145,50 @@ async def test_limits_on_depth_and_size(client: httpx.AsyncClient, alice: Creato
     assert too_many.status_code == 422
     listed = await client.get("/v1/contents", headers=alice.headers, params={"project_id": project})
     assert listed.json()["items"] == []
+
+
+LESSON_TEXT = (
+    '## Aula prática\n\nAbra o terminal e digite `claude "crie um script"`: '
+    "a automação começa aqui, não é mágica.\n"
+)
+
+
+def five_thousand_nodes() -> list[dict[str, Any]]:
+    """The issue's example: a 5,000-node course with 1 KB bodies (1 outline,
+    49 modules of 101 lessons, one lesson under the outline)."""
+    body = (LESSON_TEXT * 12)[:1000]
+
+    def lesson(slug: str) -> dict[str, Any]:
+        return {"slug": slug, "title": slug, "content_type": "course_lesson", "content": body}
+
+    modules = [
+        {"slug": f"m{m}", "title": f"Módulo {m}", "content_type": "course_module",
+         "content": body, "children": [lesson(f"l{m}-{i}") for i in range(101)]}
+        for m in range(49)
+    ]  # fmt: skip
+    return [{"slug": "curso", "title": "Curso", "content_type": "course_outline",
+             "content": body, "children": [*modules, lesson("extra")]}]  # fmt: skip
+
+
+async def test_a_5000_node_course_fits_the_default_body_limit(
+    client: httpx.AsyncClient, alice: Creator, settings: Settings
+) -> None:
+    """~7 MB of JSON: over the old 5 MiB default (it answered 413), under
+    the default MAX_BODY_BYTES; a body over it is still a 413."""
+    project = await new_project(client, alice)
+    nodes = five_thousand_nodes()
+    assert len(flatten(nodes)) == 5000
+    raw = json.dumps({"nodes": nodes}, ensure_ascii=False).encode()
+    assert 5 * 1024 * 1024 < len(raw) < settings.max_body_bytes
+    headers = {**alice.headers, "content-type": "application/json"}
+    written = await client.put(f"/v1/projects/{project}/tree", content=raw, headers=headers)
+    assert written.status_code == 200, written.text[:300]
+    assert len(flatten(written.json()["nodes"])) == 5000
+
+    too_big = raw + b" " * (settings.max_body_bytes - len(raw) + 1)
+    refused = await client.put(f"/v1/projects/{project}/tree", content=too_big, headers=headers)
+    assert refused.status_code == 413
+    assert "MAX_BODY_BYTES" in refused.json()["detail"]
 
 
 async def test_prune_soft_deletes_what_the_payload_left_out(
