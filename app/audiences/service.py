@@ -14,6 +14,7 @@ from app.audiences.schemas import AudienceCreate, AudienceUpdate
 from app.models import AudienceProfile
 from app.problems import ProblemError, sqlstate_of
 from app.rows import Row, TableRows, no_mind
+from app.tenancy import Reader
 
 audiences = cast(Table, AudienceProfile.__table__)
 
@@ -33,13 +34,13 @@ async def create_audience(conn: AsyncConnection, data: AudienceCreate) -> RowMap
     return row
 
 
-async def get_audience(conn: AsyncConnection, audience_id: uuid.UUID) -> Row | None:
+async def get_audience(conn: Reader, audience_id: uuid.UUID) -> Row | None:
     return await ROWS.get(conn, audience_id)
 
 
 async def list_audiences(
-    conn: AsyncConnection, *, filters: dict[str, Any], limit: int, cursor: str | None
-) -> tuple[list[RowMapping], str | None]:
+    conn: Reader, *, filters: dict[str, Any], limit: int, cursor: str | None
+) -> tuple[list[Row], str | None]:
     return await ROWS.page(conn, filters=filters, limit=limit, cursor=cursor)
 
 

@@ -22,7 +22,7 @@ from app.idempotency import IdempotencyKey
 from app.pagination import Cursor, Limit, Page
 from app.problems import problem_responses
 from app.schemas import json_response
-from app.tenancy import TenantSession
+from app.tenancy import ReadSession, TenantSession
 
 router = APIRouter(
     route_class=JsonBodyRoute,
@@ -61,7 +61,7 @@ async def create_content(
     openapi_extra=PUBLIC_READ,
 )
 async def list_contents(
-    conn: TenantSession,
+    conn: ReadSession,
     _: PublicReader,
     limit: Limit = 50,
     cursor: Cursor = None,
@@ -83,8 +83,8 @@ async def list_contents(
             "content_type": content_type,
             "status": status,
             "ai_generated": ai_generated,
+            "tag": tag,
         },
-        tag=tag,
         limit=limit,
         cursor=cursor,
     )
@@ -101,7 +101,7 @@ async def list_contents(
     response_model=Content,
     responses=problem_responses(404),
 )
-async def get_content(content_id: uuid.UUID, conn: TenantSession, _: PublicReader) -> Response:
+async def get_content(content_id: uuid.UUID, conn: ReadSession, _: PublicReader) -> Response:
     return json_response(Content.model_validate(await service.require_content(conn, content_id)))
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import (
     RowMapping,
     Table,
     and_,
+    bindparam,
     case,
     exists,
     func,
@@ -35,6 +36,7 @@ from app.models import (
 from app.problems import ProblemError, sqlstate_of
 from app.projects.service import insert_under_project
 from app.rows import Row, TableRows, merge_patch, require_visible
+from app.tenancy import Reader
 
 contents = cast(Table, Content.__table__)
 content_minds = cast(Table, ContentMind.__table__)
@@ -53,6 +55,13 @@ _ALIVE = contents.c.deleted_at.is_(None)
 ROWS = TableRows(
     contents, "content", "you can read this content but not change it",
     columns=_COLUMNS, live=_ALIVE,
+    conditions={
+        "tag": exists().where(
+            content_tags.c.content_id == contents.c.id,
+            content_tags.c.tag_id == tags.c.id,
+            tags.c.name == bindparam("tag"),
+        )
+    },
 )  # fmt: skip
 content_not_found = ROWS.not_found
 get_content = ROWS.get
@@ -135,23 +144,14 @@ async def create_content(conn: AsyncConnection, data: ContentCreate) -> RowMappi
 
 
 async def list_contents(
-    conn: AsyncConnection,
+    conn: Reader,
     *,
     filters: dict[str, Any],
-    tag: str | None,
     limit: int,
     cursor: str | None,
-) -> tuple[list[RowMapping], str | None]:
-    where = []
-    if tag is not None:
-        where.append(
-            exists().where(
-                content_tags.c.content_id == contents.c.id,
-                content_tags.c.tag_id == tags.c.id,
-                tags.c.name == tag,
-            )
-        )
-    return await ROWS.page(conn, filters=filters, limit=limit, cursor=cursor, where=where)
+) -> tuple[list[Row], str | None]:
+    """A page of contents; `filters` are columns, and `tag` (a tag name)."""
+    return await ROWS.page(conn, filters=filters, limit=limit, cursor=cursor)
 
 
 async def update_content(conn: AsyncConnection, content_id: uuid.UUID, data: ContentUpdate) -> Row:

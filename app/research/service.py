@@ -14,6 +14,7 @@ from app.models import MarketResearch
 from app.projects.service import get_project, insert_under_project, project_not_found
 from app.research.schemas import MarketResearchCreate, MarketResearchUpdate
 from app.rows import Row, TableRows
+from app.tenancy import Reader
 
 research = cast(Table, MarketResearch.__table__)
 
@@ -31,28 +32,24 @@ async def create_research(
     return (await insert_under_project(conn, project_id, statement)).mappings().one()
 
 
-async def get_research(conn: AsyncConnection, research_id: uuid.UUID) -> Row | None:
+async def get_research(conn: Reader, research_id: uuid.UUID) -> Row | None:
     return await ROWS.get(conn, research_id)
 
 
 async def list_research(
-    conn: AsyncConnection,
+    conn: Reader,
     project_id: uuid.UUID,
     *,
     filters: dict[str, Any],
     limit: int,
     cursor: str | None,
-) -> tuple[list[RowMapping], str | None]:
+) -> tuple[list[Row], str | None]:
     # RLS alone would list an invisible project as empty (200); answer 404,
     # as GET /projects/{id} does, so a missing project never looks empty.
     if await get_project(conn, project_id) is None:
         raise project_not_found(project_id)
     return await ROWS.page(
-        conn,
-        filters=filters,
-        limit=limit,
-        cursor=cursor,
-        where=[research.c.project_id == project_id],
+        conn, filters={**filters, "project_id": project_id}, limit=limit, cursor=cursor
     )
 
 

@@ -12,7 +12,7 @@ from app.bodies import JsonBodyRoute
 from app.problems import problem_responses
 from app.projects.schemas import Project
 from app.rows import Row
-from app.tenancy import TenantSession
+from app.tenancy import ReadSession, TenantSession
 from app.trees import service
 from app.trees.schemas import MAX_DEPTH, ContentTree, MoveRequest, TreeUpsert
 
@@ -60,7 +60,7 @@ TREE_RESPONSES: dict[int | str, dict[str, Any]] = {
 )
 async def get_project_tree(
     project_id: uuid.UUID,
-    conn: TenantSession,
+    conn: ReadSession,
     _: PublicReader,
     include_body: IncludeBody = False,
     max_depth: MaxDepth = MAX_DEPTH,
@@ -85,7 +85,7 @@ async def get_project_tree(
 )
 async def get_content_tree(
     content_id: uuid.UUID,
-    conn: TenantSession,
+    conn: ReadSession,
     _: PublicReader,
     include_body: IncludeBody = False,
     max_depth: MaxDepth = MAX_DEPTH,

@@ -16,7 +16,7 @@ from app.observability import TREE_UPSERT_NODES
 from app.problems import ProblemError, sqlstate_of
 from app.projects.service import get_project, project_not_found
 from app.rows import Row
-from app.tenancy import fetch
+from app.tenancy import Reader, fetch
 from app.trees import sql
 from app.trees.schemas import MAX_DEPTH, MAX_NODES, NODE_FIELDS, TreeNodeIn
 
@@ -136,7 +136,7 @@ def nest(
 
 
 async def read_project_tree(
-    conn: AsyncConnection, project_id: uuid.UUID, *, include_body: bool, max_depth: int
+    conn: Reader, project_id: uuid.UUID, *, include_body: bool, max_depth: int
 ) -> tuple[Row, list[dict[str, Any]]]:
     """The project and its nested nodes."""
     project = await get_project(conn, project_id)
@@ -147,7 +147,7 @@ async def read_project_tree(
 
 
 async def read_subtree(
-    conn: AsyncConnection, content_id: uuid.UUID, *, include_body: bool, max_depth: int
+    conn: Reader, content_id: uuid.UUID, *, include_body: bool, max_depth: int
 ) -> tuple[Row, list[dict[str, Any]]]:
     """A content's project and the content, nested with its descendants."""
     rows = await fetch(conn, sql.READ_SUBTREE, content_id, include_body)
