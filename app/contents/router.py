@@ -21,7 +21,7 @@ from app.contents.schemas import (
 from app.idempotency import IdempotencyKey
 from app.pagination import Cursor, Limit, Page
 from app.problems import problem_responses
-from app.schemas import json_response
+from app.schemas import rows_response
 from app.tenancy import ReadSession, TenantSession
 
 router = APIRouter(
@@ -88,9 +88,7 @@ async def list_contents(
         limit=limit,
         cursor=cursor,
     )
-    return json_response(
-        Page[Content](items=[Content.model_validate(r) for r in rows], next_cursor=next_cursor)
-    )
+    return rows_response({"items": rows, "next_cursor": next_cursor})
 
 
 @router.get(
@@ -102,7 +100,7 @@ async def list_contents(
     responses=problem_responses(404),
 )
 async def get_content(content_id: uuid.UUID, conn: ReadSession, _: PublicReader) -> Response:
-    return json_response(Content.model_validate(await service.require_content(conn, content_id)))
+    return rows_response(await service.require_content(conn, content_id))
 
 
 @router.patch(

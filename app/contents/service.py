@@ -24,6 +24,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.contents.schemas import STATUS_MOVES, ContentCreate, ContentUpdate
+from app.contents.schemas import Content as ContentOut
 from app.models import (
     Content,
     ContentFramework,
@@ -46,7 +47,9 @@ minds = cast(Table, Mind.__table__)
 frameworks = cast(Table, ContentFramework.__table__)
 job_executions = cast(Table, JobExecution.__table__)
 
-_COLUMNS = [c for c in contents.c if c.name != "deleted_at"]
+# What a content is in the API (`Content`'s fields, in its order; not
+# deleted_at): reads select exactly these, so a row serializes as the model.
+_COLUMNS = [contents.c[name] for name in ContentOut.model_fields]
 _ALIVE = contents.c.deleted_at.is_(None)
 
 

@@ -101,18 +101,22 @@ def nest(
     content `root_id`) down to `max_depth` levels is reached: a node under a
     deleted (or invisible) parent is not, and neither is one too deep.
     """
-    width = len(NODE_FIELDS)
     by_parent: dict[uuid.UUID | None, list[dict[str, Any]]] = {}
     roots: list[dict[str, Any]] = []
     for row in rows:
-        values = tuple(row.values())
-        node = dict(zip(NODE_FIELDS, values[:width], strict=True))
+        # The row's first values are the node's fields (zip stops there).
+        node = dict(zip(NODE_FIELDS, row.values(), strict=False))
         node["children"] = []
         if include_body:
-            node["content"] = values[width + 2]
+            node["content"] = row["content"]
         if root_id is not None and node["id"] == root_id:
             roots.append(node)
-        by_parent.setdefault(values[width], []).append(node)
+        parent = row["parent_content_id"]
+        siblings = by_parent.get(parent)
+        if siblings is None:
+            by_parent[parent] = [node]
+        else:
+            siblings.append(node)
     if root_id is None:
         roots = by_parent.get(None, [])
 
@@ -124,12 +128,14 @@ def nest(
         if depth >= max_depth:
             return
         for node in siblings:
-            # Each node once, even if the data held a cycle (the API never
-            # writes one; the schema cannot forbid it).
-            children = [c for c in by_parent.get(node["id"], ()) if c["id"] not in placed]
+            children = by_parent.get(node["id"])
             if children:
-                node["children"] = children
-                attach(children, depth + 1)
+                # Each node once, even if the data held a cycle (the API never
+                # writes one; the schema cannot forbid it).
+                children = [c for c in children if c["id"] not in placed]
+                if children:
+                    node["children"] = children
+                    attach(children, depth + 1)
 
     attach(roots, 1)
     return roots
