@@ -11,7 +11,7 @@ from app.bodies import JsonBodyRoute
 from app.idempotency import IdempotencyKey
 from app.pagination import Cursor, Limit, Page
 from app.problems import problem_responses
-from app.tenancy import TenantSession
+from app.tenancy import ReadSession, TenantSession
 
 router = APIRouter(
     route_class=JsonBodyRoute,
@@ -43,7 +43,7 @@ async def create_audience(
 
 @router.get("", summary="List audiences", operation_id="listAudiences")
 async def list_audiences(
-    conn: TenantSession,
+    conn: ReadSession,
     _: AuthenticatedPrincipal,
     limit: Limit = 50,
     cursor: Cursor = None,
@@ -67,12 +67,9 @@ async def list_audiences(
     responses=problem_responses(404),
 )
 async def get_audience(
-    audience_id: uuid.UUID, conn: TenantSession, _: AuthenticatedPrincipal
+    audience_id: uuid.UUID, conn: ReadSession, _: AuthenticatedPrincipal
 ) -> Audience:
-    row = await service.get_audience(conn, audience_id)
-    if row is None:
-        raise service.audience_not_found(audience_id)
-    return Audience.model_validate(row)
+    return Audience.model_validate(await service.require_audience(conn, audience_id))
 
 
 @router.patch(

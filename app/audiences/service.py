@@ -21,7 +21,6 @@ audiences = cast(Table, AudienceProfile.__table__)
 # Today an audience is visible only to the one who may write it, so a refused
 # write is a 404; the 403 stays right should a shared audience ever be added.
 ROWS = TableRows(audiences, "audience", "you can read this audience but not change it")
-audience_not_found = ROWS.not_found
 
 
 async def create_audience(conn: AsyncConnection, data: AudienceCreate) -> RowMapping:
@@ -34,8 +33,7 @@ async def create_audience(conn: AsyncConnection, data: AudienceCreate) -> RowMap
     return row
 
 
-async def get_audience(conn: Reader, audience_id: uuid.UUID) -> Row | None:
-    return await ROWS.get(conn, audience_id)
+require_audience = ROWS.require
 
 
 async def list_audiences(

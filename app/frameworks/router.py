@@ -11,7 +11,7 @@ from app.frameworks.schemas import Framework, FrameworkCreate, FrameworkType, Fr
 from app.idempotency import IdempotencyKey
 from app.pagination import Cursor, Limit, Page
 from app.problems import problem_responses
-from app.tenancy import TenantSession
+from app.tenancy import ReadSession, TenantSession
 
 router = APIRouter(
     route_class=JsonBodyRoute,
@@ -44,7 +44,7 @@ async def create_framework(
 
 @router.get("", summary="List frameworks", operation_id="listFrameworks")
 async def list_frameworks(
-    conn: TenantSession,
+    conn: ReadSession,
     _: AuthenticatedPrincipal,
     limit: Limit = 50,
     cursor: Cursor = None,
@@ -71,12 +71,9 @@ async def list_frameworks(
     responses=problem_responses(404),
 )
 async def get_framework(
-    framework_id: uuid.UUID, conn: TenantSession, _: AuthenticatedPrincipal
+    framework_id: uuid.UUID, conn: ReadSession, _: AuthenticatedPrincipal
 ) -> Framework:
-    row = await service.get_framework(conn, framework_id)
-    if row is None:
-        raise service.framework_not_found(framework_id)
-    return Framework.model_validate(row)
+    return Framework.model_validate(await service.require_framework(conn, framework_id))
 
 
 @router.patch(

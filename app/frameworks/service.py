@@ -19,7 +19,6 @@ frameworks = cast(Table, ContentFramework.__table__)
 
 # Visible but not writable means, for a tenant, a global framework.
 ROWS = TableRows(frameworks, "framework", "global frameworks are managed by service_role")
-framework_not_found = ROWS.not_found
 
 
 async def create_framework(conn: AsyncConnection, data: FrameworkCreate) -> RowMapping:
@@ -27,8 +26,7 @@ async def create_framework(conn: AsyncConnection, data: FrameworkCreate) -> RowM
     return await ROWS.insert_owned(conn, data.model_dump(mode="json"))
 
 
-async def get_framework(conn: Reader, framework_id: uuid.UUID) -> Row | None:
-    return await ROWS.get(conn, framework_id)
+require_framework = ROWS.require
 
 
 async def list_frameworks(

@@ -103,10 +103,7 @@ async def list_projects(
     responses=problem_responses(404),
 )
 async def get_project(project_id: uuid.UUID, conn: ReadSession, _: PublicReader) -> Project:
-    row = await service.get_project(conn, project_id)
-    if row is None:
-        raise service.project_not_found(project_id)
-    return Project.model_validate(row)
+    return Project.model_validate(await service.require_project(conn, project_id))
 
 
 @router.patch(

@@ -108,8 +108,8 @@ async def upsert_project(
     return cast(RowMapping, row), inserted
 
 
-async def get_project(conn: Reader, project_id: uuid.UUID) -> Row | None:
-    return await ROWS.get(conn, project_id)
+get_project = ROWS.get
+require_project = ROWS.require
 
 
 async def list_projects(

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.contents.service import check_parent, content_not_found, refused_write
 from app.observability import TREE_UPSERT_NODES
 from app.problems import ProblemError, sqlstate_of
-from app.projects.service import get_project, project_not_found
+from app.projects.service import get_project, project_not_found, require_project
 from app.rows import Row
 from app.tenancy import Reader, fetch
 from app.trees import sql
@@ -145,9 +145,7 @@ async def read_project_tree(
     conn: Reader, project_id: uuid.UUID, *, include_body: bool, max_depth: int
 ) -> tuple[Row, list[dict[str, Any]]]:
     """The project and its nested nodes."""
-    project = await get_project(conn, project_id)
-    if project is None:
-        raise project_not_found(project_id)
+    project = await require_project(conn, project_id)
     rows = await fetch(conn, sql.READ_PROJECT_TREE, project_id, include_body)
     return project, nest(rows, include_body=include_body, max_depth=max_depth)
 
