@@ -120,13 +120,17 @@ def nest(
     if root_id is None:
         roots = by_parent.get(None, [])
 
+    # Siblings sorted, children attached level by level from an explicit
+    # stack: a recursive closure would be a reference cycle (function ↔ its
+    # own cell) holding every node until the garbage collector found it.
     placed: set[uuid.UUID] = set()
-
-    def attach(siblings: list[dict[str, Any]], depth: int) -> None:
+    pending: list[tuple[list[dict[str, Any]], int]] = [(roots, 1)]
+    while pending:
+        siblings, depth = pending.pop()
         siblings.sort(key=_sibling_order)
         placed.update(node["id"] for node in siblings)
         if depth >= max_depth:
-            return
+            continue
         for node in siblings:
             children = by_parent.get(node["id"])
             if children:
@@ -135,9 +139,7 @@ def nest(
                 children = [c for c in children if c["id"] not in placed]
                 if children:
                     node["children"] = children
-                    attach(children, depth + 1)
-
-    attach(roots, 1)
+                    pending.append((children, depth + 1))
     return roots
 
 
