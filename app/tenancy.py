@@ -231,10 +231,14 @@ async def _begin_read(engine: AsyncEngine, args: tuple[str, ...]) -> ReadConnect
             return ReadConnection(fairy, transaction, dbapi_error)
         except Exception as exc:
             lost = is_connection_loss(exc)
+            # As SQLAlchemy's would be (translated before the connection goes).
+            error = exc if lost else _translated(fairy, SWITCH, args, exc, dbapi_error)
             _discard_raw(engine, fairy, exc, whole_pool=lost)
             if attempt == 1 and lost:
                 continue
-            raise
+            if error is exc:
+                raise
+            raise error from exc
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -286,8 +290,9 @@ async def read_transaction(
         try:
             await reader._transaction.rollback()
         except Exception as rollback_error:
-            _discard_raw(engine, fairy, rollback_error, whole_pool=True)
-            if is_connection_loss(rollback_error):
+            lost = is_connection_loss(rollback_error)
+            _discard_raw(engine, fairy, rollback_error, whole_pool=lost)
+            if lost:
                 raise unavailable() from rollback_error
             raise
         fairy.close()

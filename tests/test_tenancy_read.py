@@ -132,3 +132,19 @@ async def test_the_pool_gauges_count_a_read_in_progress(
             async with read_transaction(app.state.engine, alice.principal) as reader:
                 raise ProblemError(404, "not here")
         assert gauge((await client.get("/metrics")).text, "db_pool_in_use") == 0
+
+
+async def test_a_failed_switch_fails_as_sqlalchemy_does_and_leaves_no_connection_behind(
+    engine: AsyncEngine, alice: Creator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import app.tenancy
+
+    monkeypatch.setattr(app.tenancy, "SWITCH", "SELECT $1::text, $2::text, $3::text, $4::text, 1/0")
+    with pytest.raises(DBAPIError) as failed:
+        async with read_transaction(engine, alice.principal):
+            pass
+    assert sqlstate_of(failed.value) == "22012"
+    assert engine.sync_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    monkeypatch.undo()
+    async with read_transaction(engine, alice.principal) as reader:
+        assert len(await fetch(reader, "SELECT 1")) == 1
