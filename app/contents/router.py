@@ -153,7 +153,7 @@ async def restore_content(
     responses=problem_responses(404),
 )
 async def list_content_minds(
-    content_id: uuid.UUID, conn: TenantSession, _: PublicReader
+    content_id: uuid.UUID, conn: ReadSession, _: PublicReader
 ) -> list[ContentMind]:
     """Which minds created, voiced or took part in the content, and as what."""
     rows = await service.list_content_minds(conn, content_id)
@@ -199,7 +199,7 @@ async def delete_content_mind(
     responses=problem_responses(404),
 )
 async def list_content_tags(
-    content_id: uuid.UUID, conn: TenantSession, _: PublicReader
+    content_id: uuid.UUID, conn: ReadSession, _: PublicReader
 ) -> ContentTags:
     return ContentTags(
         content_id=content_id, tags=await service.list_content_tags(conn, content_id)

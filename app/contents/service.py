@@ -36,8 +36,8 @@ from app.models import (
 )
 from app.problems import ProblemError, sqlstate_of
 from app.projects.service import insert_under_project
-from app.rows import Row, TableRows, merge_patch, require_visible
-from app.tenancy import Reader
+from app.rows import Row, TableRows, compile_sql, merge_patch, require_visible
+from app.tenancy import Reader, fetch
 
 contents = cast(Table, Content.__table__)
 content_minds = cast(Table, ContentMind.__table__)
@@ -243,14 +243,16 @@ async def _require_writable(conn: AsyncConnection, content_id: uuid.UUID) -> Non
         raise await refused_write(conn, content_id)
 
 
-async def list_content_minds(conn: AsyncConnection, content_id: uuid.UUID) -> list[RowMapping]:
+_CONTENT_MINDS = compile_sql(
+    select(content_minds)
+    .where(content_minds.c.content_id == bindparam("content_id"))
+    .order_by(content_minds.c.created_at, content_minds.c.mind_id)
+)[0]
+
+
+async def list_content_minds(conn: Reader, content_id: uuid.UUID) -> list[Row]:
     await require_content(conn, content_id)
-    result = await conn.execute(
-        select(content_minds)
-        .where(content_minds.c.content_id == content_id)
-        .order_by(content_minds.c.created_at, content_minds.c.mind_id)
-    )
-    return list(result.mappings())
+    return [dict(row) for row in await fetch(conn, _CONTENT_MINDS, content_id)]
 
 
 async def put_content_mind(
@@ -283,19 +285,21 @@ async def delete_content_mind(
         raise ProblemError(404, f"mind {mind_id} is not attributed to this content")
 
 
-async def list_content_tags(conn: AsyncConnection, content_id: uuid.UUID) -> list[str]:
+async def list_content_tags(conn: Reader, content_id: uuid.UUID) -> list[str]:
     await require_content(conn, content_id)
     return await _tag_names(conn, content_id)
 
 
-async def _tag_names(conn: AsyncConnection, content_id: uuid.UUID) -> list[str]:
-    result = await conn.execute(
-        select(tags.c.name)
-        .join(content_tags, content_tags.c.tag_id == tags.c.id)
-        .where(content_tags.c.content_id == content_id)
-        .order_by(tags.c.name)
-    )
-    return list(result.scalars())
+_TAG_NAMES = compile_sql(
+    select(tags.c.name)
+    .join(content_tags, content_tags.c.tag_id == tags.c.id)
+    .where(content_tags.c.content_id == bindparam("content_id"))
+    .order_by(tags.c.name)
+)[0]
+
+
+async def _tag_names(conn: Reader, content_id: uuid.UUID) -> list[str]:
+    return [row[0] for row in await fetch(conn, _TAG_NAMES, content_id)]
 
 
 _REPLACE_TAGS = text(
