@@ -16,7 +16,6 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
 from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, Select, and_, or_
 
 from app.problems import InvalidCursor
 
@@ -78,26 +77,9 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         raise invalid_cursor() from exc
 
 
-def paginate(
-    query: Select[Any],
-    created_at: ColumnElement[Any],
-    row_id: ColumnElement[Any],
-    *,
-    limit: int,
-    cursor: str | None,
-) -> Select[Any]:
-    """Order by (created_at, id) and start after the cursor; fetch one extra
-    row to know whether there is a next page."""
-    if cursor:
-        after_created, after_id = decode_cursor(cursor)
-        query = query.where(
-            or_(created_at > after_created, and_(created_at == after_created, row_id > after_id))
-        )
-    return query.order_by(created_at, row_id).limit(limit + 1)
-
-
 def page_of(rows: list[Any], limit: int) -> tuple[list[Any], str | None]:
+    """The page's rows (fetched with one extra) and the cursor after them."""
     if len(rows) <= limit:
         return rows, None
     last = rows[limit - 1]
-    return rows[:limit], encode_cursor(last.created_at, last.id)
+    return rows[:limit], encode_cursor(last["created_at"], last["id"])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -16,10 +16,12 @@ from sqlalchemy import (
     ColumnElement,
     RowMapping,
     Table,
+    and_,
     bindparam,
     delete,
     func,
     insert,
+    or_,
     select,
     update,
 )
@@ -28,13 +30,22 @@ from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.pagination import page_of, paginate
+from app.pagination import decode_cursor, page_of
 from app.problems import InvalidReference, NoMind, NotFound, ProblemError, ReadOnly, sqlstate_of
-from app.tenancy import fetch
+from app.tenancy import Reader, fetch
 
 # A row as services pass it around: by column name (SQLAlchemy's RowMapping,
 # or the dict of an asyncpg Record read on the hot path).
 Row = Mapping[Any, Any]
+
+_DIALECT = asyncpg_dialect()
+
+
+def compile_sql(statement: Any) -> tuple[str, tuple[str, ...]]:
+    """A Core statement whose values are all named `bindparam`s, compiled once
+    to asyncpg's `$n` SQL, with the parameter names in `$n` order."""
+    compiled = statement.compile(dialect=_DIALECT)
+    return str(compiled), tuple(compiled.positiontup or ())
 
 
 def merge_patch(column: Any, patch: dict[str, Any]) -> Any:
@@ -78,6 +89,14 @@ class TableRows:
     # but deleted_at, and only rows not soft-deleted).
     columns: Sequence[ColumnElement[Any]] = ()
     live: ColumnElement[bool] | None = None
+    # List filters that are not a column's equality, by name; each holds a
+    # `bindparam` of the same name (contents: `tag`).
+    conditions: Mapping[str, ColumnElement[bool]] = field(default_factory=dict)
+    # A page's SQL by its shape (which filters, whether after a cursor):
+    # compiled on first use, so a list page costs no SQL compilation.
+    _pages: dict[tuple[tuple[str, ...], bool], tuple[str, tuple[str, ...]]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def _this(self, row_id: uuid.UUID) -> list[ColumnElement[bool]]:
         return [self.table.c.id == row_id, *([self.live] if self.live is not None else [])]
@@ -108,39 +127,67 @@ class TableRows:
     def _get_sql(self) -> str:
         """`get`'s statement, compiled once to asyncpg's SQL (select() already
         keeps to live rows)."""
-        query = self.select().where(self.table.c.id == bindparam("row_id"))
-        return str(query.compile(dialect=asyncpg_dialect()))
+        return compile_sql(self.select().where(self.table.c.id == bindparam("row_id")))[0]
 
-    async def get(self, conn: AsyncConnection, row_id: uuid.UUID) -> Row | None:
-        # The hottest read there is: straight on the tenant transaction's
-        # asyncpg connection, no SQLAlchemy execution layer on the way.
+    async def get(self, conn: Reader, row_id: uuid.UUID) -> Row | None:
+        """The one get-by-id of every resource (reads, and the refusals and
+        read-backs of writes): straight on asyncpg, no SQLAlchemy execution
+        layer on the way."""
         rows = await fetch(conn, self._get_sql, row_id)
         return dict(rows[0]) if rows else None
 
-    async def require(self, conn: AsyncConnection, row_id: uuid.UUID) -> Row:
+    async def require(self, conn: Reader, row_id: uuid.UUID) -> Row:
+        """`get`, or the resource's 404 (identical for a missing row and one
+        the caller may not see)."""
         row = await self.get(conn, row_id)
         if row is None:
             raise self.not_found(row_id)
         return row
 
+    def _page_sql(self, names: tuple[str, ...], after: bool) -> tuple[str, tuple[str, ...]]:
+        shape = (names, after)
+        compiled = self._pages.get(shape)
+        if compiled is None:
+            created_at, row_id = self.table.c.created_at, self.table.c.id
+            query = self.select()
+            for name in names:
+                condition = self.conditions.get(name)
+                query = query.where(
+                    condition if condition is not None else self.table.c[name] == bindparam(name)
+                )
+            if after:
+                # Keyset: strictly after the cursor's (created_at, id).
+                query = query.where(
+                    or_(
+                        created_at > bindparam("after_created_at"),
+                        and_(
+                            created_at == bindparam("after_created_at"),
+                            row_id > bindparam("after_id"),
+                        ),
+                    )
+                )
+            # One extra row tells whether there is a next page.
+            query = query.order_by(created_at, row_id).limit(bindparam("limit_plus_one"))
+            compiled = self._pages[shape] = compile_sql(query)
+        return compiled
+
     async def page(
         self,
-        conn: AsyncConnection,
+        conn: Reader,
         *,
         filters: dict[str, Any],
         limit: int,
         cursor: str | None,
-        where: Sequence[ColumnElement[bool]] = (),
-    ) -> tuple[list[RowMapping], str | None]:
-        """One page in (created_at, id) order; filters whose value is None are ignored."""
-        query = self.select().where(*where)
-        for column, value in filters.items():
-            if value is not None:
-                query = query.where(self.table.c[column] == value)
-        query = paginate(
-            query, self.table.c.created_at, self.table.c.id, limit=limit, cursor=cursor
-        )
-        return page_of(list((await conn.execute(query)).mappings()), limit)
+    ) -> tuple[list[Row], str | None]:
+        """One page in (created_at, id) order; filters whose value is None are
+        ignored. A filter is a column's equality or one of `conditions`."""
+        values = {name: value for name, value in filters.items() if value is not None}
+        sql, order = self._page_sql(tuple(sorted(values)), bool(cursor))
+        if cursor:
+            values["after_created_at"], values["after_id"] = decode_cursor(cursor)
+        values["limit_plus_one"] = limit + 1
+        rows = await fetch(conn, sql, *(values[name] for name in order))
+        return page_of([dict(row) for row in rows], limit)
 
     async def refusal(self, conn: AsyncConnection, row_id: uuid.UUID) -> ProblemError:
         if await self.get(conn, row_id) is None:

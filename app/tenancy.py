@@ -25,9 +25,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
+import asyncpg
 from fastapi import Depends, Request
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
+from sqlalchemy.pool import PoolProxiedConnection
 
 from app.auth import API_ROLES, CurrentPrincipal, Principal
 from app.observability import POOL_WAITING, request_id_var
@@ -130,6 +132,12 @@ async def tenant_transaction(
         await conn.close()
 
 
+def _publish(request: Request, principal: Principal) -> None:
+    # For the access log and the problem map (an anonymous refusal is a 401).
+    request.state.user_id = principal.user_id
+    request.state.role = principal.role
+
+
 async def tenant_session(
     request: Request, principal: CurrentPrincipal
 ) -> AsyncIterator[AsyncConnection]:
@@ -139,9 +147,7 @@ async def tenant_session(
     is sent: a failed commit answers with an error, never with a false 2xx.
     """
     engine: AsyncEngine = request.app.state.engine
-    # For the access log and the problem map (an anonymous refusal is a 401).
-    request.state.user_id = principal.user_id
-    request.state.role = principal.role
+    _publish(request, principal)
     async with tenant_transaction(
         engine, principal, read_only=request.method in READ_ONLY_METHODS
     ) as conn:
@@ -151,21 +157,179 @@ async def tenant_session(
 TenantSession = Annotated[AsyncConnection, Depends(tenant_session, scope="function")]
 
 
-async def fetch(conn: AsyncConnection, statement: str, *args: Any) -> list[Any]:
-    """Run a read on the asyncpg connection under this tenant transaction
-    (same connection, same transaction, same role and claims), skipping
-    SQLAlchemy's execution layer: for the hot GETs, whose rows go straight to
-    JSON. Rows are asyncpg `Record`s (by name or position). Errors come out as
-    SQLAlchemy's `DBAPIError`, exactly as from `conn.execute`, so the problem
-    map treats both paths alike."""
+# ---- the read path: the same transaction, straight on asyncpg ---------------------------
+
+
+class ReadConnection:
+    """A read-only tenant transaction run on the pooled connection's asyncpg
+    driver: BEGIN READ ONLY, SWITCH, the reads and COMMIT go to asyncpg
+    directly, with none of SQLAlchemy's execution layer (its greenlet hops,
+    result wrapping and transaction bookkeeping cost more CPU than a content
+    get's database work).
+
+    The connection is checked out of the engine's pool, the only pool: its
+    size, timeouts, connect hook (`guard_login_role`), pooler settings
+    (`DB_POOLER_MODE`: asyncpg's own statement cache off, so every statement
+    is the unnamed one) and the pool gauges apply unchanged. (asyncpg's own
+    `Pool` would have doubled the connections a process holds and added a
+    reset round trip to every release.) Errors come out as SQLAlchemy's
+    `DBAPIError`, as from the write path, so the problem map treats both alike.
+    """
+
+    __slots__ = ("_dbapi_error", "_fairy", "_transaction", "driver")
+
+    def __init__(
+        self,
+        fairy: PoolProxiedConnection,
+        transaction: asyncpg.transaction.Transaction,
+        dbapi_error: type[Exception],
+    ) -> None:
+        self.driver: asyncpg.Connection = fairy.driver_connection  # type: ignore[assignment]
+        self._fairy = fairy
+        self._transaction = transaction
+        self._dbapi_error = dbapi_error
+
+    async def fetch(self, statement: str, *args: Any) -> list[asyncpg.Record]:
+        try:
+            return await self.driver.fetch(statement, *args)
+        except Exception as error:
+            raise _translated(self._fairy, statement, args, error, self._dbapi_error) from error
+
+
+def _translated(
+    fairy: PoolProxiedConnection,
+    statement: str,
+    args: tuple[Any, ...],
+    error: Exception,
+    dbapi_error: type[Exception],
+) -> BaseException:
+    """A raw asyncpg error as SQLAlchemy would have raised it: DBAPIError
+    wrapping the dialect's translation (same SQLSTATE, same disconnect tests)."""
+    try:
+        fairy.dbapi_connection._handle_exception(error)  # type: ignore[union-attr]
+    except Exception as translated:
+        return DBAPIError.instance(statement, args, translated, dbapi_error)
+    return error  # pragma: no cover - _handle_exception always raises
+
+
+async def _begin_read(engine: AsyncEngine, args: tuple[str, ...]) -> ReadConnection:
+    """A pooled connection in a new READ ONLY transaction, switched.
+
+    As `_switched`: a connection that died while idle shows on BEGIN or the
+    switch; it is dropped, the pool's older connections are marked stale (as
+    SQLAlchemy does when it sees a disconnect), and the switch is retried
+    once on a new one."""
+    dbapi_error: type[Exception] = engine.dialect.loaded_dbapi.Error
+    for attempt in (1, 2):
+        with POOL_WAITING.track_inprogress():
+            fairy = await engine.raw_connection()
+        driver: asyncpg.Connection = fairy.driver_connection  # type: ignore[assignment]
+        try:
+            transaction = driver.transaction(readonly=True)
+            await transaction.start()
+            await driver.execute(SWITCH, *args)
+            return ReadConnection(fairy, transaction, dbapi_error)
+        except Exception as exc:
+            lost = is_connection_loss(exc)
+            # As SQLAlchemy's would be (translated before the connection goes).
+            error = exc if lost else _translated(fairy, SWITCH, args, exc, dbapi_error)
+            _discard_raw(engine, fairy, exc, whole_pool=lost)
+            if attempt == 1 and lost:
+                continue
+            if error is exc:
+                raise
+            raise error from exc
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _discard_raw(
+    engine: AsyncEngine,
+    fairy: PoolProxiedConnection,
+    exc: BaseException | None,
+    *,
+    whole_pool: bool,
+) -> None:
+    """Close the driver connection (not back into the pool: its state is
+    unknown) and hand its slot back. After a lost connection the pool's
+    other connections of the same age are stale too, as SQLAlchemy itself
+    marks them on a disconnect (`Pool._invalidate`)."""
+    with contextlib.suppress(Exception):
+        if whole_pool:
+            engine.sync_engine.pool._invalidate(fairy, exc)
+        else:
+            fairy.invalidate(exc)
+
+
+@asynccontextmanager
+async def read_transaction(
+    engine: AsyncEngine, principal: Principal
+) -> AsyncIterator[ReadConnection]:
+    """`tenant_transaction(read_only=True)` on the raw driver: the same
+    BEGIN READ ONLY, the same SWITCH, COMMIT on success, and the same 503 for
+    a lost database at any point (the connection is then discarded)."""
+    if principal.role not in API_ROLES:  # verified already; checked again at the door
+        raise ValueError(f"role {principal.role!r} is not an API role")
+    try:
+        reader = await _begin_read(engine, switch_args(principal, request_id_var.get()))
+    except Exception as exc:
+        if is_connection_loss(exc):
+            raise unavailable() from exc
+        raise
+    fairy = reader._fairy
+    try:
+        yield reader
+        await reader._transaction.commit()
+    except BaseException as exc:
+        cancelled = isinstance(exc, asyncio.CancelledError)
+        if cancelled or is_connection_loss(exc):
+            # Mid-operation: its state is unknown (a cancelled query may still run).
+            _discard_raw(engine, fairy, exc, whole_pool=not cancelled)
+            if not cancelled:
+                raise unavailable() from exc
+            raise
+        try:
+            await reader._transaction.rollback()
+        except Exception as rollback_error:
+            lost = is_connection_loss(rollback_error)
+            _discard_raw(engine, fairy, rollback_error, whole_pool=lost)
+            if lost:
+                raise unavailable() from rollback_error
+            raise
+        fairy.close()
+        raise
+    else:
+        fairy.close()
+
+
+async def read_session(
+    request: Request, principal: CurrentPrincipal
+) -> AsyncIterator[ReadConnection]:
+    """FastAPI dependency of the GET endpoints that read through `fetch`:
+    the request's tenant transaction, READ ONLY, on the raw driver. Like
+    `tenant_session`, used with `scope="function"`: COMMIT before the answer."""
+    _publish(request, principal)
+    async with read_transaction(request.app.state.engine, principal) as reader:
+        yield reader
+
+
+ReadSession = Annotated[ReadConnection, Depends(read_session, scope="function")]
+
+# Whatever a read runs on: a read transaction, or a write transaction's connection.
+Reader = AsyncConnection | ReadConnection
+
+
+async def fetch(conn: Reader, statement: str, *args: Any) -> list[Any]:
+    """Run a read (asyncpg's `$n` SQL) in the request's tenant transaction,
+    whichever it is: straight on a `ReadConnection`, or on the asyncpg
+    connection under a SQLAlchemy transaction (same connection, same
+    transaction, same role and claims), skipping SQLAlchemy's execution
+    layer. Rows are asyncpg `Record`s (by name or position). Errors come out
+    as SQLAlchemy's `DBAPIError` either way, exactly as from `conn.execute`."""
+    if type(conn) is ReadConnection:
+        return await conn.fetch(statement, *args)
+    assert isinstance(conn, AsyncConnection)
     fairy = await conn.get_raw_connection()
     try:
         return await fairy.driver_connection.fetch(statement, *args)  # type: ignore[union-attr, no-any-return]
     except Exception as error:
-        try:
-            fairy.dbapi_connection._handle_exception(error)  # type: ignore[union-attr]
-        except Exception as translated:
-            raise DBAPIError.instance(
-                statement, args, translated, conn.dialect.loaded_dbapi.Error
-            ) from error
-        raise
+        raise _translated(fairy, statement, args, error, conn.dialect.loaded_dbapi.Error) from error

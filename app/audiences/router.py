@@ -10,7 +10,7 @@ from app.idempotency import IdempotencyKey
 from app.ids import AudienceId
 from app.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 from app.problems import problem_responses
-from app.tenancy import TenantSession
+from app.tenancy import ReadSession, TenantSession
 
 router = APIRouter(
     route_class=JsonBodyRoute,
@@ -42,7 +42,7 @@ async def create_audience(
 
 @router.get("", summary="List audiences", operation_id="listAudiences")
 async def list_audiences(
-    conn: TenantSession,
+    conn: ReadSession,
     _: AuthenticatedPrincipal,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
@@ -66,12 +66,9 @@ async def list_audiences(
     responses=problem_responses(404),
 )
 async def get_audience(
-    audience_id: AudienceId, conn: TenantSession, _: AuthenticatedPrincipal
+    audience_id: AudienceId, conn: ReadSession, _: AuthenticatedPrincipal
 ) -> Audience:
-    row = await service.get_audience(conn, audience_id)
-    if row is None:
-        raise service.audience_not_found(audience_id)
-    return Audience.model_validate(row)
+    return Audience.model_validate(await service.require_audience(conn, audience_id))
 
 
 @router.patch(

@@ -14,13 +14,13 @@ from app.audiences.schemas import AudienceCreate, AudienceUpdate
 from app.models import AudienceProfile
 from app.problems import InUse, sqlstate_of
 from app.rows import Row, TableRows, no_mind
+from app.tenancy import Reader
 
 audiences = cast(Table, AudienceProfile.__table__)
 
 # Today an audience is visible only to the one who may write it, so a refused
 # write is a 404; the 403 stays right should a shared audience ever be added.
 ROWS = TableRows(audiences, "audience", "you can read this audience but not change it")
-audience_not_found = ROWS.not_found
 
 
 async def create_audience(conn: AsyncConnection, data: AudienceCreate) -> RowMapping:
@@ -33,13 +33,12 @@ async def create_audience(conn: AsyncConnection, data: AudienceCreate) -> RowMap
     return row
 
 
-async def get_audience(conn: AsyncConnection, audience_id: uuid.UUID) -> Row | None:
-    return await ROWS.get(conn, audience_id)
+require_audience = ROWS.require
 
 
 async def list_audiences(
-    conn: AsyncConnection, *, filters: dict[str, Any], limit: int, cursor: str | None
-) -> tuple[list[RowMapping], str | None]:
+    conn: Reader, *, filters: dict[str, Any], limit: int, cursor: str | None
+) -> tuple[list[Row], str | None]:
     return await ROWS.page(conn, filters=filters, limit=limit, cursor=cursor)
 
 

@@ -22,8 +22,8 @@ from app.idempotency import IdempotencyKey
 from app.ids import ContentId, MindId
 from app.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 from app.problems import problem_responses
-from app.schemas import json_response
-from app.tenancy import TenantSession
+from app.schemas import rows_response
+from app.tenancy import ReadSession, TenantSession
 
 router = APIRouter(
     route_class=JsonBodyRoute,
@@ -62,7 +62,7 @@ async def create_content(
     openapi_extra=PUBLIC_READ,
 )
 async def list_contents(
-    conn: TenantSession,
+    conn: ReadSession,
     _: PublicReader,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
@@ -84,14 +84,12 @@ async def list_contents(
             "content_type": content_type,
             "status": status,
             "ai_generated": ai_generated,
+            "tag": tag,
         },
-        tag=tag,
         limit=limit,
         cursor=cursor,
     )
-    return json_response(
-        Page[Content](items=[Content.model_validate(r) for r in rows], next_cursor=next_cursor)
-    )
+    return rows_response({"items": rows, "next_cursor": next_cursor})
 
 
 @router.get(
@@ -102,8 +100,8 @@ async def list_contents(
     response_model=Content,
     responses=problem_responses(404),
 )
-async def get_content(content_id: ContentId, conn: TenantSession, _: PublicReader) -> Response:
-    return json_response(Content.model_validate(await service.require_content(conn, content_id)))
+async def get_content(content_id: ContentId, conn: ReadSession, _: PublicReader) -> Response:
+    return rows_response(await service.require_content(conn, content_id))
 
 
 @router.patch(
@@ -156,7 +154,7 @@ async def restore_content(
     responses=problem_responses(404),
 )
 async def list_content_minds(
-    content_id: ContentId, conn: TenantSession, _: PublicReader
+    content_id: ContentId, conn: ReadSession, _: PublicReader
 ) -> list[ContentMind]:
     """Which minds created, voiced or took part in the content, and as what."""
     rows = await service.list_content_minds(conn, content_id)
@@ -202,7 +200,7 @@ async def delete_content_mind(
     responses=problem_responses(404),
 )
 async def list_content_tags(
-    content_id: ContentId, conn: TenantSession, _: PublicReader
+    content_id: ContentId, conn: ReadSession, _: PublicReader
 ) -> ContentTags:
     return ContentTags(
         content_id=content_id, tags=await service.list_content_tags(conn, content_id)

@@ -11,6 +11,7 @@ from sqlalchemy import (
     RowMapping,
     Table,
     and_,
+    bindparam,
     case,
     exists,
     func,
@@ -23,6 +24,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.contents.schemas import STATUS_MOVES, ContentCreate, ContentUpdate
+from app.contents.schemas import Content as ContentOut
 from app.models import (
     Content,
     ContentFramework,
@@ -43,7 +45,8 @@ from app.problems import (
     sqlstate_of,
 )
 from app.projects.service import insert_under_project
-from app.rows import Row, TableRows, merge_patch, require_visible
+from app.rows import Row, TableRows, compile_sql, merge_patch, require_visible
+from app.tenancy import Reader, fetch
 
 contents = cast(Table, Content.__table__)
 content_minds = cast(Table, ContentMind.__table__)
@@ -53,7 +56,9 @@ minds = cast(Table, Mind.__table__)
 frameworks = cast(Table, ContentFramework.__table__)
 job_executions = cast(Table, JobExecution.__table__)
 
-_COLUMNS = [c for c in contents.c if c.name != "deleted_at"]
+# What a content is in the API (`Content`'s fields, in its order; not
+# deleted_at): reads select exactly these, so a row serializes as the model.
+_COLUMNS = [contents.c[name] for name in ContentOut.model_fields]
 _ALIVE = contents.c.deleted_at.is_(None)
 
 
@@ -62,6 +67,13 @@ _ALIVE = contents.c.deleted_at.is_(None)
 ROWS = TableRows(
     contents, "content", "you can read this content but not change it",
     columns=_COLUMNS, live=_ALIVE,
+    conditions={
+        "tag": exists().where(
+            content_tags.c.content_id == contents.c.id,
+            content_tags.c.tag_id == tags.c.id,
+            tags.c.name == bindparam("tag"),
+        )
+    },
 )  # fmt: skip
 content_not_found = ROWS.not_found
 get_content = ROWS.get
@@ -140,23 +152,14 @@ async def create_content(conn: AsyncConnection, data: ContentCreate) -> RowMappi
 
 
 async def list_contents(
-    conn: AsyncConnection,
+    conn: Reader,
     *,
     filters: dict[str, Any],
-    tag: str | None,
     limit: int,
     cursor: str | None,
-) -> tuple[list[RowMapping], str | None]:
-    where = []
-    if tag is not None:
-        where.append(
-            exists().where(
-                content_tags.c.content_id == contents.c.id,
-                content_tags.c.tag_id == tags.c.id,
-                tags.c.name == tag,
-            )
-        )
-    return await ROWS.page(conn, filters=filters, limit=limit, cursor=cursor, where=where)
+) -> tuple[list[Row], str | None]:
+    """A page of contents; `filters` are columns, and `tag` (a tag name)."""
+    return await ROWS.page(conn, filters=filters, limit=limit, cursor=cursor)
 
 
 async def update_content(conn: AsyncConnection, content_id: uuid.UUID, data: ContentUpdate) -> Row:
@@ -243,14 +246,16 @@ async def _require_writable(conn: AsyncConnection, content_id: uuid.UUID) -> Non
         raise await refused_write(conn, content_id)
 
 
-async def list_content_minds(conn: AsyncConnection, content_id: uuid.UUID) -> list[RowMapping]:
+_CONTENT_MINDS = compile_sql(
+    select(content_minds)
+    .where(content_minds.c.content_id == bindparam("content_id"))
+    .order_by(content_minds.c.created_at, content_minds.c.mind_id)
+)[0]
+
+
+async def list_content_minds(conn: Reader, content_id: uuid.UUID) -> list[Row]:
     await require_content(conn, content_id)
-    result = await conn.execute(
-        select(content_minds)
-        .where(content_minds.c.content_id == content_id)
-        .order_by(content_minds.c.created_at, content_minds.c.mind_id)
-    )
-    return list(result.mappings())
+    return [dict(row) for row in await fetch(conn, _CONTENT_MINDS, content_id)]
 
 
 async def put_content_mind(
@@ -283,19 +288,21 @@ async def delete_content_mind(
         raise NotFound(f"mind {mind_id} is not attributed to this content")
 
 
-async def list_content_tags(conn: AsyncConnection, content_id: uuid.UUID) -> list[str]:
+async def list_content_tags(conn: Reader, content_id: uuid.UUID) -> list[str]:
     await require_content(conn, content_id)
     return await _tag_names(conn, content_id)
 
 
-async def _tag_names(conn: AsyncConnection, content_id: uuid.UUID) -> list[str]:
-    result = await conn.execute(
-        select(tags.c.name)
-        .join(content_tags, content_tags.c.tag_id == tags.c.id)
-        .where(content_tags.c.content_id == content_id)
-        .order_by(tags.c.name)
-    )
-    return list(result.scalars())
+_TAG_NAMES = compile_sql(
+    select(tags.c.name)
+    .join(content_tags, content_tags.c.tag_id == tags.c.id)
+    .where(content_tags.c.content_id == bindparam("content_id"))
+    .order_by(tags.c.name)
+)[0]
+
+
+async def _tag_names(conn: Reader, content_id: uuid.UUID) -> list[str]:
+    return [row[0] for row in await fetch(conn, _TAG_NAMES, content_id)]
 
 
 _REPLACE_TAGS = text(

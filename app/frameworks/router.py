@@ -10,7 +10,7 @@ from app.idempotency import IdempotencyKey
 from app.ids import FrameworkId
 from app.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 from app.problems import problem_responses
-from app.tenancy import TenantSession
+from app.tenancy import ReadSession, TenantSession
 
 router = APIRouter(
     route_class=JsonBodyRoute,
@@ -43,7 +43,7 @@ async def create_framework(
 
 @router.get("", summary="List frameworks", operation_id="listFrameworks")
 async def list_frameworks(
-    conn: TenantSession,
+    conn: ReadSession,
     _: AuthenticatedPrincipal,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
@@ -70,12 +70,9 @@ async def list_frameworks(
     responses=problem_responses(404),
 )
 async def get_framework(
-    framework_id: FrameworkId, conn: TenantSession, _: AuthenticatedPrincipal
+    framework_id: FrameworkId, conn: ReadSession, _: AuthenticatedPrincipal
 ) -> Framework:
-    row = await service.get_framework(conn, framework_id)
-    if row is None:
-        raise service.framework_not_found(framework_id)
-    return Framework.model_validate(row)
+    return Framework.model_validate(await service.require_framework(conn, framework_id))
 
 
 @router.patch(

@@ -13,12 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.frameworks.schemas import FrameworkCreate, FrameworkUpdate
 from app.models import ContentFramework
 from app.rows import Row, TableRows
+from app.tenancy import Reader
 
 frameworks = cast(Table, ContentFramework.__table__)
 
 # Visible but not writable means, for a tenant, a global framework.
 ROWS = TableRows(frameworks, "framework", "global frameworks are managed by service_role")
-framework_not_found = ROWS.not_found
 
 
 async def create_framework(conn: AsyncConnection, data: FrameworkCreate) -> RowMapping:
@@ -26,13 +26,12 @@ async def create_framework(conn: AsyncConnection, data: FrameworkCreate) -> RowM
     return await ROWS.insert_owned(conn, data.model_dump(mode="json"))
 
 
-async def get_framework(conn: AsyncConnection, framework_id: uuid.UUID) -> Row | None:
-    return await ROWS.get(conn, framework_id)
+require_framework = ROWS.require
 
 
 async def list_frameworks(
-    conn: AsyncConnection, *, filters: dict[str, Any], limit: int, cursor: str | None
-) -> tuple[list[RowMapping], str | None]:
+    conn: Reader, *, filters: dict[str, Any], limit: int, cursor: str | None
+) -> tuple[list[Row], str | None]:
     return await ROWS.page(conn, filters=filters, limit=limit, cursor=cursor)
 
 

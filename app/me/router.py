@@ -7,13 +7,13 @@ from app.bodies import JsonBodyRoute
 from app.me import service
 from app.me.schemas import Me
 from app.problems import NoMind, problem_responses
-from app.tenancy import TenantSession
+from app.tenancy import ReadSession
 
 router = APIRouter(route_class=JsonBodyRoute, tags=["me"], responses=problem_responses(401, 403))
 
 
 @router.get("/me", summary="Who the token says you are", operation_id="getMe")
-async def get_me(conn: TenantSession, principal: AuthenticatedPrincipal) -> Me:
+async def get_me(conn: ReadSession, principal: AuthenticatedPrincipal) -> Me:
     """The caller's user id and role, and the mind the database attributes their work to."""
     mind = await service.current_mind(conn)
     if mind is None or principal.user_id is None:

@@ -20,7 +20,7 @@ from app.projects.schemas import (
     ProjectUpsert,
 )
 from app.schemas import SLUG_PATTERN
-from app.tenancy import TenantSession
+from app.tenancy import ReadSession, TenantSession
 
 router = APIRouter(
     route_class=JsonBodyRoute,
@@ -77,7 +77,7 @@ async def upsert_project_by_slug(
 
 @router.get("", summary="List projects", operation_id="listProjects", openapi_extra=PUBLIC_READ)
 async def list_projects(
-    conn: TenantSession,
+    conn: ReadSession,
     _: PublicReader,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
@@ -102,11 +102,8 @@ async def list_projects(
     openapi_extra=PUBLIC_READ,
     responses=problem_responses(404),
 )
-async def get_project(project_id: ProjectId, conn: TenantSession, _: PublicReader) -> Project:
-    row = await service.get_project(conn, project_id)
-    if row is None:
-        raise service.project_not_found(project_id)
-    return Project.model_validate(row)
+async def get_project(project_id: ProjectId, conn: ReadSession, _: PublicReader) -> Project:
+    return Project.model_validate(await service.require_project(conn, project_id))
 
 
 @router.patch(

@@ -14,6 +14,7 @@ from app.models import AudienceProfile, ContentProject, Mind
 from app.problems import sqlstate_of
 from app.projects.schemas import ProjectCreate, ProjectUpdate, ProjectUpsert
 from app.rows import Row, TableRows, merge_patch, no_mind, require_visible
+from app.tenancy import Reader
 
 projects = cast(Table, ContentProject.__table__)
 audiences = cast(Table, AudienceProfile.__table__)
@@ -114,13 +115,13 @@ async def upsert_project(
     return cast(RowMapping, row), inserted
 
 
-async def get_project(conn: AsyncConnection, project_id: uuid.UUID) -> Row | None:
-    return await ROWS.get(conn, project_id)
+get_project = ROWS.get
+require_project = ROWS.require
 
 
 async def list_projects(
-    conn: AsyncConnection, *, filters: dict[str, Any], limit: int, cursor: str | None
-) -> tuple[list[RowMapping], str | None]:
+    conn: Reader, *, filters: dict[str, Any], limit: int, cursor: str | None
+) -> tuple[list[Row], str | None]:
     return await ROWS.page(conn, filters=filters, limit=limit, cursor=cursor)
 
 

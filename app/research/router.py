@@ -15,7 +15,7 @@ from app.research.schemas import (
     MarketResearchUpdate,
     ResearchType,
 )
-from app.tenancy import TenantSession
+from app.tenancy import ReadSession, TenantSession
 
 # No common prefix: reports are created and listed under their project, and
 # addressed on their own once they exist.
@@ -57,7 +57,7 @@ async def create_market_research(
 )
 async def list_market_research(
     project_id: ProjectId,
-    conn: TenantSession,
+    conn: ReadSession,
     _: AuthenticatedPrincipal,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
@@ -83,12 +83,9 @@ async def list_market_research(
     responses=problem_responses(404),
 )
 async def get_market_research(
-    research_id: ResearchId, conn: TenantSession, _: AuthenticatedPrincipal
+    research_id: ResearchId, conn: ReadSession, _: AuthenticatedPrincipal
 ) -> MarketResearch:
-    row = await service.get_research(conn, research_id)
-    if row is None:
-        raise service.research_not_found(research_id)
-    return MarketResearch.model_validate(row)
+    return MarketResearch.model_validate(await service.require_research(conn, research_id))
 
 
 @router.patch(

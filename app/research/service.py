@@ -11,16 +11,16 @@ from sqlalchemy import RowMapping, Table, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.models import MarketResearch
-from app.projects.service import get_project, insert_under_project, project_not_found
+from app.projects.service import insert_under_project, require_project
 from app.research.schemas import MarketResearchCreate, MarketResearchUpdate
 from app.rows import Row, TableRows
+from app.tenancy import Reader
 
 research = cast(Table, MarketResearch.__table__)
 
 
 # A report follows its project: fully for its creator, read-only for its persona.
 ROWS = TableRows(research, "market research", "you can read this market research but not change it")
-research_not_found = ROWS.not_found
 
 
 async def create_research(
@@ -31,28 +31,22 @@ async def create_research(
     return (await insert_under_project(conn, project_id, statement)).mappings().one()
 
 
-async def get_research(conn: AsyncConnection, research_id: uuid.UUID) -> Row | None:
-    return await ROWS.get(conn, research_id)
+require_research = ROWS.require
 
 
 async def list_research(
-    conn: AsyncConnection,
+    conn: Reader,
     project_id: uuid.UUID,
     *,
     filters: dict[str, Any],
     limit: int,
     cursor: str | None,
-) -> tuple[list[RowMapping], str | None]:
+) -> tuple[list[Row], str | None]:
     # RLS alone would list an invisible project as empty (200); answer 404,
     # as GET /projects/{id} does, so a missing project never looks empty.
-    if await get_project(conn, project_id) is None:
-        raise project_not_found(project_id)
+    await require_project(conn, project_id)
     return await ROWS.page(
-        conn,
-        filters=filters,
-        limit=limit,
-        cursor=cursor,
-        where=[research.c.project_id == project_id],
+        conn, filters={**filters, "project_id": project_id}, limit=limit, cursor=cursor
     )
 
 

@@ -14,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.contents.service import check_parent, content_not_found, refused_write
 from app.observability import TREE_UPSERT_NODES
 from app.problems import Conflict, InvalidTree, NotFound, ReadOnly, sqlstate_of
-from app.projects.service import get_project, project_not_found
+from app.projects.service import get_project, project_not_found, require_project
 from app.rows import Row
-from app.tenancy import fetch
+from app.tenancy import Reader, fetch
 from app.trees import sql
 from app.trees.schemas import MAX_DEPTH, MAX_NODES, NODE_FIELDS, TreeNodeIn
 
@@ -101,53 +101,59 @@ def nest(
     content `root_id`) down to `max_depth` levels is reached: a node under a
     deleted (or invisible) parent is not, and neither is one too deep.
     """
-    width = len(NODE_FIELDS)
     by_parent: dict[uuid.UUID | None, list[dict[str, Any]]] = {}
     roots: list[dict[str, Any]] = []
     for row in rows:
-        values = tuple(row.values())
-        node = dict(zip(NODE_FIELDS, values[:width], strict=True))
+        # The row's first values are the node's fields (zip stops there).
+        node = dict(zip(NODE_FIELDS, row.values(), strict=False))
         node["children"] = []
         if include_body:
-            node["content"] = values[width + 2]
+            node["content"] = row["content"]
         if root_id is not None and node["id"] == root_id:
             roots.append(node)
-        by_parent.setdefault(values[width], []).append(node)
+        parent = row["parent_content_id"]
+        siblings = by_parent.get(parent)
+        if siblings is None:
+            by_parent[parent] = [node]
+        else:
+            siblings.append(node)
     if root_id is None:
         roots = by_parent.get(None, [])
 
+    # Siblings sorted, children attached level by level from an explicit
+    # stack: a recursive closure would be a reference cycle (function ↔ its
+    # own cell) holding every node until the garbage collector found it.
     placed: set[uuid.UUID] = set()
-
-    def attach(siblings: list[dict[str, Any]], depth: int) -> None:
+    pending: list[tuple[list[dict[str, Any]], int]] = [(roots, 1)]
+    while pending:
+        siblings, depth = pending.pop()
         siblings.sort(key=_sibling_order)
         placed.update(node["id"] for node in siblings)
         if depth >= max_depth:
-            return
+            continue
         for node in siblings:
-            # Each node once, even if the data held a cycle (the API never
-            # writes one; the schema cannot forbid it).
-            children = [c for c in by_parent.get(node["id"], ()) if c["id"] not in placed]
+            children = by_parent.get(node["id"])
             if children:
-                node["children"] = children
-                attach(children, depth + 1)
-
-    attach(roots, 1)
+                # Each node once, even if the data held a cycle (the API never
+                # writes one; the schema cannot forbid it).
+                children = [c for c in children if c["id"] not in placed]
+                if children:
+                    node["children"] = children
+                    pending.append((children, depth + 1))
     return roots
 
 
 async def read_project_tree(
-    conn: AsyncConnection, project_id: uuid.UUID, *, include_body: bool, max_depth: int
+    conn: Reader, project_id: uuid.UUID, *, include_body: bool, max_depth: int
 ) -> tuple[Row, list[dict[str, Any]]]:
     """The project and its nested nodes."""
-    project = await get_project(conn, project_id)
-    if project is None:
-        raise project_not_found(project_id)
+    project = await require_project(conn, project_id)
     rows = await fetch(conn, sql.READ_PROJECT_TREE, project_id, include_body)
     return project, nest(rows, include_body=include_body, max_depth=max_depth)
 
 
 async def read_subtree(
-    conn: AsyncConnection, content_id: uuid.UUID, *, include_body: bool, max_depth: int
+    conn: Reader, content_id: uuid.UUID, *, include_body: bool, max_depth: int
 ) -> tuple[Row, list[dict[str, Any]]]:
     """A content's project and the content, nested with its descendants."""
     rows = await fetch(conn, sql.READ_SUBTREE, content_id, include_body)

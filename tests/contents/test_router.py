@@ -139,3 +139,38 @@ async def test_bad_content_is_422(client: httpx.AsyncClient, alice: Creator) -> 
         response = await client.post("/v1/contents", headers=alice.headers, json=body)
         assert response.status_code == 422, (body, response.text)
     assert (await client.get("/v1/contents", headers=alice.headers)).json()["items"] == []
+
+
+async def test_reads_serialize_exactly_as_the_response_models(
+    client: httpx.AsyncClient, alice: Creator
+) -> None:
+    """A content get and a list page are serialized from their rows, not from
+    models (app.schemas.rows_response): the bytes must be those the models
+    give, field order, decimals, dates, JSON fields and nulls included."""
+    from app.contents.schemas import Content
+    from app.pagination import Page
+
+    project = await project_of(client, alice)
+    full = lesson(
+        project, "1-2-full", fidelity_score=0.875, sequence_order=3, file_path="a/b.md",
+        metadata={"z": [1, {"é": None}], "a": True}, keywords=["ia", "código"],
+    )  # fmt: skip
+    ids = []
+    for body in (full, lesson(project, "1-3-bare", content=None)):
+        created = await client.post("/v1/contents", headers=alice.headers, json=body)
+        assert created.status_code == 201, created.text
+        ids.append(created.json()["id"])
+    published = await client.patch(
+        f"/v1/contents/{ids[0]}", headers=alice.headers, json={"status": "reviewed"}
+    )
+    assert published.status_code == 200
+    for content_id in ids:
+        got = await client.get(f"/v1/contents/{content_id}", headers=alice.headers)
+        assert got.content == Content.model_validate_json(got.content).model_dump_json().encode()
+    listed = await client.get(
+        "/v1/contents", headers=alice.headers, params={"project_id": project, "limit": 1}
+    )
+    page = Page[Content].model_validate_json(listed.content)
+    assert page.next_cursor is not None and len(page.items) == 1
+    assert listed.content == page.model_dump_json().encode()
+    assert page.items[0].fidelity_score is not None and str(page.items[0].fidelity_score) == "0.88"

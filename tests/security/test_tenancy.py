@@ -17,7 +17,7 @@ from app.db import LOGIN_ROLE, guard_login_role
 from app.main import create_app
 from app.problems import sqlstate_of
 from app.settings import Settings
-from app.tenancy import TenantSession, tenant_session, tenant_transaction
+from app.tenancy import TenantSession, read_session, tenant_session, tenant_transaction
 from tests.conftest import Creator, client_for
 
 
@@ -53,9 +53,17 @@ def test_every_endpoint_gets_its_connection_from_the_tenant_transaction(
     missing = [
         r.path
         for r in routes
-        if r.path not in OUTSIDE_TENANCY and not depends_on(r.dependant, tenant_session)
+        if r.path not in OUTSIDE_TENANCY
+        and not any(depends_on(r.dependant, door) for door in (tenant_session, read_session))
     ]
     assert missing == []
+    # The read path's transaction is READ ONLY whatever the method: only GETs use it.
+    writers = [
+        (r.path, sorted(r.methods))
+        for r in routes
+        if depends_on(r.dependant, read_session) and not r.methods <= {"GET", "HEAD"}
+    ]
+    assert writers == []
 
 
 @pytest.mark.parametrize("table", ["contents", "content_projects", "minds", "user_profiles"])
