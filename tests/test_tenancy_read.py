@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.auth import ANONYMOUS, Principal
 from app.main import create_app
 from app.observability import request_id_var
-from app.problems import ProblemError, sqlstate_of
+from app.problems import NotFound, ProblemError, sqlstate_of
 from app.projects.service import ROWS as PROJECTS
 from app.settings import Settings
 from app.tenancy import fetch, read_transaction, tenant_transaction
@@ -130,7 +130,7 @@ async def test_the_pool_gauges_count_a_read_in_progress(
         assert gauge((await client.get("/metrics")).text, "db_pool_in_use") == 0
         with pytest.raises(ProblemError):
             async with read_transaction(app.state.engine, alice.principal) as reader:
-                raise ProblemError(404, "not here")
+                raise NotFound("not here")
         assert gauge((await client.get("/metrics")).text, "db_pool_in_use") == 0
 
 
