@@ -147,7 +147,10 @@ def _visible(c: str) -> str:
 # 1. The markers: the caller's (none for service_role, which reads every
 #    row), and the query's lexemes as title markers, taken from the query's
 #    text form (lexemes quoted, quotes doubled: a prefix inside the quotes
-#    keeps it valid).
+#    keeps it valid). ts_rank scores an AND query (its root operator) by
+#    pairs of its words, so a title with fewer than two of them ranks
+#    `base`: for those, only titles with a pair are asked for (up to 8
+#    words, 28 pairs; beyond, any word).
 # 2. Every visible match with a query word in its title, ranked; those that
 #    do not rank `base` are kept (ids and ranks): the page's rows above `base`
 #    come from them.
@@ -168,6 +171,12 @@ DECLARE
     own uuid[];
     lookup tsquery := public.creatoros_relax_phrases(query);
     titled tsquery;
+    -- The query's lexemes, quoted as in its text form, and its operators
+    -- outside any parentheses (the root's).
+    lexemes text[] := ARRAY(
+        SELECT DISTINCT m[1]
+        FROM pg_catalog.regexp_matches(query::text, '''(?:[^'']|'''')*''', 'g') m);
+    root text := pg_catalog.regexp_replace(query::text, '''(?:[^'']|'''')*''', '', 'g');
     phrase boolean := query::text ~ '<[0-9]*->';
     base float8 := pg_catalog.ts_rank('{{"~ none"}}'::tsvector, query)::float8;
     ranked_ids uuid[];
@@ -183,9 +192,21 @@ BEGIN
             ARRAY['''~ published'''] || ARRAY(SELECT '''~ p ' || o || '''' FROM unnest(own) o),
             ' | ')::tsquery;
     END IF;
-    titled := lookup && (
-        SELECT pg_catalog.string_agg('''~ t ' || substr(m[1], 2), ' | ')
-        FROM pg_catalog.regexp_matches(query::text, '''(?:[^'']|'''')*''', 'g') m)::tsquery;
+    WHILE root ~ '[(]' LOOP
+        root := pg_catalog.regexp_replace(root, '[(][^()]*[)]', '', 'g');
+    END LOOP;
+    IF root ~ '&' AND root !~ '[|]' AND cardinality(lexemes) BETWEEN 2 AND 8 THEN
+        -- ts_rank of an AND query only rises above `base` for a title with
+        -- two of its words (it scores pairs): ask for titles with a pair.
+        titled := lookup && (
+            SELECT pg_catalog.string_agg(
+                       '''~ t ' || substr(a, 2) || ' & ''~ t ' || substr(b, 2), ' | ')
+            FROM unnest(lexemes) a, unnest(lexemes) b WHERE a < b)::tsquery;
+    ELSE
+        titled := lookup && (
+            SELECT pg_catalog.string_agg('''~ t ' || substr(a, 2), ' | ')
+            FROM unnest(lexemes) a)::tsquery;
+    END IF;
 
     SELECT coalesce(array_agg(r.id), '{{}}'), coalesce(array_agg(r.rank), '{{}}')
     INTO ranked_ids, ranks

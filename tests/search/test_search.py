@@ -368,6 +368,7 @@ EXACT_QUERIES = [
     "claude", "automação", "automacoes de tarefas", '"pull request"', '"code review"',
     "git -commit", "hooks or git", "prompt", "agente", "configuracao do ambiente",
     "ferramentas de IA", "claude code -magia", '"claude code" or github',
+    "claude code or git hooks",
 ]  # fmt: skip
 
 
