@@ -16,7 +16,7 @@ whatever the planner guesses of the function's row count).
 
 Rank: `ts_rank` of the title (weight A) — the query's words in a title are
 what tells a lesson about them from one that mentions them. Ties (most
-body-only matches, rank 0) are ordered by id, and the cursor carries
+body-only matches, the base rank) are ordered by id, and the cursor carries
 (rank, id), so pages never skip or repeat a row.
 
 Snippet: `ts_headline` on the first `SNIPPET_SOURCE_CHARS` of the body, for

@@ -264,7 +264,7 @@ async def test_the_search_uses_the_gin_index_at_a_realistic_size(
     statistics, then the API's statement as alice, with auto_explain showing
     the plans of the statements the search function runs: the marked GIN
     index, and no sequential scan of `contents` anywhere — for a page of
-    title matches and for one that reaches the body-only (rank 0) matches."""
+    title matches and for one that reaches the body-only (base-rank) matches."""
     dsn = make_url(database).set(drivername="postgresql").render_as_string(hide_password=False)
     admin = await asyncpg.connect(dsn)
     plans: list[str] = []
@@ -325,7 +325,7 @@ async def test_the_search_uses_the_gin_index_at_a_realistic_size(
         assert "Seq Scan on contents" not in explained, explained
         assert "pk_contents" in explained, explained
     nested = "\n".join(plans)
-    # Both lookups of the function (title matches; then the rank-0 rest, for
+    # Both lookups of the function (title matches; then the base-rank rest, for
     # "exemplo", which no title says) scan the one marked index.
     assert nested.count("idx_contents_search_document") >= 3, nested
     assert "Seq Scan on contents" not in nested, nested
