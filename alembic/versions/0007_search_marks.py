@@ -42,7 +42,9 @@ or project change re-indexes the row, which keeps the marks right. btree_gin
 would also be an extension to install where it may not be. Measured
 (embedded PostgreSQL 18, INSERT with the GIN index, per 1,000 rows): 1 KB
 bodies 148 ms instead of 140 (+6 %), 5 KB bodies 633 instead of 615 (+3 %);
-133 rows of 5 KB into the real `contents`: ~106 ms either way.
+133 rows of 5 KB into the real `contents`: ~106 ms either way; the bench
+floor's fresh 133-node course upsert, 0006 and 0007 interleaved on one
+database: p50 98.5 and 100.1 ms.
 
 The document function is inlined (see DOCUMENT_FUNCTION); 0006's fold, which
 it calls, has `SET search_path` and is called, ~2 µs per call (two per row).
