@@ -33,14 +33,13 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 NOT_DELETED = text("deleted_at IS NULL")
 CURRENT_MIND = text("current_mind_id()")
 
-# The full text document of `idx_contents_search` (migration 0006; it
-# replaced production's `idx_contents_fts`), written as PostgreSQL reports it
-# back so that autogenerate sees no change. app/search/sql.py and the
-# function `search_visible_content_ids` search with this same expression.
-SEARCH_INDEX_EXPRESSION = (
-    "to_tsvector('creatoros_pt'::regconfig, "
-    "creatoros_pt_fold((COALESCE(title, ''::text) || ' '::text) || COALESCE(content, ''::text)))"
-)
+# The full text document of `idx_contents_search_document` (migration 0007:
+# the words of title and body, and markers of the title's words and of
+# visibility; it replaced 0006's `idx_contents_search`, which had replaced
+# production's `idx_contents_fts`), written as PostgreSQL reports it back so
+# that autogenerate sees no change. `creatoros_internal.search_page` searches
+# with this same expression.
+SEARCH_INDEX_EXPRESSION = "creatoros_search_document(title, content, status, project_id)"
 
 
 class Base(DeclarativeBase):
@@ -241,7 +240,9 @@ class Content(Base):
             "generation_execution_id",
             postgresql_where=text("ai_generated"),
         ),
-        Index("idx_contents_search", text(SEARCH_INDEX_EXPRESSION), postgresql_using="gin"),
+        Index(
+            "idx_contents_search_document", text(SEARCH_INDEX_EXPRESSION), postgresql_using="gin"
+        ),
         Index("idx_contents_metadata", "metadata", postgresql_using="gin"),
         Index("idx_contents_slug", "slug", postgresql_where=NOT_DELETED),
         Index("idx_contents_framework_id", "framework_id"),

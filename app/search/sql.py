@@ -5,21 +5,23 @@ floor, so that both run exactly the same SQL.
 How it finds rows: row level security evaluates the policies before any
 condition of the query that is not LEAKPROOF, and `@@` is not, so a plain
 `WHERE document @@ query` on `contents` never uses a full-text index under
-RLS. `creatoros_internal.search_visible_content_ids` (migration 0006, SECURITY DEFINER)
-does the GIN lookup and keeps the rows the caller's read policies allow;
-its result is an InitPlan (computed once), and the rows are read back here
-by primary key as the caller, where RLS applies as everywhere.
+RLS. `creatoros_internal.search_page` (migration 0007, SECURITY DEFINER)
+does the GIN lookup and returns one page of (id, rank): the index's document
+carries markers of visibility and of the title's words, so the lookup never
+visits a row the caller cannot read and ranks only the matches with a query
+word in their title (see the revision's docstring). Its rows are read back
+here by primary key as the caller, where RLS applies as everywhere: one
+probe per row of the page (LATERAL … LIMIT 1 keeps it a nested loop
+whatever the planner guesses of the function's row count).
 
 Rank: `ts_rank` of the title (weight A) — the query's words in a title are
-what tells a lesson about them from one that mentions them. It is computed
-for every match, so it must be cheap: ranking on the whole body means a
-`to_tsvector` of ~5 KB per match (~0.6 ms), seconds for a common word.
-Ties (most body-only matches) are ordered by id, and the cursor carries
+what tells a lesson about them from one that mentions them. Ties (most
+body-only matches, the base rank) are ordered by id, and the cursor carries
 (rank, id), so pages never skip or repeat a row.
 
 Snippet: `ts_headline` on the first `SNIPPET_SOURCE_CHARS` of the body, for
-the page's rows only (after ranking and LIMIT), so a 5 KB body costs a
-bounded amount and never more than one page of them.
+the page's rows only, so a 5 KB body costs a bounded amount and never more
+than one page of them.
 """
 
 from __future__ import annotations
@@ -43,31 +45,17 @@ _HIGHLIGHT = (
 # $1 q, $2 project_id, $3 content_type, $4 status, $5/$6 the cursor's
 # (rank, id) or NULL, $7 the page size + 1.
 SEARCH = f"""
-WITH hits AS (
-    SELECT c.id, c.project_id, c.title, c.content_type, c.status, c.file_path, c.content,
-           ts_rank(setweight(to_tsvector('{CONFIG}',
-                                       public.creatoros_pt_fold(coalesce(c.title, ''))), 'A'),
-                   {_QUERY})::float8 AS rank
-    FROM public.contents c
-    WHERE c.id = ANY (ARRAY(SELECT creatoros_internal.search_visible_content_ids({_QUERY})))
-      AND c.deleted_at IS NULL
-      AND ($2::uuid IS NULL OR c.project_id = $2::uuid)
-      AND ($3::text IS NULL OR c.content_type = $3::text)
-      AND ($4::text IS NULL OR c.status = $4::text)
-),
-page AS (
-    SELECT * FROM hits
-    WHERE $5::float8 IS NULL
-       OR hits.rank < $5::float8
-       OR (hits.rank = $5::float8 AND hits.id > $6::uuid)
-    ORDER BY hits.rank DESC, hits.id
-    LIMIT $7
-)
-SELECT page.id, page.project_id, page.title, page.content_type, page.status, page.file_path,
-       page.rank,
-       ts_headline('{CONFIG}', left(coalesce(page.content, ''), {SNIPPET_SOURCE_CHARS}),
+SELECT c.id, c.project_id, c.title, c.content_type, c.status, c.file_path, page.rank,
+       ts_headline('{CONFIG}', left(coalesce(c.content, ''), {SNIPPET_SOURCE_CHARS}),
                    {_HIGHLIGHT}, '{HEADLINE_OPTIONS}') AS snippet
-FROM page
+FROM creatoros_internal.search_page({_QUERY}, $2::uuid, $3::text, $4::text,
+                                    $5::float8, $6::uuid, $7::integer) page
+CROSS JOIN LATERAL (
+    SELECT c.id, c.project_id, c.title, c.content_type, c.status, c.file_path, c.content
+    FROM public.contents c
+    WHERE c.id = page.id AND c.deleted_at IS NULL
+    LIMIT 1
+) c
 ORDER BY page.rank DESC, page.id
 """
 

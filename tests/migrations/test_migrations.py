@@ -17,6 +17,7 @@ from tests.pg import run_psql_script
 BASELINE_FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "baseline_v070.sql"
 
 BASELINE = "0001_baseline_v070"
+SEARCH_PORTUGUESE = "0006_search_portuguese"
 RLS_KEPT = {"minds", "user_profiles"}  # may have had RLS before: never switched off
 
 CREATOROS_TABLES = {
@@ -285,13 +286,20 @@ def test_every_revision_declares_what_its_downgrade_would_lose() -> None:
 
 
 def full_text_indexes(picture: dict) -> list[tuple]:  # type: ignore[type-arg]
-    return [i for i in picture["indexes"] if i[1] == "contents" and "to_tsvector" in i[3]]
+    """GIN indexes of contents on a document: production's and 0006's call
+    `to_tsvector` in the index, 0007's the document function."""
+    documents = ("to_tsvector", "creatoros_search_document")
+    return [
+        i
+        for i in picture["indexes"]
+        if i[1] == "contents" and "gin" in i[3] and any(d in i[3] for d in documents)
+    ]
 
 
-async def test_the_search_revision_replaces_the_english_index_and_back(blank_db: Db) -> None:
+async def test_the_search_revisions_replace_the_english_index_and_back(blank_db: Db) -> None:
     """On production's baseline with rows: one full-text index on contents
-    before and after; the Portuguese one finds the rows accent-free; one step
-    down restores production's `idx_contents_fts` exactly."""
+    before, at 0006 and at 0007; the Portuguese one finds the rows
+    accent-free; each step down restores the index before it exactly."""
     await execute(blank_db.dsn, BASELINE_FIXTURE.read_text())
     production = await snapshot(blank_db.dsn, with_rows=False)
     (english,) = full_text_indexes(production)
@@ -302,8 +310,9 @@ async def test_the_search_revision_replaces_the_english_index_and_back(blank_db:
         "SELECT id FROM contents ORDER BY id LIMIT 1)",
     )
 
-    await upgrade(blank_db)
-    (portuguese,) = full_text_indexes(await snapshot(blank_db.dsn, with_rows=False))
+    await upgrade(blank_db, SEARCH_PORTUGUESE)
+    at_0006 = await snapshot(blank_db.dsn, with_rows=False)
+    (portuguese,) = full_text_indexes(at_0006)
     assert portuguese[2] == "idx_contents_search" and "creatoros_pt" in portuguese[3]
     found = await scalar(
         blank_db.dsn,
@@ -314,6 +323,24 @@ async def test_the_search_revision_replaces_the_english_index_and_back(blank_db:
     )
     assert found == 1  # only the one row says it
 
+    # 0007: still one full-text index, the marked document, which finds the
+    # same row (and knows its title's words and its visibility).
+    await upgrade(blank_db)
+    (marked,) = full_text_indexes(await snapshot(blank_db.dsn, with_rows=False))
+    assert marked[2] == "idx_contents_search_document", marked
+    marks = await scalar(
+        blank_db.dsn,
+        "SELECT array_agg(lexeme ORDER BY lexeme) FROM contents,"
+        " unnest(creatoros_search_document(title, content, status, project_id))"
+        " WHERE creatoros_search_document(title, content, status, project_id)"
+        " @@ websearch_to_tsquery('public.creatoros_pt', public.creatoros_pt_fold("
+        "'configuracoes politica')) AND lexeme LIKE '~ %'",
+    )
+    assert "~ t configuraca" in marks and any(m.startswith("~ p ") for m in marks), marks
+
+    # One step down restores 0006 exactly, another production's index.
+    await downgrade(blank_db, "-1")
+    assert await snapshot(blank_db.dsn, with_rows=False) == at_0006
     await downgrade(blank_db, "-1")
     restored = await snapshot(blank_db.dsn, with_rows=False)
     assert full_text_indexes(restored) == [english]
@@ -322,5 +349,5 @@ async def test_the_search_revision_replaces_the_english_index_and_back(blank_db:
 
     await upgrade(blank_db)
     assert [i[2] for i in full_text_indexes(await snapshot(blank_db.dsn, with_rows=False))] == [
-        "idx_contents_search"
+        "idx_contents_search_document"
     ]

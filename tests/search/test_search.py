@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 from typing import Any
 
 import asyncpg
@@ -15,11 +14,11 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.auth import Principal
+from app.auth import Principal, mint_token
 from app.search import sql
 from app.search.schemas import MAX_QUERY_CHARS
 from app.tenancy import tenant_transaction
-from tests.conftest import Creator, provision
+from tests.conftest import TEST_JWT_SECRET, Creator, provision
 from tests.trees.courses import course_payload, flatten
 from tests.trees.test_trees import new_project, put_tree
 
@@ -262,10 +261,14 @@ async def test_the_search_uses_the_gin_index_at_a_realistic_size(
     client: httpx.AsyncClient, database: str, alice: Creator, courses: dict[str, str]
 ) -> None:
     """30,000 more contents (alice's and published ones of another project),
-    statistics, then EXPLAIN as alice: no sequential scan of `contents`
-    anywhere — neither in the API's statement nor in the function it calls."""
+    statistics, then the API's statement as alice, with auto_explain showing
+    the plans of the statements the search function runs: the marked GIN
+    index, and no sequential scan of `contents` anywhere — for a page of
+    title matches and for one that reaches the body-only (base-rank) matches."""
     dsn = make_url(database).set(drivername="postgresql").render_as_string(hide_password=False)
     admin = await asyncpg.connect(dsn)
+    plans: list[str] = []
+    admin.add_log_listener(lambda _conn, message: plans.append(str(message.message)))
     try:
         await admin.execute(
             """INSERT INTO contents (project_id, slug, title, content_type, content, status)
@@ -279,88 +282,166 @@ async def test_the_search_uses_the_gin_index_at_a_realistic_size(
         await admin.execute("ANALYZE contents")
         user = str(alice.principal.user_id)
         claims = json.dumps({"sub": user, "role": "authenticated"})
+        outer = []
+        # Alice's lessons with these words in the title, then the rest; and a
+        # page of body-only matches (no bulk title says "exemplo").
+        for q, found in (("automação primeira", 7), ("exemplo", 21)):
+            async with admin.transaction():
+                # Before the role switch: only a superuser loads auto_explain.
+                await admin.execute(
+                    "LOAD 'auto_explain'; SET LOCAL auto_explain.log_min_duration = 0;"
+                    " SET LOCAL auto_explain.log_nested_statements = on;"
+                    " SET LOCAL client_min_messages = log"
+                )
+                await admin.execute(
+                    "SELECT set_config('role', 'authenticated', true),"
+                    " set_config('request.jwt.claims', $1, true)",
+                    claims,
+                )
+                args = (q, None, None, None, None, None, 21)
+                assert len(await admin.fetch(sql.SEARCH, *args)) == found, q
+                explained = await admin.fetch(f"EXPLAIN (ANALYZE, COSTS OFF) {sql.SEARCH}", *args)
+                outer.append("\n".join(r[0] for r in explained))
         async with admin.transaction():
             await admin.execute(
                 "SELECT set_config('role', 'authenticated', true),"
                 " set_config('request.jwt.claims', $1, true)",
                 claims,
             )
-            args = ("automação primeira", None, None, None, None, None, 21)
-            outer = "\n".join(
-                r[0] for r in await admin.fetch(f"EXPLAIN (ANALYZE, COSTS OFF) {sql.SEARCH}", *args)
-            )
-            # The function's own statement, as the function runs it (as its owner).
-            inner_sql = await admin.fetchval(
-                "SELECT prosrc FROM pg_proc WHERE proname = 'search_visible_content_ids'"
-            )
-            # The same statement written plainly, as the caller: RLS keeps `@@`
+            # The same lookup written plainly, as the caller: RLS keeps `@@`
             # out of the index (it is not LEAKPROOF) — why the function exists.
             plain = "\n".join(
                 r[0]
                 for r in await admin.fetch(
-                    "EXPLAIN (COSTS OFF) SELECT id FROM contents WHERE to_tsvector("
-                    "'public.creatoros_pt'::regconfig, coalesce(title, '') || ' ' ||"
-                    " coalesce(content, '')) @@ websearch_to_tsquery('public.creatoros_pt', $1)",
+                    "EXPLAIN (COSTS OFF) SELECT id FROM contents WHERE"
+                    " creatoros_search_document(title, content, status, project_id)"
+                    " @@ websearch_to_tsquery('public.creatoros_pt', $1)",
                     "primeira automação",
                 )
             )
-        # Its owner migrated the schema, as this (superuser) connection did.
-        inner = "\n".join(
-            r[0]
-            for r in await admin.fetch(
-                "EXPLAIN (COSTS OFF) " + re.sub(r"\bquery\b", "$1::tsquery", inner_sql),
-                await admin.fetchval(
-                    "SELECT websearch_to_tsquery('public.creatoros_pt', 'primeira automação')"
-                ),
-            )
-        )
     finally:
         await admin.close()
-    assert "Seq Scan on contents" not in outer, outer
-    assert "pk_contents" in outer, outer
-    assert "idx_contents_search" in inner and "Seq Scan on contents" not in inner, inner
+    for explained in outer:
+        assert "Seq Scan on contents" not in explained, explained
+        assert "pk_contents" in explained, explained
+    nested = "\n".join(plans)
+    # Both lookups of the function (title matches; then the base-rank rest, for
+    # "exemplo", which no title says) scan the one marked index.
+    assert nested.count("idx_contents_search_document") >= 3, nested
+    assert "Seq Scan on contents" not in nested, nested
     assert "Seq Scan on contents" in plain, plain
 
 
-async def test_the_index_lookup_keeps_exactly_what_rls_lets_through(
+# ---- the fast path is exact -------------------------------------------------------------
+
+# The plain definition of the answer, as the caller (RLS decides): every
+# matching row of the words-only document (0006's), ranked by ts_rank of its
+# title, best first, ties by id. No markers, no index, no function: what
+# `creatoros_internal.search_page` must return page by page.
+REFERENCE = text(
+    """
+    SELECT c.id::text AS id,
+           ts_rank(setweight(to_tsvector('public.creatoros_pt',
+                   public.creatoros_pt_fold(coalesce(c.title, ''))), 'A'), q.q)::float8 AS rank
+    FROM contents c,
+         (SELECT websearch_to_tsquery('public.creatoros_pt', public.creatoros_pt_fold(:q)) AS q) q
+    WHERE c.deleted_at IS NULL
+      AND to_tsvector('public.creatoros_pt', public.creatoros_pt_fold(
+              coalesce(c.title, '') || ' ' || coalesce(c.content, ''))) @@ q.q
+      AND (CAST(:project_id AS uuid) IS NULL OR c.project_id = CAST(:project_id AS uuid))
+      AND (CAST(:content_type AS text) IS NULL OR c.content_type = CAST(:content_type AS text))
+      AND (CAST(:status AS text) IS NULL OR c.status = CAST(:status AS text))
+    ORDER BY rank DESC, c.id
+    """
+)
+
+FUNCTION_PAGE = text(
+    """
+    SELECT id::text AS id, rank FROM creatoros_internal.search_page(
+        websearch_to_tsquery('public.creatoros_pt', public.creatoros_pt_fold(:q)),
+        CAST(:project_id AS uuid), CAST(:content_type AS text), CAST(:status AS text),
+        NULL, NULL, 100000)
+    """
+)
+
+EXACT_QUERIES = [
+    "claude", "automação", "automacoes de tarefas", '"pull request"', '"code review"',
+    "git -commit", "hooks or git", "prompt", "agente", "configuracao do ambiente",
+    "ferramentas de IA", "claude code -magia", '"claude code" or github',
+    "claude code or git hooks",
+]  # fmt: skip
+
+
+async def walk(
+    client: httpx.AsyncClient, headers: dict[str, str], q: str, limit: int, **filters: Any
+) -> list[tuple[str, float]]:
+    """Every page of a search, following the cursor."""
+    found: list[tuple[str, float]] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"q": q, "limit": limit, **filters}
+        if cursor:
+            params["cursor"] = cursor
+        response = await client.get("/v1/search", headers=headers, params=params)
+        assert response.status_code == 200, response.text
+        page = response.json()
+        found += [(i["id"], i["rank"]) for i in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return found
+
+
+async def test_the_marked_index_answers_exactly_the_plain_definition(
     client: httpx.AsyncClient,
     engine: AsyncEngine,
     alice: Creator,
     bob: Creator,
     courses: dict[str, str],
 ) -> None:
-    """`search_visible_content_ids` repeats the read policies of `contents`
-    (it must: RLS keeps `@@` off the index). For every kind of caller it
-    returns exactly the matching rows RLS shows that caller."""
-    published = (await hits(client, bob, "pull request"))[0]["id"]
-    await publish(client, bob, published)
-    await client.delete(f"/v1/contents/{published}", headers=bob.headers)
-    still = (await hits(client, bob, "commits"))[0]["id"]
-    await publish(client, bob, still)
-    # carol is the persona of alice's course: she reads its drafts.
+    """Page by page, the API's search returns exactly the ids, ranks and order
+    of the plain reference query (every match ranked, as the caller), for
+    words, phrases, exclusions, OR and filters, as a creator, a persona, anon
+    and service_role: the markers narrow the lookup and lose nothing."""
+    for q in ("pull request", "commits", "git"):
+        await publish(client, bob, (await hits(client, bob, q))[0]["id"])
+    deleted = (await hits(client, alice, "claude"))[-1]["id"]
+    assert (await client.delete(f"/v1/contents/{deleted}", headers=alice.headers)).status_code
     carol = await provision(engine, "carol")
     voiced = await client.patch(
         f"/v1/projects/{courses['claude-code']}", headers=alice.headers,
         json={"persona_mind_id": str(carol.mind_id)},
     )  # fmt: skip
     assert voiced.status_code == 200, voiced.text
-    function = text(
-        "SELECT creatoros_internal.search_visible_content_ids(websearch_to_tsquery("
-        "'public.creatoros_pt', public.creatoros_pt_fold(:q)))"
-    )
-    plain = text(
-        "SELECT id FROM contents WHERE to_tsvector('public.creatoros_pt',"
-        " public.creatoros_pt_fold(coalesce(title, '') || ' ' || coalesce(content, '')))"
-        " @@ websearch_to_tsquery('public.creatoros_pt', public.creatoros_pt_fold(:q))"
-    )
-    callers = [alice.principal, bob.principal, carol.principal, Principal(role="anon")]
-    callers.append(Principal(role="service_role"))
-    for principal in callers:
-        seen = set()
-        for q in ("git", "pull request", "commits", "automação", "claude", '"claude code"'):
+    service = mint_token(TEST_JWT_SECRET, user_id=None, role="service_role")
+    callers = [
+        (alice.principal, alice.headers),
+        (bob.principal, bob.headers),
+        (carol.principal, carol.headers),
+        (Principal(role="anon"), {}),
+        (Principal(role="service_role"), {"Authorization": f"Bearer {service}"}),
+    ]
+    no_filter = {"project_id": None, "content_type": None, "status": None}
+    cases: list[tuple[str, dict[str, Any]]] = [(q, {}) for q in EXACT_QUERIES]
+    cases += [
+        ("claude", {"content_type": "course_lesson"}),
+        ("git", {"status": "published"}),
+        ("git", {"project_id": courses["github-essencial"]}),
+        ("automação", {"project_id": courses["claude-code"], "content_type": "course_lesson"}),
+    ]
+    compared = 0
+    for principal, headers in callers:
+        for q, filters in cases:
             async with tenant_transaction(engine, principal, read_only=True) as conn:
-                by_function = set((await conn.execute(function, {"q": q})).scalars())
-                by_rls = set((await conn.execute(plain, {"q": q})).scalars())
-            assert by_function == by_rls, (principal.role, q)
-            seen |= by_rls
-        assert seen, principal.role  # every caller sees something: the test can fail
+                rows = await conn.execute(REFERENCE, {"q": q, **no_filter, **filters})
+                expected = [(r.id, r.rank) for r in rows]
+                # The function alone, in one page: it keeps exactly what RLS
+                # lets through (the read-back cannot hide an extra row here).
+                page = await conn.execute(FUNCTION_PAGE, {"q": q, **no_filter, **filters})
+                assert [(r.id, r.rank) for r in page] == expected, (principal.role, q, filters)
+            for limit in (3, 200):
+                got = await walk(client, headers, q, limit, **filters)
+                assert got == expected, (principal.role, principal.claims, q, filters, limit)
+            compared += len(expected)
+            if principal.role == "service_role" and not filters:
+                assert expected, q  # every query finds something: the test can fail
+    assert compared > 400  # hundreds of (id, rank) pairs compared
