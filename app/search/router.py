@@ -11,7 +11,7 @@ from app.pagination import Cursor, Limit, Page
 from app.problems import problem_responses
 from app.search import service
 from app.search.schemas import SearchHit, SearchQuery
-from app.tenancy import TenantSession
+from app.tenancy import ReadSession
 
 router = APIRouter(
     route_class=JsonBodyRoute,
@@ -23,7 +23,7 @@ router = APIRouter(
 
 @router.get("", summary="Search contents", operation_id="searchContents", openapi_extra=PUBLIC_READ)
 async def search_contents(
-    conn: TenantSession,
+    conn: ReadSession,
     q: SearchQuery,
     limit: Limit = 20,
     cursor: Cursor = None,
@@ -47,5 +47,5 @@ async def search_contents(
         cursor=cursor,
     )
     return Page[SearchHit](
-        items=[SearchHit.model_validate(r) for r in rows], next_cursor=next_cursor
+        items=[SearchHit.model_validate(dict(r)) for r in rows], next_cursor=next_cursor
     )

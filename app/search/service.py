@@ -8,12 +8,10 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import RowMapping
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from app.pagination import decode_key, encode_key, invalid_cursor
 from app.problems import InvalidQuery
 from app.search import sql
+from app.tenancy import Reader, fetch
 
 
 def _after(cursor: str | None) -> tuple[float | None, uuid.UUID | None]:
@@ -36,15 +34,15 @@ def _invalid_query(detail: str, msg: str) -> InvalidQuery:
 
 
 async def search(
-    conn: AsyncConnection,
+    conn: Reader,
     q: str,
     *,
     filters: dict[str, Any],
     limit: int,
     cursor: str | None,
-) -> tuple[Sequence[RowMapping], str | None]:
+) -> tuple[Sequence[Any], str | None]:
     after_rank, after_id = _after(cursor)
-    check = (await conn.exec_driver_sql(sql.CHECK_QUERY, (q,))).mappings().one()
+    (check,) = await fetch(conn, sql.CHECK_QUERY, q)
     if check["indexable"] == "":
         return [], None  # only stop words or punctuation: nothing can match
     if check["indexable"] == "T":
@@ -66,7 +64,7 @@ async def search(
         after_id,
         limit + 1,
     )
-    rows = (await conn.exec_driver_sql(sql.SEARCH, args)).mappings().all()
+    rows = await fetch(conn, sql.SEARCH, *args)
     if len(rows) <= limit:
         return rows, None
     last = rows[limit - 1]

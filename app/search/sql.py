@@ -1,5 +1,5 @@
 """The search statement, in asyncpg's `$n` style, shared by the service
-(through SQLAlchemy's `exec_driver_sql`) and the benchmark's raw asyncpg
+(through `app.tenancy.fetch` on the read path) and the benchmark's raw asyncpg
 floor, so that both run exactly the same SQL.
 
 How it finds rows: row level security evaluates the policies before any
