@@ -37,6 +37,7 @@ from bench.corpus import DEFAULT_FIXTURES, Corpus
 from bench.cpu import CpuMeter, postmaster_pid
 from bench.database import BenchDatabase, bench_database, sibling_database
 from bench.growth import DEFAULT_SIZES, GrowthRow, growth_markdown, measure_growth
+from bench.http import LeanClient
 from bench.measure import Phase, Side, compare
 from bench.progress import Progress
 from bench.report import Result, cpu_markdown, markdown, write_json
@@ -236,8 +237,8 @@ async def measure(
     # The floor publishes exactly the claims the service gets from this token.
     principal: Principal = TokenVerifier(settings).verify(token)
 
-    async with httpx.AsyncClient(base_url=service.base_url) as client:
-        paths = (await client.get("/openapi.json")).json()["paths"]
+    async with httpx.AsyncClient(base_url=service.base_url) as docs:
+        paths = (await docs.get("/openapi.json")).json()["paths"]
     trees = TREE_PATH in paths and "put" in paths[TREE_PATH]
     if not trees:
         progress.done(f"bench: the service has no {TREE_PATH} yet; skipping the tree operations")
@@ -373,7 +374,8 @@ async def measure(
             "latency_from": "concurrency 1",
             "rps_from": f"concurrency {args.concurrency}",
             "pool_size": settings.db_pool_size,
-            "http_client": f"httpx {httpx.__version__}, HTTP/1.1 keep-alive, same machine",
+            "http_client": "bench/http.py (asyncio streams, zlib gunzip), HTTP/1.1 keep-alive,"
+            " same machine",
             "accept_encoding": _accept_encoding(not args.no_compression),
             "autovacuum": "off on contents and content_projects while measuring; "
             "ANALYZE (plain columns) after every chunk of writes, untimed",
@@ -427,8 +429,10 @@ def _workers_phase(
                 _client(two, token, args.concurrency) as two_client,
             ):
 
-                async def read(client: httpx.AsyncClient, project_id: uuid.UUID) -> None:
-                    (await client.get(f"/v1/projects/{project_id}/tree")).raise_for_status()
+                async def read(client: LeanClient, project_id: uuid.UUID) -> None:
+                    response = await client.get(f"/v1/projects/{project_id}/tree")
+                    if response.status_code != 200:
+                        raise RuntimeError(f"tree read answered {response.status_code}")
 
                 return await compare(
                     [
@@ -506,24 +510,16 @@ def _growth_phase(
 
 
 def _accept_encoding(compression: bool) -> str:
-    """httpx's default (gzip, deflate, and br/zstd when their decoders are
-    installed), or none at all."""
-    if not compression:
-        return "identity"
-    with httpx.Client() as client:
-        return client.headers.get("accept-encoding", "gzip, deflate")
+    """What clients send (gzip, which bench/http.py decodes), or none at all."""
+    return "gzip, deflate" if compression else "identity"
 
 
 def _client(
     service: Service, token: str, concurrency: int, *, compression: bool = True
-) -> httpx.AsyncClient:
+) -> LeanClient:
+    """The timed requests' client (bench/http.py: why not httpx there)."""
     headers = {"authorization": f"Bearer {token}", "accept-encoding": _accept_encoding(compression)}
-    return httpx.AsyncClient(
-        base_url=service.base_url,
-        headers=headers,
-        limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
-        timeout=120,
-    )
+    return LeanClient(service.base_url, headers, max_connections=concurrency)
 
 
 async def _check(op: bench_ops.Operation, service: Service, token: str, pool: asyncpg.Pool) -> None:

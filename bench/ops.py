@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
-import httpx
 
 from app.auth import Principal
 from app.models import Content
@@ -32,6 +31,7 @@ from app.search import sql as search_sql
 from app.tenancy import SWITCH, switch_args
 from app.trees import sql
 from app.trees.schemas import TreeNodeIn
+from bench.http import LeanClient, LeanResponse
 
 PROJECT_BY_ID = "SELECT * FROM content_projects WHERE id = $1"
 _CONTENT_COLUMNS = ", ".join(c.name for c in Content.__table__.c if c.name != "deleted_at")
@@ -60,7 +60,7 @@ SEARCH_CHECK_QUERY = "claude"
 PUT_READS_BODY = False
 
 Target = Any
-ServiceCall = Callable[[httpx.AsyncClient, Target], Awaitable[httpx.Response]]
+ServiceCall = Callable[[LeanClient, Target], Awaitable[LeanResponse]]
 FloorCall = Callable[[asyncpg.Pool, Target], Awaitable[int]]
 
 
@@ -75,7 +75,7 @@ class Operation:
     # (mode, concurrency, count) → the targets of one measured phase, in order.
     targets: Callable[[str, int, int], Sequence[Target]]
     # A response and the floor's row count → what to compare, for the sanity check.
-    service_rows: Callable[[httpx.Response], int]
+    service_rows: Callable[[LeanResponse], int]
     expected_rows: int
     method: str = "GET"
     path: str = ""
@@ -93,12 +93,9 @@ def count_tree(nodes: list[dict[str, Any]]) -> int:
     return sum(1 + count_tree(node.get("children") or []) for node in nodes)
 
 
-def _ok(response: httpx.Response) -> httpx.Response:
+def _ok(response: LeanResponse) -> LeanResponse:
     if response.status_code != 200:
-        raise RuntimeError(
-            f"{response.request.method} {response.request.url} answered "
-            f"{response.status_code}: {response.text[:500]}"
-        )
+        raise RuntimeError(f"the service answered {response.status_code}: {response.text[:500]}")
     return response
 
 
@@ -208,7 +205,7 @@ def build_operations(
     def tree_read(include_body: bool) -> Operation:
         flag = "true" if include_body else "false"
 
-        async def service(client: httpx.AsyncClient, project_id: uuid.UUID) -> httpx.Response:
+        async def service(client: LeanClient, project_id: uuid.UUID) -> LeanResponse:
             return _ok(
                 await client.get(f"/v1/projects/{project_id}/tree", params={"include_body": flag})
             )
@@ -227,7 +224,7 @@ def build_operations(
             path=f"/v1/projects/{{id}}/tree?include_body={flag}",
         )
 
-    async def put_tree(client: httpx.AsyncClient, project_id: uuid.UUID) -> httpx.Response:
+    async def put_tree(client: LeanClient, project_id: uuid.UUID) -> LeanResponse:
         return _ok(
             await client.put(f"/v1/projects/{project_id}/tree", content=body, headers=headers)
         )
@@ -235,17 +232,17 @@ def build_operations(
     async def floor_upsert(pool: asyncpg.Pool, project_id: uuid.UUID) -> int:
         return await floor.upsert(pool, project_id, models)
 
-    async def get_content(client: httpx.AsyncClient, content_id: uuid.UUID) -> httpx.Response:
+    async def get_content(client: LeanClient, content_id: uuid.UUID) -> LeanResponse:
         return _ok(await client.get(f"/v1/contents/{content_id}"))
 
-    async def list_contents(client: httpx.AsyncClient, project_id: uuid.UUID) -> httpx.Response:
+    async def list_contents(client: LeanClient, project_id: uuid.UUID) -> LeanResponse:
         return _ok(
             await client.get(
                 "/v1/contents", params={"project_id": str(project_id), "limit": LIST_LIMIT}
             )
         )
 
-    async def search(client: httpx.AsyncClient, q: str) -> httpx.Response:
+    async def search(client: LeanClient, q: str) -> LeanResponse:
         return _ok(await client.get("/v1/search", params={"q": q, "limit": SEARCH_LIMIT}))
 
     def search_targets(mode: str, concurrency: int, count: int) -> list[str]:
@@ -253,10 +250,10 @@ def build_operations(
             return [SEARCH_CHECK_QUERY] * count
         return targets.cycle(SEARCH_QUERIES, count, f"search{concurrency}")
 
-    async def healthz(client: httpx.AsyncClient, _: Any) -> httpx.Response:
+    async def healthz(client: LeanClient, _: Any) -> LeanResponse:
         return _ok(await client.get("/healthz"))
 
-    async def metrics(client: httpx.AsyncClient, _: Any) -> httpx.Response:
+    async def metrics(client: LeanClient, _: Any) -> LeanResponse:
         return _ok(await client.get("/metrics"))
 
     operations: list[Operation] = [
