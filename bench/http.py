@@ -125,8 +125,18 @@ class LeanClient:
         length = f"content-length: {len(content)}\r\n" if content or method != "GET" else ""
         request = f"{method} {target} HTTP/1.1\r\n{self.fixed}{extra}{length}\r\n".encode()
         async with self.slots:
-            conn = self.idle.pop() if self.idle else await self._connect()
+            reused = bool(self.idle)
+            conn = self.idle.pop() if reused else await self._connect()
             try:
+                response, keep = await conn.exchange(request + content)
+            except (asyncio.IncompleteReadError, ConnectionError):
+                conn.close()
+                if not reused:
+                    raise
+                # The server closed the idle connection (uvicorn's keep-alive
+                # timeout) before it read this request: send it again, on a
+                # new one, as httpx does. GET and PUT are safe to repeat.
+                conn = await self._connect()
                 response, keep = await conn.exchange(request + content)
             except BaseException:
                 conn.close()

@@ -53,3 +53,29 @@ async def test_plain_gzip_and_chunked_answers_on_one_connection() -> None:
     finally:
         server.close()
         await server.wait_closed()
+
+
+async def test_an_idle_connection_the_server_closed_is_replaced() -> None:
+    """uvicorn closes a keep-alive connection idle for 5 s: the next request
+    goes out again on a new connection instead of failing."""
+    served = 0
+
+    async def once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal served
+        await reader.readuntil(b"\r\n\r\n")
+        served += 1
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+        await writer.drain()
+        writer.close()  # without `connection: close`, as an idle timeout does
+
+    server = await asyncio.start_server(once, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with LeanClient(f"http://127.0.0.1:{port}", {}, 1) as client:
+            assert (await client.get("/1")).content == b"ok"
+            await asyncio.sleep(0.05)
+            assert (await client.get("/2")).content == b"ok"
+        assert served == 2
+    finally:
+        server.close()
+        await server.wait_closed()
