@@ -374,7 +374,7 @@ async def measure(
             "latency_from": "concurrency 1",
             "rps_from": f"concurrency {args.concurrency}",
             "pool_size": settings.db_pool_size,
-            "http_client": "bench/http.py (asyncio streams, zlib gunzip), HTTP/1.1 keep-alive,"
+            "http_client": "bench/http.py (asyncio streams, ISA-L gunzip), HTTP/1.1 keep-alive,"
             " same machine",
             "accept_encoding": _accept_encoding(not args.no_compression),
             "autovacuum": "off on contents and content_projects while measuring; "
