@@ -19,6 +19,23 @@ from tests.test_cli import CREATOROS, clean_env, free_port, wait_ready
 REQUEST_ID = "trace-me-0042"
 
 
+def serve_two_workers(
+    tmp_path: Path, database: str, *, capture: bool = True, **env: str
+) -> tuple[subprocess.Popen[str], str]:
+    """`creatoros serve --workers 2` on a free port; its output on stdout
+    (`capture`, for a test that reads it all at the end) or dropped."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [CREATOROS, "serve", "--port", str(port), "--workers", "2"],
+        env=clean_env(tmp_path / "data", DATABASE_URL=database, JWT_SECRET=TEST_JWT_SECRET, **env),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    return proc, f"http://127.0.0.1:{port}"
+
+
 async def _waiting_in_database(dsn: str, application_name: str) -> bool:
     """True once a backend runs a statement under `application_name`."""
     conn = await asyncpg.connect(dsn)
@@ -40,18 +57,7 @@ async def test_two_workers_json_logs_request_id_in_pg_stat_activity_and_graceful
     tmp_path: Path, database: str, alice: Creator
 ) -> None:
     dsn = database.replace("postgresql+asyncpg://", "postgresql://", 1)
-    port = free_port()
-    proc = subprocess.Popen(
-        [CREATOROS, "serve", "--port", str(port), "--workers", "2"],
-        env=clean_env(
-            tmp_path / "data", DATABASE_URL=database, JWT_SECRET=TEST_JWT_SECRET, LOG_FORMAT="json"
-        ),
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
+    proc, base = serve_two_workers(tmp_path, database, LOG_FORMAT="json")
     try:
         wait_ready(base, proc)
         # Metrics add up across the workers (prometheus-client's multiprocess
@@ -158,17 +164,7 @@ async def test_a_replaced_worker_is_not_counted_twice_in_the_pool_gauges(
 ) -> None:
     """uvicorn replaces a worker killed with SIGKILL; the dead one's live
     gauges (here the pool size, DB_POOL_SIZE per worker) are dropped."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [CREATOROS, "serve", "--port", str(port), "--workers", "2"],
-        env=clean_env(
-            tmp_path / "data", DATABASE_URL=database, JWT_SECRET=TEST_JWT_SECRET, DB_POOL_SIZE="3"
-        ),
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
+    proc, base = serve_two_workers(tmp_path, database, capture=False, DB_POOL_SIZE="3")
     try:
         wait_ready(base, proc)
         for _ in range(100):  # both workers have started their lifespan

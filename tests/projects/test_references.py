@@ -22,6 +22,20 @@ def refused_naming(response: httpx.Response, field: str) -> None:
     assert [e["loc"] for e in response.json()["errors"]] == [["body", field]]
 
 
+async def refused_on_every_write(
+    client: httpx.AsyncClient, who: Creator, url: str, field: str, value: str
+) -> None:
+    """Create, patch (`url`, project c1) and upsert by slug all refuse `value` for `field`."""
+    body = {"name": "C1", "project_type": "course", field: value}
+    refused_naming(
+        await client.post("/v1/projects", headers=who.headers, json={**body, "slug": "c2"}), field
+    )
+    refused_naming(await client.patch(url, headers=who.headers, json={field: value}), field)
+    refused_naming(
+        await client.put("/v1/projects/by-slug/c1", headers=who.headers, json=body), field
+    )
+
+
 async def test_target_audience_is_set_read_patched_and_must_be_visible(
     client: httpx.AsyncClient, alice: Creator, bob: Creator
 ) -> None:
@@ -40,24 +54,7 @@ async def test_target_audience_is_set_read_patched_and_must_be_visible(
 
     # Bob's audience exists, but alice cannot see it: refused exactly as a missing one.
     for audience in (other, MISSING):
-        refused_naming(
-            await client.post(
-                "/v1/projects", headers=alice.headers,
-                json={**body, "slug": "c2", "target_audience_id": audience},
-            ),
-            "target_audience_id",
-        )  # fmt: skip
-        refused_naming(
-            await client.patch(url, headers=alice.headers, json={"target_audience_id": audience}),
-            "target_audience_id",
-        )
-        refused_naming(
-            await client.put(
-                "/v1/projects/by-slug/c1", headers=alice.headers,
-                json={"name": "C1", "project_type": "course", "target_audience_id": audience},
-            ),
-            "target_audience_id",
-        )  # fmt: skip
+        await refused_on_every_write(client, alice, url, "target_audience_id", audience)
     missing_detail = (
         await client.patch(url, headers=alice.headers, json={"target_audience_id": MISSING})
     ).json()["detail"]
@@ -105,24 +102,7 @@ async def test_persona_must_be_a_mind_the_creator_can_see(
         database, "UPDATE minds SET privacy_level = 'private' WHERE id = $1", bob.mind_id
     )
     for mind in (str(bob.mind_id), MISSING):
-        refused_naming(
-            await client.post(
-                "/v1/projects", headers=alice.headers,
-                json={**body, "slug": "c2", "persona_mind_id": mind},
-            ),
-            "persona_mind_id",
-        )  # fmt: skip
-        refused_naming(
-            await client.patch(url, headers=alice.headers, json={"persona_mind_id": mind}),
-            "persona_mind_id",
-        )
-        refused_naming(
-            await client.put(
-                "/v1/projects/by-slug/c1", headers=alice.headers,
-                json={"name": "C1", "project_type": "course", "persona_mind_id": mind},
-            ),
-            "persona_mind_id",
-        )  # fmt: skip
+        await refused_on_every_write(client, alice, url, "persona_mind_id", mind)
     assert (await client.get(url, headers=alice.headers)).json()["persona_mind_id"] == str(
         alice.mind_id
     )
