@@ -45,7 +45,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 access_log = logging.getLogger("creatoros.access")
 
-REQUEST_ID_HEADER = "x-request-id"
+REQUEST_ID_HEADER = b"x-request-id"  # as ASGI spells header names
 # Printable, URL- and log-safe, short enough for `application_name` (63 bytes).
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:+/=@-]{0,63}")
 UNMATCHED_ROUTE = "unmatched"
@@ -136,14 +136,14 @@ class RequestContext:
         started = time.perf_counter()
         request_id = None
         for name, value in scope["headers"]:
-            if name == b"x-request-id":
+            if name == REQUEST_ID_HEADER:
                 request_id = value
                 break
         rid = accepted_request_id(request_id)
         token = request_id_var.set(rid)
         state = scope.setdefault("state", {})
         state["request_id"] = rid
-        rid_header = (b"x-request-id", rid.encode())
+        rid_header = (REQUEST_ID_HEADER, rid.encode())
         status = 500
 
         async def send_with_id(message: Message) -> None:
