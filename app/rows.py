@@ -124,16 +124,17 @@ class TableRows:
         return NotFound(f"{self.noun} {row_id} does not exist")
 
     @cached_property
-    def _get_sql(self) -> str:
+    def get_sql(self) -> str:
         """`get`'s statement, compiled once to asyncpg's SQL (select() already
-        keeps to live rows)."""
+        keeps to live rows); its one parameter is the id. The bench's floor
+        runs it too."""
         return compile_sql(self.select().where(self.table.c.id == bindparam("row_id")))[0]
 
     async def get(self, conn: Reader, row_id: uuid.UUID) -> Row | None:
         """The one get-by-id of every resource (reads, and the refusals and
         read-backs of writes): straight on asyncpg, no SQLAlchemy execution
         layer on the way."""
-        rows = await fetch(conn, self._get_sql, row_id)
+        rows = await fetch(conn, self.get_sql, row_id)
         return dict(rows[0]) if rows else None
 
     async def require(self, conn: Reader, row_id: uuid.UUID) -> Row:
@@ -144,7 +145,9 @@ class TableRows:
             raise self.not_found(row_id)
         return row
 
-    def _page_sql(self, names: tuple[str, ...], after: bool) -> tuple[str, tuple[str, ...]]:
+    def page_sql(self, names: tuple[str, ...], after: bool) -> tuple[str, tuple[str, ...]]:
+        """A page's SQL for these filters (sorted names), after a cursor or
+        not, and the order of its parameters; the bench's floor runs it too."""
         shape = (names, after)
         compiled = self._pages.get(shape)
         if compiled is None:
@@ -182,7 +185,7 @@ class TableRows:
         """One page in (created_at, id) order; filters whose value is None are
         ignored. A filter is a column's equality or one of `conditions`."""
         values = {name: value for name, value in filters.items() if value is not None}
-        sql, order = self._page_sql(tuple(sorted(values)), bool(cursor))
+        sql, order = self.page_sql(tuple(sorted(values)), bool(cursor))
         if cursor:
             values["after_created_at"], values["after_id"] = decode_cursor(cursor)
         values["limit_plus_one"] = limit + 1

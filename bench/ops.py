@@ -25,22 +25,20 @@ from typing import Any
 import asyncpg
 
 from app.auth import Principal
-from app.models import Content
+from app.contents import service as contents_service
 from app.pagination import DEFAULT_LIMIT
+from app.projects import service as projects_service
 from app.search import sql as search_sql
 from app.tenancy import SWITCH, switch_args
 from app.trees import sql
 from app.trees.schemas import TreeNodeIn
 from bench.http import LeanClient, LeanResponse
 
-PROJECT_BY_ID = "SELECT * FROM content_projects WHERE id = $1"
-_CONTENT_COLUMNS = ", ".join(c.name for c in Content.__table__.c if c.name != "deleted_at")
-# app.contents.service.get_content / list_contents (+ app.pagination.paginate), as one SELECT.
-GET_CONTENT = f"SELECT {_CONTENT_COLUMNS} FROM contents WHERE id = $1 AND deleted_at IS NULL"
-LIST_CONTENTS = (
-    f"SELECT {_CONTENT_COLUMNS} FROM contents WHERE deleted_at IS NULL AND project_id = $1"
-    " ORDER BY created_at, id LIMIT $2"
-)
+# The app's own statements (app/rows.py compiles them once): a project by
+# id, a content by id, a first page of a project's contents.
+PROJECT_BY_ID = projects_service.ROWS.get_sql
+GET_CONTENT = contents_service.ROWS.get_sql
+LIST_CONTENTS, _LIST_ORDER = contents_service.ROWS.page_sql(("project_id",), False)
 LIST_LIMIT = DEFAULT_LIMIT
 # What people type, accents or not (app.search: GET /v1/search).
 SEARCH_QUERIES = (
@@ -122,7 +120,8 @@ class Floor:
     async def list(self, pool: asyncpg.Pool, project_id: uuid.UUID) -> int:
         async with pool.acquire() as conn, conn.transaction(readonly=True):
             await conn.fetchrow(SWITCH, *self.switch_args)
-            rows = await conn.fetch(LIST_CONTENTS, project_id, LIST_LIMIT + 1)
+            values = {"project_id": project_id, "limit_plus_one": LIST_LIMIT + 1}
+            rows = await conn.fetch(LIST_CONTENTS, *(values[name] for name in _LIST_ORDER))
             return min(len(rows), LIST_LIMIT)
 
     async def search(self, pool: asyncpg.Pool, q: str) -> int:
