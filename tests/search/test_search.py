@@ -413,6 +413,13 @@ async def test_the_marked_index_answers_exactly_the_plain_definition(
         await publish(client, bob, (await hits(client, bob, q))[0]["id"])
     deleted = (await hits(client, alice, "claude"))[-1]["id"]
     assert (await client.delete(f"/v1/contents/{deleted}", headers=alice.headers)).status_code
+    # An empty project of alice's: the function leaves it out of her
+    # markers (it adds cost and no rows); the answers must not change.
+    empty = await client.post(
+        "/v1/projects", headers=alice.headers,
+        json={"slug": "empty", "name": "Empty", "project_type": "course"},
+    )  # fmt: skip
+    assert empty.status_code == 201, empty.text
     carol = await provision(engine, "carol")
     voiced = await client.patch(
         f"/v1/projects/{courses['claude-code']}", headers=alice.headers,
