@@ -15,7 +15,7 @@ from starlette.types import ASGIApp
 from app import __version__
 from app.audiences.router import router as audiences_router
 from app.auth import TokenVerifier
-from app.compression import IsalGZipMiddleware
+from app.compression import Compression, IsalGZipMiddleware
 from app.contents.router import router as contents_router
 from app.db import api_database_url, create_engine, guard_login_role, resolve_database_url
 from app.docs import install_docs
@@ -115,8 +115,10 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     # (app.compression): 670 KB of Markdown in ~1.6 ms, where zlib level 1
     # took ~7 ms and level 9 ~35 ms; CPU is latency here.
     # GZIP_MINIMUM_BYTES=0 leaves compression to a proxy in front.
+    # Trees (ETaggedResponse) compress themselves, through a cache by ETag.
     if settings.gzip_minimum_bytes:
         app.add_middleware(IsalGZipMiddleware, minimum_size=settings.gzip_minimum_bytes)
+        app.state.compression = Compression(settings.gzip_minimum_bytes, settings.gzip_cache_bytes)
     # Outermost: refuse oversized bodies before anything reads them.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     install_problem_handlers(app)

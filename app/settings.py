@@ -72,6 +72,13 @@ class Settings(BaseSettings):
         description="Answers at least this big are gzipped when the client accepts it; "
         "0 leaves compression to a proxy in front (saves the API's CPU).",
     )
+    gzip_cache_bytes: int = Field(
+        default=32 * 1024 * 1024,
+        ge=0,
+        validation_alias=_env("GZIP_CACHE_BYTES"),
+        description="Per process, this many bytes of gzipped trees are kept by their ETag, "
+        "so a tree read again is not compressed again; 0 turns the cache off.",
+    )
     log_format: Literal["text", "json"] = Field(
         default="text",
         validation_alias=_env("LOG_FORMAT"),

@@ -8,6 +8,7 @@ from pydantic_core import to_json
 
 from app.auth import PUBLIC_READ, AuthenticatedPrincipal, PublicReader
 from app.bodies import JsonBodyRoute
+from app.compression import ETaggedResponse
 from app.ids import ContentId, ProjectId
 from app.problems import problem_responses
 from app.projects.schemas import Project
@@ -42,10 +43,10 @@ def tree_response(
         (b'{"project":', to_json(Project.model_validate(project)), b',"nodes":', dumps(nodes), b"}")
     )
     etag = '"' + xxhash.xxh3_128_hexdigest(body) + '"'
-    headers = {"ETag": etag, "Cache-Control": "private, no-cache", "Vary": "Authorization"}
+    headers = {"Cache-Control": "private, no-cache", "Vary": "Authorization"}
     if if_none_match is not None and etag in {t.strip() for t in if_none_match.split(",")}:
-        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
-    return Response(content=body, media_type="application/json", headers=headers)
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers={**headers, "ETag": etag})
+    return ETaggedResponse(body, etag=etag, headers=headers)
 
 
 TREE_RESPONSES: dict[int | str, dict[str, Any]] = {

@@ -345,6 +345,41 @@ async def test_big_trees_are_gzipped(client: httpx.AsyncClient, alice: Creator) 
     assert response.json() == plain.json()
 
 
+async def test_gzipped_trees_are_kept_by_etag(client: httpx.AsyncClient, alice: Creator) -> None:
+    """A tree read again comes from the cache of compressed answers; a changed
+    tree has a new ETag, so it is never answered with the old bytes."""
+    project = await new_project(client, alice)
+    nodes = course_payload("claude-code")
+    await put_tree(client, alice, project, nodes)
+    cache = client._transport.app.state.compression.cache  # type: ignore[attr-defined]
+    gzipped = {**alice.headers, "Accept-Encoding": "gzip"}
+    path, params = f"/v1/projects/{project}/tree", {"include_body": "true"}
+
+    first = await client.get(path, params=params, headers=gzipped)
+    stored = cache.get(first.headers["etag"])
+    assert stored is not None and len(stored) == int(first.headers["content-length"])
+    again = await client.get(path, params=params, headers=gzipped)
+    assert (again.headers["etag"], again.content) == (first.headers["etag"], first.content)
+    assert {v.strip() for v in again.headers["vary"].split(",")} == {
+        "Authorization", "Accept-Encoding"
+    }  # fmt: skip
+
+    nodes[0]["title"] = "Renamed module"
+    await put_tree(client, alice, project, nodes)
+    changed = await client.get(path, params=params, headers=gzipped)
+    assert changed.headers["etag"] != first.headers["etag"]
+    assert changed.json()["nodes"][0]["title"] == "Renamed module"
+    plain = await client.get(
+        path, params=params, headers={**alice.headers, "Accept-Encoding": "identity"}
+    )
+    assert "content-encoding" not in plain.headers and "Accept-Encoding" in plain.headers["vary"]
+    assert plain.json() == changed.json()
+    # Never answered from alice's entry: to an anonymous caller her draft course is a 404.
+    assert (
+        await client.get(path, params=params, headers={"Accept-Encoding": "gzip"})
+    ).status_code == 404
+
+
 async def test_subtree_and_max_depth(client: httpx.AsyncClient, alice: Creator) -> None:
     project = await new_project(client, alice)
     tree = (await put_tree(client, alice, project, course_payload("claude-code"))).json()
