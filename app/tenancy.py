@@ -46,12 +46,35 @@ APPLICATION_NAME = "creatoros"
 # bound parameter checked against the allow-list first; nothing from the
 # request is ever interpolated into SQL. asyncpg's `$n` style: the benchmark's
 # floor runs this very string.
-SWITCH = (
-    "SELECT set_config('role', $1, true),"
-    " set_config('request.jwt.claims', $2, true),"
-    " set_config('statement_timeout', $3, true),"
-    " set_config('application_name', $4, true)"
+_SWITCH_TEMPLATE = (
+    "SELECT set_config('role', {0}, true),"
+    " set_config('request.jwt.claims', {1}, true),"
+    " set_config('statement_timeout', {2}, true),"
+    " set_config('application_name', {3}, true)"
 )
+SWITCH = _SWITCH_TEMPLATE.format("$1", "$2", "$3", "$4")
+
+
+def sql_literal(value: str) -> str:
+    """`value` as a PostgreSQL string constant, exact whatever it holds.
+
+    The escape-string form (E'…') with every backslash and quote doubled
+    means the same under any `standard_conforming_strings`; PostgreSQL text
+    cannot hold NUL, so a value with one is refused rather than cut."""
+    if "\x00" in value:
+        raise ValueError("a PostgreSQL string cannot contain NUL")
+    return "E'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def begin_read_switched(args: tuple[str, str, str, str]) -> str:
+    """BEGIN READ ONLY and SWITCH as one simple-protocol query (two statements,
+    one round trip): the read path's first message. Bound parameters need the
+    extended protocol, which carries one statement per round trip; a read's
+    four round trips cost most of a content get's client CPU (a socket write
+    and a wake-up each), so the switch's values go in as literals instead,
+    each through `sql_literal`. The role is one of API_ROLES, the claims are
+    the verified token's JSON, the rest is ours."""
+    return "BEGIN READ ONLY; " + _SWITCH_TEMPLATE.format(*map(sql_literal, args))
 
 
 def switch_args(principal: Principal, request_id: str | None) -> tuple[str, str, str, str]:
@@ -176,17 +199,11 @@ class ReadConnection:
     `DBAPIError`, as from the write path, so the problem map treats both alike.
     """
 
-    __slots__ = ("_dbapi_error", "_fairy", "_transaction", "driver")
+    __slots__ = ("_dbapi_error", "_fairy", "driver")
 
-    def __init__(
-        self,
-        fairy: PoolProxiedConnection,
-        transaction: asyncpg.transaction.Transaction,
-        dbapi_error: type[Exception],
-    ) -> None:
+    def __init__(self, fairy: PoolProxiedConnection, dbapi_error: type[Exception]) -> None:
         self.driver: asyncpg.Connection = fairy.driver_connection  # type: ignore[assignment]
         self._fairy = fairy
-        self._transaction = transaction
         self._dbapi_error = dbapi_error
 
     async def fetch(self, statement: str, *args: Any) -> list[asyncpg.Record]:
@@ -212,7 +229,7 @@ def _translated(
     return error  # pragma: no cover - _handle_exception always raises
 
 
-async def _begin_read(engine: AsyncEngine, args: tuple[str, ...]) -> ReadConnection:
+async def _begin_read(engine: AsyncEngine, args: tuple[str, str, str, str]) -> ReadConnection:
     """A pooled connection in a new READ ONLY transaction, switched.
 
     As `_switched`: a connection that died while idle shows on BEGIN or the
@@ -224,15 +241,14 @@ async def _begin_read(engine: AsyncEngine, args: tuple[str, ...]) -> ReadConnect
         with POOL_WAITING.track_inprogress():
             fairy = await engine.raw_connection()
         driver: asyncpg.Connection = fairy.driver_connection  # type: ignore[assignment]
+        begin = begin_read_switched(args)
         try:
-            transaction = driver.transaction(readonly=True)
-            await transaction.start()
-            await driver.execute(SWITCH, *args)
-            return ReadConnection(fairy, transaction, dbapi_error)
+            await driver.execute(begin)
+            return ReadConnection(fairy, dbapi_error)
         except Exception as exc:
             lost = is_connection_loss(exc)
             # As SQLAlchemy's would be (translated before the connection goes).
-            error = exc if lost else _translated(fairy, SWITCH, args, exc, dbapi_error)
+            error = exc if lost else _translated(fairy, begin, (), exc, dbapi_error)
             _discard_raw(engine, fairy, exc, whole_pool=lost)
             if attempt == 1 and lost:
                 continue
@@ -278,7 +294,7 @@ async def read_transaction(
     fairy = reader._fairy
     try:
         yield reader
-        await reader._transaction.commit()
+        await reader.driver.execute("COMMIT")
     except BaseException as exc:
         cancelled = isinstance(exc, asyncio.CancelledError)
         if cancelled or is_connection_loss(exc):
@@ -288,7 +304,7 @@ async def read_transaction(
                 raise unavailable() from exc
             raise
         try:
-            await reader._transaction.rollback()
+            await reader.driver.execute("ROLLBACK")
         except Exception as rollback_error:
             lost = is_connection_loss(rollback_error)
             _discard_raw(engine, fairy, rollback_error, whole_pool=lost)

@@ -18,7 +18,8 @@ import itertools
 import json
 import random
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +30,7 @@ from app.contents import service as contents_service
 from app.pagination import DEFAULT_LIMIT
 from app.projects import service as projects_service
 from app.search import sql as search_sql
-from app.tenancy import SWITCH, switch_args
+from app.tenancy import SWITCH, begin_read_switched, switch_args
 from app.trees import sql
 from app.trees.schemas import TreeNodeIn
 from bench.http import LeanClient, LeanResponse
@@ -103,31 +104,41 @@ class Floor:
     def __init__(self, principal: Principal) -> None:
         # A request id of the same length as the service's generated ones.
         self.switch_args = switch_args(principal, uuid.UUID(int=0).hex)
+        self.begin_read = begin_read_switched(self.switch_args)
+
+    @asynccontextmanager
+    async def _read(self, pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+        """A read as the service's read path runs it (`read_transaction`):
+        BEGIN READ ONLY with the switch in one round trip, the reads, COMMIT."""
+        async with pool.acquire() as conn:
+            await conn.execute(self.begin_read)
+            try:
+                yield conn
+            except BaseException:
+                await conn.execute("ROLLBACK")
+                raise
+            await conn.execute("COMMIT")
 
     async def tree(self, pool: asyncpg.Pool, project_id: uuid.UUID, include_body: bool) -> int:
-        async with pool.acquire() as conn, conn.transaction(readonly=True):
-            await conn.fetchrow(SWITCH, *self.switch_args)
+        async with self._read(pool) as conn:
             await conn.fetchrow(PROJECT_BY_ID, project_id)
             rows = await conn.fetch(sql.READ_PROJECT_TREE, project_id, include_body)
             return len(rows)
 
     async def get(self, pool: asyncpg.Pool, content_id: uuid.UUID) -> int:
-        async with pool.acquire() as conn, conn.transaction(readonly=True):
-            await conn.fetchrow(SWITCH, *self.switch_args)
+        async with self._read(pool) as conn:
             row = await conn.fetchrow(GET_CONTENT, content_id)
             return 0 if row is None else 1
 
     async def list(self, pool: asyncpg.Pool, project_id: uuid.UUID) -> int:
-        async with pool.acquire() as conn, conn.transaction(readonly=True):
-            await conn.fetchrow(SWITCH, *self.switch_args)
+        async with self._read(pool) as conn:
             values = {"project_id": project_id, "limit_plus_one": LIST_LIMIT + 1}
             rows = await conn.fetch(LIST_CONTENTS, *(values[name] for name in _LIST_ORDER))
             return min(len(rows), LIST_LIMIT)
 
     async def search(self, pool: asyncpg.Pool, q: str) -> int:
         """As app.search.service.search: the query's indexable part, then the search."""
-        async with pool.acquire() as conn, conn.transaction(readonly=True):
-            await conn.fetchrow(SWITCH, *self.switch_args)
+        async with self._read(pool) as conn:
             await conn.fetchrow(search_sql.CHECK_QUERY, q)
             args = (q, None, None, None, None, None, SEARCH_LIMIT + 1)
             rows = await conn.fetch(search_sql.SEARCH, *args)

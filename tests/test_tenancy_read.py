@@ -22,8 +22,9 @@ from app.observability import request_id_var
 from app.problems import NotFound, ProblemError, sqlstate_of
 from app.projects.service import ROWS as PROJECTS
 from app.settings import Settings
-from app.tenancy import fetch, read_transaction, tenant_transaction
+from app.tenancy import fetch, read_transaction, sql_literal, tenant_transaction
 from tests.conftest import Creator, client_for
+from tests.pg import PgServer
 from tests.test_observability import gauge
 
 
@@ -51,6 +52,51 @@ async def test_a_read_runs_as_the_caller_read_only_and_names_its_request(
             "SELECT current_user, current_setting('request.jwt.claims', true)"
         )
     assert who[0] == "authenticator" and not who[1]
+
+
+# Claims a Supabase user can write into their own token (`user_metadata`):
+# whatever they hold must arrive as exactly that JSON, never as SQL.
+HOSTILE = (
+    "it's",
+    "a\\",
+    "\\'",
+    "'; RESET ROLE; SELECT '",
+    "$$ $x$",
+    "E'\\x41'",
+    "\\u0041",
+    "\x01\t\n\r",
+    "ação 🎓",
+    "--",
+    "/* */",
+    "\\\\''",
+)
+
+
+@pytest.mark.parametrize("conforming", ["on", "off"])
+async def test_literals_mean_their_exact_text_under_either_string_setting(
+    pg_server: PgServer, conforming: str
+) -> None:
+    conn = await asyncpg.connect(pg_server.dsn("postgres"))
+    try:
+        await conn.execute(f"SET standard_conforming_strings = {conforming}")
+        for value in HOSTILE:
+            assert await conn.fetchval(f"SELECT {sql_literal(value)}") == value
+    finally:
+        await conn.close()
+    with pytest.raises(ValueError, match="NUL"):
+        sql_literal("a\x00b")
+
+
+async def test_the_switch_carries_hostile_claims_exactly(
+    engine: AsyncEngine, alice: Creator
+) -> None:
+    claims = {**alice.principal.claims, "user_metadata": dict(enumerate(HOSTILE))}
+    principal = Principal(role="authenticated", claims=claims)
+    async with read_transaction(engine, principal) as reader:
+        (row,) = await fetch(
+            reader, "SELECT current_user, current_setting('request.jwt.claims'), current_mind_id()"
+        )
+    assert (row[0], row[1], row[2]) == ("authenticated", principal.claims_json, alice.mind_id)
 
 
 async def test_a_read_sees_what_row_level_security_shows_the_caller(
@@ -139,7 +185,9 @@ async def test_a_failed_switch_fails_as_sqlalchemy_does_and_leaves_no_connection
 ) -> None:
     import app.tenancy
 
-    monkeypatch.setattr(app.tenancy, "SWITCH", "SELECT $1::text, $2::text, $3::text, $4::text, 1/0")
+    monkeypatch.setattr(
+        app.tenancy, "_SWITCH_TEMPLATE", "SELECT {0}::text, {1}::text, {2}::text, {3}::text, 1/0"
+    )
     with pytest.raises(DBAPIError) as failed:
         async with read_transaction(engine, alice.principal):
             pass
