@@ -42,10 +42,11 @@ APPLICATION_NAME = "creatoros"
 
 # One round trip: role, claims, a per-transaction statement timeout, and the
 # request id as `application_name`, so `pg_stat_activity` and the server log
-# (`%a`) tie a slow query to its request; all revert at COMMIT. The role is a
-# bound parameter checked against the allow-list first; nothing from the
-# request is ever interpolated into SQL. asyncpg's `$n` style: the benchmark's
-# floor runs this very string.
+# (`%a`) tie a slow query to its request; all revert at COMMIT. The role is
+# checked against the allow-list first. Writes bind the four values as `$n`
+# parameters (SWITCH); reads send them as exact literals together with BEGIN
+# (`begin_read_switched`). Nothing else from the request is put into SQL.
+# The benchmark's floor runs these very strings.
 _SWITCH_TEMPLATE = (
     "SELECT set_config('role', {0}, true),"
     " set_config('request.jwt.claims', {1}, true),"
