@@ -25,6 +25,11 @@ from starlette.middleware.gzip import GZipMiddleware, GZipResponder
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app.observability import GZIP_CACHE
+
+_CACHE_HITS = GZIP_CACHE.labels("hit")
+_CACHE_MISSES = GZIP_CACHE.labels("miss")
+
 # ISA-L's levels are 0-3; 1 is the knee (level 3 costs 1.5x for 6% fewer bytes).
 COMPRESS_LEVEL = 1
 _GZIP_WBITS = 16 + isal_zlib.MAX_WBITS  # a gzip header and trailer, not raw deflate
@@ -91,9 +96,11 @@ class Compression:
         self.cache = GzipCache(cache_bytes) if cache_bytes else None
 
     async def gzip(self, etag: str, body: bytes) -> bytes:
-        cached = self.cache.get(etag) if self.cache is not None else None
-        if cached is not None:
-            return cached
+        if self.cache is not None:
+            cached = self.cache.get(etag)
+            (_CACHE_MISSES if cached is None else _CACHE_HITS).inc()
+            if cached is not None:
+                return cached
         if len(body) >= THREAD_MINIMUM_BYTES:
             compressed = await anyio.to_thread.run_sync(gzip_bytes, body)
         else:

@@ -87,6 +87,12 @@ TREE_UPSERT_NODES = Histogram(
     "Nodes per tree upsert (PUT /v1/projects/{id}/tree).",
     buckets=(1, 10, 50, 133, 500, 1000, 2500, 5000),
 )
+GZIP_CACHE = Counter(
+    "creatoros_gzip_cache_lookups_total",
+    "Gzipped answers (trees) looked up by ETag, by result: hit, or miss (compressed"
+    " now). Many misses for the same trees: GZIP_CACHE_BYTES is too small.",
+    ["result"],
+)
 
 
 def new_request_id() -> str:

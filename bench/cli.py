@@ -348,6 +348,7 @@ async def measure(
             )
     finally:
         await pool.close()
+    gzip_cache = await _gzip_cache_lookups(service)
 
     document = {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -380,6 +381,7 @@ async def measure(
             "autovacuum": "off on contents and content_projects while measuring; "
             "ANALYZE (plain columns) after every chunk of writes, untimed",
             "tree_endpoints": trees,
+            "gzip_cache_lookups": gzip_cache,
             "upsert_payload_bytes": len(bench_ops.encode_body(course.payload())),
         },
         "operations": [r.as_json() for r in results],
@@ -562,6 +564,16 @@ async def _postmaster_pid(dsn: str) -> int | None:
         await conn.close()
 
 
+async def _gzip_cache_lookups(service: Service) -> dict[str, int]:
+    """The service's gzip cache over the whole run (warm-ups and checks
+    included), from its /metrics: how many tree answers were compressed
+    (misses) and how many were served already compressed (hits)."""
+    async with httpx.AsyncClient(base_url=service.base_url) as client:
+        text = (await client.get("/metrics")).text
+    found = re.findall(r'^creatoros_gzip_cache_lookups_total\{result="(\w+)"\} (\S+)$', text, re.M)
+    return {result: int(float(value)) for result, value in found}
+
+
 async def _machine(db: BenchDatabase, service: Service) -> dict[str, Any]:
     conn = await asyncpg.connect(db.admin_dsn)
     try:
@@ -613,5 +625,10 @@ def _preamble(document: dict[str, Any]) -> str:
             f"{r['rounds']} rounds; latency at concurrency 1, req/s at "
             f"concurrency {r['concurrency']}; Accept-Encoding: {r['accept_encoding']}; "
             f"floor = raw asyncpg, pool {r['pool_size']}, same tenant switch and SQL",
+            "gzip cache (trees, by ETag) over the run: "
+            + ", ".join(
+                f"{n:,} {'hits' if k == 'hit' else 'misses'}"
+                for k, n in sorted(r.get("gzip_cache_lookups", {}).items())
+            ),
         ]
     )

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.settings import Settings
 from app.tenancy import tenant_transaction
 from tests.conftest import Creator
+from tests.test_observability import gauge
 from tests.trees.courses import course_payload, flatten
 
 
@@ -355,11 +356,21 @@ async def test_gzipped_trees_are_kept_by_etag(client: httpx.AsyncClient, alice: 
     gzipped = {**alice.headers, "Accept-Encoding": "gzip"}
     path, params = f"/v1/projects/{project}/tree", {"include_body": "true"}
 
+    async def lookups() -> tuple[float, float]:
+        text = (await client.get("/metrics")).text
+        return tuple(  # type: ignore[return-value]
+            gauge(text, f'gzip_cache_lookups_total{{result="{result}"}}')
+            for result in ("hit", "miss")
+        )
+
+    before = await lookups()
     first = await client.get(path, params=params, headers=gzipped)
     stored = cache.get(first.headers["etag"])
     assert stored is not None and len(stored) == int(first.headers["content-length"])
     again = await client.get(path, params=params, headers=gzipped)
     assert (again.headers["etag"], again.content) == (first.headers["etag"], first.content)
+    hits, misses = await lookups()
+    assert (hits - before[0], misses - before[1]) == (1, 1)  # /metrics itself is not cached
     assert {v.strip() for v in again.headers["vary"].split(",")} == {
         "Authorization", "Accept-Encoding"
     }  # fmt: skip
