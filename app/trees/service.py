@@ -3,20 +3,22 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import RowMapping
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from app.auth import Principal
 from app.contents.service import check_parent, content_not_found, refused_write
 from app.observability import TREE_UPSERT_NODES
 from app.problems import Conflict, InvalidTree, NotFound, ReadOnly, sqlstate_of
 from app.projects.service import get_project, project_not_found, require_project
 from app.rows import Row
-from app.tenancy import Reader, fetch
+from app.tenancy import Reader, fetch, tenant_transaction
 from app.trees import sql
 from app.trees.schemas import MAX_DEPTH, MAX_NODES, NODE_FIELDS, TreeNodeIn
 
@@ -31,6 +33,8 @@ ALLOWED_CHILDREN: dict[str, frozenset[str]] = {
     "book_chapter": frozenset(),
 }
 STRUCTURED = frozenset(ALLOWED_CHILDREN)
+
+log = logging.getLogger(__name__)
 
 
 def tree_errors(nodes: Sequence[TreeNodeIn]) -> list[dict[str, Any]]:
@@ -170,9 +174,13 @@ async def read_subtree(
 
 async def upsert_tree(
     conn: AsyncConnection, project_id: uuid.UUID, nodes: Sequence[TreeNodeIn], *, prune: bool
-) -> list[uuid.UUID]:
+) -> sql.UpsertPlan:
     """Write the whole tree in this transaction: nodes matched by slug keep
-    their ids; with `prune`, the project's other contents are soft-deleted."""
+    their ids; with `prune`, the project's other contents are soft-deleted.
+
+    A big write leaves the search index's merge to `merge_search_pending`,
+    which the caller runs once the transaction committed, when the plan
+    `defers_search_merge()` (migration 0008 says why)."""
     errors = tree_errors(nodes)
     if errors:
         raise InvalidTree("the tree is not valid; nothing was written").with_errors(errors)
@@ -186,6 +194,8 @@ async def upsert_tree(
         row["slug"]: row["id"] for row in await _rows(conn, sql.EXISTING_SLUGS, project_id, slugs)
     }
     plan = sql.plan_upsert(nodes, existing)
+    if plan.defers_search_merge():
+        await conn.exec_driver_sql(sql.DEFER_SEARCH_MERGE)
     try:
         await conn.exec_driver_sql(sql.UPSERT_NODES, plan.args(project_id))
     except DBAPIError as exc:
@@ -195,7 +205,20 @@ async def upsert_tree(
     if prune:
         await conn.exec_driver_sql(sql.PRUNE, (project_id, plan.ids))
     TREE_UPSERT_NODES.observe(len(plan.ids))
-    return plan.ids
+    return plan
+
+
+async def merge_search_pending(engine: AsyncEngine, principal: Principal) -> None:
+    """Merge the search index's pending list, in a transaction of its own, as
+    the writer (after a write that `defers_search_merge`). Run after the
+    response: a failure is logged, not raised. Left undone, the next writer
+    crossing the pending list's limit, or VACUUM, merges it; searches stay
+    exact meanwhile (they read the pending list too)."""
+    try:
+        async with tenant_transaction(engine, principal, read_only=False) as conn:
+            await conn.exec_driver_sql(sql.MERGE_SEARCH_PENDING)
+    except Exception:
+        log.warning("merging the search index's pending list failed", exc_info=True)
 
 
 async def move_content(
