@@ -124,8 +124,9 @@ async def put_project_tree(
     ≤ 5,000 nodes): any refusal changes nothing. Answers the resulting tree."""
     plan = await service.upsert_tree(conn, project_id, body.nodes, prune=body.prune)
     if plan.defers_search_merge():
-        # After the response, hence after the commit (the session's scope).
-        background.add_task(service.merge_search_pending, request.app.state.engine, principal)
+        # Started once the response is sent, hence after the commit (the
+        # session's scope); it runs on its own, not as part of this request.
+        background.add_task(service.start_search_merge, request.app.state.engine, principal)
     project, nodes = await service.read_project_tree(
         conn, project_id, include_body=False, max_depth=MAX_DEPTH
     )

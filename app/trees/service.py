@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Sequence
@@ -178,7 +179,7 @@ async def upsert_tree(
     """Write the whole tree in this transaction: nodes matched by slug keep
     their ids; with `prune`, the project's other contents are soft-deleted.
 
-    A big write leaves the search index's merge to `merge_search_pending`,
+    A big write leaves the search index's merge to `start_search_merge`,
     which the caller runs once the transaction committed, when the plan
     `defers_search_merge()` (migration 0008 says why)."""
     errors = tree_errors(nodes)
@@ -208,9 +209,34 @@ async def upsert_tree(
     return plan
 
 
+# The merges under way: a task is only weakly referenced by the event loop.
+_merges: set[asyncio.Task[None]] = set()
+
+
+async def start_search_merge(engine: AsyncEngine, principal: Principal) -> None:
+    """Merge the search index's pending list in a task of its own, so that
+    neither the request that wrote nor the next one on its connection (HTTP
+    keep-alive serves one request at a time: a background task of the
+    response would hold the next one back) waits for it. On two cores it
+    overlaps what comes next in Python: reading and validating the next
+    course, say. (Async although it awaits nothing: Starlette runs a plain
+    function given as a background task in a thread, away from the loop.)"""
+    task = asyncio.get_running_loop().create_task(merge_search_pending(engine, principal))
+    _merges.add(task)
+    task.add_done_callback(_merges.discard)
+
+
+async def merges_done() -> None:
+    """Wait for the merges under way (tests, and whoever must know the index
+    is merged)."""
+    loop = asyncio.get_running_loop()
+    while mine := [t for t in _merges if t.get_loop() is loop]:
+        await asyncio.gather(*mine)
+
+
 async def merge_search_pending(engine: AsyncEngine, principal: Principal) -> None:
     """Merge the search index's pending list, in a transaction of its own, as
-    the writer (after a write that `defers_search_merge`). Run after the
+    the writer (after a write that `defers_search_merge`). Runs after the
     response: a failure is logged, not raised. Left undone, the next writer
     crossing the pending list's limit, or VACUUM, merges it; searches stay
     exact meanwhile (they read the pending list too)."""

@@ -229,6 +229,7 @@ async def test_a_big_write_leaves_the_search_merge_until_after_its_response(
     big = await put_tree(client, alice, project, payload)
     assert big.status_code == 200, big.text
     assert deferred == [False, True]
+    await service.merges_done()
     assert await merged_pages() == 0  # merged after the response
     found = await client.get(
         "/v1/search", headers=alice.headers, params={"q": "claude", "project_id": project}
