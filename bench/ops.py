@@ -136,30 +136,19 @@ class Floor:
     async def upsert(
         self, pool: asyncpg.Pool, project_id: uuid.UUID, nodes: Sequence[TreeNodeIn]
     ) -> int:
-        """As app.trees.service.upsert_tree, then the read back of the PUT (and,
-        after a big write, the search index's merge, as the service does once
-        it answered)."""
-        async with pool.acquire() as conn:
-            async with conn.transaction():
-                await conn.fetchrow(SWITCH, *self.switch_args)
-                if await conn.fetchrow(sql.LOCK_PROJECT, project_id) is None:
-                    raise RuntimeError(f"floor: project {project_id} is not writable")
-                existing = {
-                    row["slug"]: row["id"]
-                    for row in await conn.fetch(
-                        sql.EXISTING_SLUGS, project_id, sql.all_slugs(nodes)
-                    )
-                }
-                plan = sql.plan_upsert(nodes, existing)
-                if plan.defers_search_merge():
-                    await conn.fetchrow(sql.DEFER_SEARCH_MERGE)
-                await conn.execute(sql.UPSERT_NODES, *plan.args(project_id))
-                await conn.fetchrow(PROJECT_BY_ID, project_id)
-                rows = await conn.fetch(sql.READ_PROJECT_TREE, project_id, PUT_READS_BODY)
-            if plan.defers_search_merge():
-                async with conn.transaction():
-                    await conn.fetchrow(SWITCH, *self.switch_args)
-                    await conn.fetchrow(sql.MERGE_SEARCH_PENDING)
+        """As app.trees.service.upsert_tree, then the read back of the PUT."""
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.fetchrow(SWITCH, *self.switch_args)
+            if await conn.fetchrow(sql.LOCK_PROJECT, project_id) is None:
+                raise RuntimeError(f"floor: project {project_id} is not writable")
+            existing = {
+                row["slug"]: row["id"]
+                for row in await conn.fetch(sql.EXISTING_SLUGS, project_id, sql.all_slugs(nodes))
+            }
+            plan = sql.plan_upsert(nodes, existing)
+            await conn.execute(sql.UPSERT_NODES, *plan.args(project_id))
+            await conn.fetchrow(PROJECT_BY_ID, project_id)
+            rows = await conn.fetch(sql.READ_PROJECT_TREE, project_id, PUT_READS_BODY)
             return len(rows)
 
 

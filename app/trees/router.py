@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import xxhash
-from fastapi import APIRouter, BackgroundTasks, Header, Query, Request, Response, status
+from fastapi import APIRouter, Header, Query, Request, Response, status
 from pydantic_core import to_json
 
 from app.auth import PUBLIC_READ, AuthenticatedPrincipal, PublicReader
@@ -113,20 +113,15 @@ async def put_project_tree(
     project_id: ProjectId,
     body: TreeUpsert,
     conn: TenantSession,
-    principal: AuthenticatedPrincipal,
+    _: AuthenticatedPrincipal,
     request: Request,
-    background: BackgroundTasks,
 ) -> Response:
     """Write a whole course in one transaction. Nodes are matched by slug within
     the project, so a re-run updates in place and keeps ids; `prune: true`
     soft-deletes the project's contents that are not in the payload. The
     payload is checked first (content types, hierarchy, unique slugs, depth ≤ 16,
     ≤ 5,000 nodes): any refusal changes nothing. Answers the resulting tree."""
-    plan = await service.upsert_tree(conn, project_id, body.nodes, prune=body.prune)
-    if plan.defers_search_merge():
-        # Started once the response is sent, hence after the commit (the
-        # session's scope); it runs on its own, not as part of this request.
-        background.add_task(service.start_search_merge, request.app.state.engine, principal)
+    await service.upsert_tree(conn, project_id, body.nodes, prune=body.prune)
     project, nodes = await service.read_project_tree(
         conn, project_id, include_body=False, max_depth=MAX_DEPTH
     )

@@ -3,23 +3,20 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import RowMapping
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.auth import Principal
 from app.contents.service import check_parent, content_not_found, refused_write
 from app.observability import TREE_UPSERT_NODES
 from app.problems import Conflict, InvalidTree, NotFound, ReadOnly, sqlstate_of
 from app.projects.service import get_project, project_not_found, require_project
 from app.rows import Row
-from app.tenancy import Reader, fetch, tenant_transaction
+from app.tenancy import Reader, fetch
 from app.trees import sql
 from app.trees.schemas import MAX_DEPTH, MAX_NODES, NODE_FIELDS, TreeNodeIn
 
@@ -34,8 +31,6 @@ ALLOWED_CHILDREN: dict[str, frozenset[str]] = {
     "book_chapter": frozenset(),
 }
 STRUCTURED = frozenset(ALLOWED_CHILDREN)
-
-log = logging.getLogger(__name__)
 
 
 def tree_errors(nodes: Sequence[TreeNodeIn]) -> list[dict[str, Any]]:
@@ -175,13 +170,9 @@ async def read_subtree(
 
 async def upsert_tree(
     conn: AsyncConnection, project_id: uuid.UUID, nodes: Sequence[TreeNodeIn], *, prune: bool
-) -> sql.UpsertPlan:
+) -> list[uuid.UUID]:
     """Write the whole tree in this transaction: nodes matched by slug keep
-    their ids; with `prune`, the project's other contents are soft-deleted.
-
-    A big write leaves the search index's merge to `start_search_merge`,
-    which the caller runs once the transaction committed, when the plan
-    `defers_search_merge()` (migration 0008 says why)."""
+    their ids; with `prune`, the project's other contents are soft-deleted."""
     errors = tree_errors(nodes)
     if errors:
         raise InvalidTree("the tree is not valid; nothing was written").with_errors(errors)
@@ -195,8 +186,6 @@ async def upsert_tree(
         row["slug"]: row["id"] for row in await _rows(conn, sql.EXISTING_SLUGS, project_id, slugs)
     }
     plan = sql.plan_upsert(nodes, existing)
-    if plan.defers_search_merge():
-        await conn.exec_driver_sql(sql.DEFER_SEARCH_MERGE)
     try:
         await conn.exec_driver_sql(sql.UPSERT_NODES, plan.args(project_id))
     except DBAPIError as exc:
@@ -206,45 +195,7 @@ async def upsert_tree(
     if prune:
         await conn.exec_driver_sql(sql.PRUNE, (project_id, plan.ids))
     TREE_UPSERT_NODES.observe(len(plan.ids))
-    return plan
-
-
-# The merges under way: a task is only weakly referenced by the event loop.
-_merges: set[asyncio.Task[None]] = set()
-
-
-async def start_search_merge(engine: AsyncEngine, principal: Principal) -> None:
-    """Merge the search index's pending list in a task of its own, so that
-    neither the request that wrote nor the next one on its connection (HTTP
-    keep-alive serves one request at a time: a background task of the
-    response would hold the next one back) waits for it. On two cores it
-    overlaps what comes next in Python: reading and validating the next
-    course, say. (Async although it awaits nothing: Starlette runs a plain
-    function given as a background task in a thread, away from the loop.)"""
-    task = asyncio.get_running_loop().create_task(merge_search_pending(engine, principal))
-    _merges.add(task)
-    task.add_done_callback(_merges.discard)
-
-
-async def merges_done() -> None:
-    """Wait for the merges under way (tests, and whoever must know the index
-    is merged)."""
-    loop = asyncio.get_running_loop()
-    while mine := [t for t in _merges if t.get_loop() is loop]:
-        await asyncio.gather(*mine)
-
-
-async def merge_search_pending(engine: AsyncEngine, principal: Principal) -> None:
-    """Merge the search index's pending list, in a transaction of its own, as
-    the writer (after a write that `defers_search_merge`). Runs after the
-    response: a failure is logged, not raised. Left undone, the next writer
-    crossing the pending list's limit, or VACUUM, merges it; searches stay
-    exact meanwhile (they read the pending list too)."""
-    try:
-        async with tenant_transaction(engine, principal, read_only=False) as conn:
-            await conn.exec_driver_sql(sql.MERGE_SEARCH_PENDING)
-    except Exception:
-        log.warning("merging the search index's pending list failed", exc_info=True)
+    return plan.ids
 
 
 async def move_content(

@@ -61,15 +61,6 @@ WHERE (c.parent_content_id, c.title, c.content_type, c.content, c.sequence_order
        jsonb_merge_patch(c.metadata, EXCLUDED.metadata))
 """
 
-# A big write leaves its search-index entries in the GIN pending list, and the
-# list is merged right after the response (migration 0008 says why and what
-# it costs): its own transaction may hold them all without merging.
-# `DEFER_SEARCH_MERGE_CHARS` of titles and bodies make roughly a third of the
-# default 4 MB list; a smaller write seldom crosses it and merges nothing.
-DEFER_SEARCH_MERGE = "SELECT set_config('gin_pending_list_limit', '256MB', true)"
-MERGE_SEARCH_PENDING = "SELECT creatoros_internal.merge_search_pending()"
-DEFER_SEARCH_MERGE_CHARS = 1_000_000
-
 PRUNE = """
 UPDATE contents SET deleted_at = now()
 WHERE project_id = $1 AND deleted_at IS NULL AND id <> ALL($2::uuid[])
@@ -139,12 +130,6 @@ class UpsertPlan:
     metadata: list[str] = field(default_factory=list)
     ai_generated: list[bool] = field(default_factory=list)
     keywords: list[str | None] = field(default_factory=list)
-
-    def defers_search_merge(self) -> bool:
-        """Whether this write is big enough to leave the search index's merge
-        until after the response (`DEFER_SEARCH_MERGE`)."""
-        chars = sum(map(len, self.titles)) + sum(len(c) for c in self.contents if c is not None)
-        return chars >= DEFER_SEARCH_MERGE_CHARS
 
     def args(self, project_id: uuid.UUID) -> tuple[Any, ...]:
         """The parameters of UPSERT_NODES."""

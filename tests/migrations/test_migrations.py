@@ -18,7 +18,6 @@ BASELINE_FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "baseli
 
 BASELINE = "0001_baseline_v070"
 SEARCH_PORTUGUESE = "0006_search_portuguese"
-SEARCH_MARKS = "0007_search_marks"
 RLS_KEPT = {"minds", "user_profiles"}  # may have had RLS before: never switched off
 
 CREATOROS_TABLES = {
@@ -326,7 +325,7 @@ async def test_the_search_revisions_replace_the_english_index_and_back(blank_db:
 
     # 0007: still one full-text index, the marked document, which finds the
     # same row (and knows its title's words and its visibility).
-    await upgrade(blank_db, SEARCH_MARKS)
+    await upgrade(blank_db)
     (marked,) = full_text_indexes(await snapshot(blank_db.dsn, with_rows=False))
     assert marked[2] == "idx_contents_search_document", marked
     marks = await scalar(
@@ -352,43 +351,3 @@ async def test_the_search_revisions_replace_the_english_index_and_back(blank_db:
     assert [i[2] for i in full_text_indexes(await snapshot(blank_db.dsn, with_rows=False))] == [
         "idx_contents_search_document"
     ]
-
-
-async def test_the_search_merge_revision_adds_one_function_and_back(blank_db: Db) -> None:
-    """0008: a function that merges the search index's pending list, which a
-    writer (authenticated, service_role) may call and anon may not; the
-    schema is otherwise 0007's, and one step down restores 0007 exactly."""
-    merge = "creatoros_internal.merge_search_pending()"
-    await execute(blank_db.dsn, BASELINE_FIXTURE.read_text())
-    await upgrade(blank_db, SEARCH_MARKS)
-    at_0007 = await snapshot(blank_db.dsn)
-    assert await scalar(blank_db.dsn, f"SELECT to_regprocedure('{merge}')") is None
-
-    await upgrade(blank_db, "+1")  # 0008
-    assert await snapshot(blank_db.dsn) == at_0007  # tables, indexes, rows: unchanged
-    allowed = await scalar(
-        blank_db.dsn,
-        "SELECT array_agg(r ORDER BY r) FROM unnest(ARRAY['anon', 'authenticated',"
-        f" 'service_role']) r WHERE has_function_privilege(r, '{merge}', 'EXECUTE')",
-    )
-    assert allowed == ["authenticated", "service_role"]
-    definer = await scalar(
-        blank_db.dsn, f"SELECT prosecdef FROM pg_proc WHERE oid = '{merge}'::regprocedure"
-    )
-    assert definer is True
-    # Rows written with fastupdate wait in the pending list; the function merges them.
-    await execute(
-        blank_db.dsn,
-        "UPDATE contents SET title = title || ' revisado'"
-        " WHERE id IN (SELECT id FROM contents ORDER BY id LIMIT 20)",
-    )
-    assert await scalar(blank_db.dsn, f"SELECT {merge}") > 0
-    assert await scalar(blank_db.dsn, f"SELECT {merge}") == 0
-
-    await downgrade(blank_db, "-1")
-    assert await scalar(blank_db.dsn, f"SELECT to_regprocedure('{merge}')") is None
-    assert {k: v for k, v in (await snapshot(blank_db.dsn)).items() if k != "rows"} == {
-        k: v for k, v in at_0007.items() if k != "rows"
-    }
-    await upgrade(blank_db)
-    assert await scalar(blank_db.dsn, f"SELECT to_regprocedure('{merge}')") is not None

@@ -191,52 +191,6 @@ async def test_a_5000_node_course_fits_the_default_body_limit(
     assert "MAX_BODY_BYTES" in refused.json()["detail"]
 
 
-async def test_a_big_write_leaves_the_search_merge_until_after_its_response(
-    client: httpx.AsyncClient, alice: Creator, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A write of at least DEFER_SEARCH_MERGE_CHARS raises the search index's
-    pending-list limit for its own transaction (no merge while the caller
-    waits), and the list is merged right after the response; a smaller one
-    leaves its entries pending, as before (so the check below can fail)."""
-    from app.trees import service, sql
-
-    async def merged_pages() -> int:
-        """Merge the pending list now; how many pages it held."""
-        async with tenant_transaction(engine, alice.principal, read_only=False) as conn:
-            return int((await conn.exec_driver_sql(sql.MERGE_SEARCH_PENDING)).scalar_one())
-
-    deferred: list[bool] = []
-    raw_upsert = service.upsert_tree
-
-    async def recorded_upsert(*args: Any, **kwargs: Any) -> sql.UpsertPlan:
-        plan = await raw_upsert(*args, **kwargs)
-        conn = args[0]
-        limit = (await conn.exec_driver_sql("SHOW gin_pending_list_limit")).scalar_one()
-        deferred.append(limit == "256MB")
-        return plan
-
-    monkeypatch.setattr(service, "upsert_tree", recorded_upsert)
-    payload = course_payload("claude-code")
-    await merged_pages()  # whatever the fixtures left
-    small = await put_tree(client, alice, await new_project(client, alice, "small"), payload)
-    assert small.status_code == 200, small.text
-    assert deferred == [False]
-    assert await merged_pages() > 0  # its entries were waiting in the pending list
-
-    chars = sum(len(n["title"]) + len(n.get("content") or "") for n in flatten(payload))
-    monkeypatch.setattr(sql, "DEFER_SEARCH_MERGE_CHARS", chars)  # this payload is "big" now
-    project = await new_project(client, alice, "big")
-    big = await put_tree(client, alice, project, payload)
-    assert big.status_code == 200, big.text
-    assert deferred == [False, True]
-    await service.merges_done()
-    assert await merged_pages() == 0  # merged after the response
-    found = await client.get(
-        "/v1/search", headers=alice.headers, params={"q": "claude", "project_id": project}
-    )
-    assert found.status_code == 200 and found.json()["items"], found.text
-
-
 async def test_prune_soft_deletes_what_the_payload_left_out(
     client: httpx.AsyncClient, alice: Creator
 ) -> None:
