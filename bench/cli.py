@@ -34,7 +34,7 @@ from app.auth import Principal, TokenVerifier, mint_token
 from app.settings import Settings
 from bench import ops as bench_ops
 from bench.corpus import DEFAULT_FIXTURES, Corpus
-from bench.cpu import CpuMeter, postmaster_pid
+from bench.cpu import CpuMeter, postmaster_pid, python_speed
 from bench.database import BenchDatabase, bench_database, sibling_database
 from bench.growth import DEFAULT_SIZES, GrowthRow, growth_markdown, measure_growth
 from bench.http import LeanClient
@@ -287,6 +287,7 @@ async def measure(
         server_settings={"application_name": "creatoros-bench-floor"},
     )
     meter = CpuMeter(service.pid, await _postmaster_pid(db.admin_dsn))
+    speed_before = python_speed()
 
     async def refresh_stats() -> None:
         await analyze_columns(db.admin_dsn)
@@ -352,7 +353,10 @@ async def measure(
 
     document = {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": await _machine(db, service),
+        "machine": {
+            **await _machine(db, service),
+            "python_loop_ms": {"before": speed_before, "after": python_speed()},
+        },
         "scale": {
             "creators": scale.creators,
             "courses_per_creator": scale.courses,
@@ -612,7 +616,10 @@ def _preamble(document: dict[str, Any]) -> str:
     seeding = document["seeding"]
     return "\n".join(
         [
-            f"Machine: {m['cpu_count']} CPUs, {m['platform']}, Python {m['python']}",
+            f"Machine: {m['cpu_count']} CPUs, {m['platform']}, Python {m['python']}; "
+            f"a fixed Python loop (bench.cpu.python_speed) took "
+            f"{m['python_loop_ms']['before']} ms of CPU before the operations and "
+            f"{m['python_loop_ms']['after']} ms after (machine speed: compare runs by it)",
             f"PostgreSQL: {m['postgresql'].split(' on ')[0]}"
             f"{' (embedded, temp dir)' if m['postgresql_embedded'] else ''}",
             f"Service: uvicorn, 1 worker ({m['uvicorn']}), same machine as PostgreSQL "

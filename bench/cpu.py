@@ -73,3 +73,18 @@ def postmaster_pid(data_directory: str) -> int | None:
     except (OSError, ValueError):
         return None
     return pid if psutil.pid_exists(pid) else None
+
+
+def python_speed(iterations: int = 2_000_000) -> float:
+    """CPU milliseconds of a fixed pure-Python loop, best of three: how fast
+    this machine runs Python right now. On a shared host it drifts by a third
+    from hour to hour, and every CPU-per-request figure drifts with it; read
+    those against this (and against /healthz's row) when comparing runs."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.process_time()
+        total = 0
+        for i in range(iterations):
+            total += i
+        best = min(best, time.process_time() - started)
+    return round(best * 1000, 1)
