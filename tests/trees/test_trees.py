@@ -12,9 +12,10 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.main import create_app
 from app.settings import Settings
 from app.tenancy import tenant_transaction
-from tests.conftest import Creator
+from tests.conftest import Creator, client_for
 from tests.test_observability import gauge
 from tests.trees.courses import course_payload, flatten
 
@@ -238,9 +239,6 @@ async def test_the_upsert_is_set_based(
                 {"slug": f"l{m}-{i}", "title": "l", "content_type": "course_lesson"}
                 for i in range(size)]} for m in range(size)]}]  # fmt: skip
 
-    from app.main import create_app
-    from tests.conftest import client_for
-
     statements: list[str] = []
     for size in (2, 20):
         app = create_app(settings, database_url=api_url)
@@ -346,49 +344,57 @@ async def test_big_trees_are_gzipped(client: httpx.AsyncClient, alice: Creator) 
     assert response.json() == plain.json()
 
 
-async def test_gzipped_trees_are_kept_by_etag(client: httpx.AsyncClient, alice: Creator) -> None:
+async def gzip_cache_lookups(client: httpx.AsyncClient) -> tuple[float, float]:
+    """The app's gzip cache counters so far: (hits, misses)."""
+    text = (await client.get("/metrics")).text
+    hits, misses = (
+        gauge(text, f'gzip_cache_lookups_total{{result="{result}"}}') for result in ("hit", "miss")
+    )
+    return hits, misses
+
+
+async def test_gzipped_trees_are_kept_by_etag(
+    settings: Settings, api_url: str, alice: Creator
+) -> None:
     """A tree read again comes from the cache of compressed answers; a changed
     tree has a new ETag, so it is never answered with the old bytes."""
-    project = await new_project(client, alice)
-    nodes = course_payload("claude-code")
-    await put_tree(client, alice, project, nodes)
-    cache = client._transport.app.state.compression.cache  # type: ignore[attr-defined]
-    gzipped = {**alice.headers, "Accept-Encoding": "gzip"}
-    path, params = f"/v1/projects/{project}/tree", {"include_body": "true"}
+    app = create_app(settings, database_url=api_url)
+    cache = app.state.compression.cache
+    async for client in client_for(app):
+        project = await new_project(client, alice)
+        nodes = course_payload("claude-code")
+        await put_tree(client, alice, project, nodes)
+        gzipped = {**alice.headers, "Accept-Encoding": "gzip"}
+        path, params = f"/v1/projects/{project}/tree", {"include_body": "true"}
 
-    async def lookups() -> tuple[float, float]:
-        text = (await client.get("/metrics")).text
-        return tuple(  # type: ignore[return-value]
-            gauge(text, f'gzip_cache_lookups_total{{result="{result}"}}')
-            for result in ("hit", "miss")
+        before = await gzip_cache_lookups(client)
+        first = await client.get(path, params=params, headers=gzipped)
+        stored = cache.get(first.headers["etag"])
+        assert stored is not None and len(stored) == int(first.headers["content-length"])
+        again = await client.get(path, params=params, headers=gzipped)
+        assert (again.headers["etag"], again.content) == (first.headers["etag"], first.content)
+        hits, misses = await gzip_cache_lookups(client)
+        assert (hits - before[0], misses - before[1]) == (1, 1)  # /metrics itself is not cached
+        assert {v.strip() for v in again.headers["vary"].split(",")} == {
+            "Authorization", "Accept-Encoding"
+        }  # fmt: skip
+
+        nodes[0]["title"] = "Renamed module"
+        await put_tree(client, alice, project, nodes)
+        changed = await client.get(path, params=params, headers=gzipped)
+        assert changed.headers["etag"] != first.headers["etag"]
+        assert changed.json()["nodes"][0]["title"] == "Renamed module"
+        plain = await client.get(
+            path, params=params, headers={**alice.headers, "Accept-Encoding": "identity"}
         )
-
-    before = await lookups()
-    first = await client.get(path, params=params, headers=gzipped)
-    stored = cache.get(first.headers["etag"])
-    assert stored is not None and len(stored) == int(first.headers["content-length"])
-    again = await client.get(path, params=params, headers=gzipped)
-    assert (again.headers["etag"], again.content) == (first.headers["etag"], first.content)
-    hits, misses = await lookups()
-    assert (hits - before[0], misses - before[1]) == (1, 1)  # /metrics itself is not cached
-    assert {v.strip() for v in again.headers["vary"].split(",")} == {
-        "Authorization", "Accept-Encoding"
-    }  # fmt: skip
-
-    nodes[0]["title"] = "Renamed module"
-    await put_tree(client, alice, project, nodes)
-    changed = await client.get(path, params=params, headers=gzipped)
-    assert changed.headers["etag"] != first.headers["etag"]
-    assert changed.json()["nodes"][0]["title"] == "Renamed module"
-    plain = await client.get(
-        path, params=params, headers={**alice.headers, "Accept-Encoding": "identity"}
-    )
-    assert "content-encoding" not in plain.headers and "Accept-Encoding" in plain.headers["vary"]
-    assert plain.json() == changed.json()
-    # Never answered from alice's entry: to an anonymous caller her draft course is a 404.
-    assert (
-        await client.get(path, params=params, headers={"Accept-Encoding": "gzip"})
-    ).status_code == 404
+        assert (
+            "content-encoding" not in plain.headers and "Accept-Encoding" in plain.headers["vary"]
+        )
+        assert plain.json() == changed.json()
+        # Never answered from alice's entry: to an anonymous caller her draft course is a 404.
+        assert (
+            await client.get(path, params=params, headers={"Accept-Encoding": "gzip"})
+        ).status_code == 404
 
 
 async def test_subtree_and_max_depth(client: httpx.AsyncClient, alice: Creator) -> None:
@@ -445,8 +451,6 @@ async def test_rls_holds_for_trees(
 async def test_gzip_can_be_left_to_a_proxy(
     settings: Settings, api_url: str, alice: Creator
 ) -> None:
-    from app.main import create_app
-    from tests.conftest import client_for
 
     app = create_app(settings.model_copy(update={"gzip_minimum_bytes": 0}), database_url=api_url)
     async for c in client_for(app):
