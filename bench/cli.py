@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 
 import asyncpg
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
 from app.auth import Principal, TokenVerifier, mint_token
@@ -574,8 +575,13 @@ async def _gzip_cache_lookups(service: Service) -> dict[str, int]:
     (misses) and how many were served already compressed (hits)."""
     async with httpx.AsyncClient(base_url=service.base_url) as client:
         text = (await client.get("/metrics")).text
-    found = re.findall(r'^creatoros_gzip_cache_lookups_total\{result="(\w+)"\} (\S+)$', text, re.M)
-    return {result: int(float(value)) for result, value in found}
+    return {
+        sample.labels["result"]: int(sample.value)
+        for family in text_string_to_metric_families(text)
+        if family.name == "creatoros_gzip_cache_lookups"
+        for sample in family.samples
+        if sample.name.endswith("_total")
+    }
 
 
 async def _machine(db: BenchDatabase, service: Service) -> dict[str, Any]:
