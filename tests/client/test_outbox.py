@@ -101,14 +101,23 @@ async def test_api_stopped_midway_saves_queue_then_flush_exactly_once(
     assert await stored(engine) == want, "delivered twice, written once"
 
 
-async def test_a_queued_post_is_written_once(
-    live: LiveServer, alice: Creator, tmp_path: Path, engine: AsyncEngine
-) -> None:
+def queued_while_down(
+    live: LiveServer, alice: Creator, tmp_path: Path, project: dict[str, str]
+) -> tuple[CreatorOS, Path]:
+    """A client with an outbox of its own, and one project POST it queued
+    while the API was down (the server is left stopped)."""
     outbox = tmp_path / "outbox.sqlite3"
     api = CreatorOS(live.url, token=alice.token, outbox=outbox, retry=QUICK)
     live.stop()
+    assert api.write("POST", "/v1/projects", project).status == "queued"
+    return api, outbox
+
+
+async def test_a_queued_post_is_written_once(
+    live: LiveServer, alice: Creator, tmp_path: Path, engine: AsyncEngine
+) -> None:
     body = {"slug": "queued", "name": "Queued", "project_type": "book"}
-    assert api.write("POST", "/v1/projects", body).status == "queued"
+    api, outbox = queued_while_down(live, alice, tmp_path, body)
     copy = tmp_path / "copy.sqlite3"
     shutil.copy(outbox, copy)
     live.start()
@@ -151,11 +160,8 @@ with OutboxStore(sys.argv[1]).flushing() as mine:
 async def test_one_flush_at_a_time_and_a_dead_holder_frees_the_outbox(
     live: LiveServer, alice: Creator, tmp_path: Path, engine: AsyncEngine
 ) -> None:
-    outbox = tmp_path / "outbox.sqlite3"
-    api = CreatorOS(live.url, token=alice.token, outbox=outbox, retry=QUICK)
-    live.stop()
     body = {"slug": "locked", "name": "Locked", "project_type": "book"}
-    assert api.write("POST", "/v1/projects", body).status == "queued"
+    api, outbox = queued_while_down(live, alice, tmp_path, body)
     live.start()
 
     # Another process is flushing: this flush attempts nothing and says so,
