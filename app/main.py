@@ -28,6 +28,7 @@ from app.observability import RequestContext, metrics, track_pool, untrack_pool
 from app.problems import install_problem_handlers
 from app.projects.router import router as projects_router
 from app.research.router import router as research_router
+from app.search.indexer import SearchIndexer
 from app.search.router import router as search_router
 from app.settings import Settings, get_settings
 from app.trees.router import router as trees_router
@@ -68,6 +69,11 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         app.state.token_verifier = TokenVerifier(settings)
         guard_login_role(app.state.engine, settings)
         track_pool(app.state.engine, settings.db_pool_size)
+        app.state.search_indexer = SearchIndexer(
+            app.state.engine,
+            interval=settings.search_index_interval,
+            batch_size=settings.search_index_batch,
+        )
         # What start-up built (modules, routes, models) lives as long as the
         # process: keep it out of every later full garbage collection, which
         # would otherwise walk it all (a ~60 ms pause every few hundred
@@ -81,11 +87,13 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             app.openapi()
         gc.collect()
         gc.freeze()
+        app.state.search_indexer.start()
         try:
             yield
         finally:
             # uvicorn runs this after in-flight requests finished (or
             # SHUTDOWN_TIMEOUT passed): only then is the pool closed.
+            await app.state.search_indexer.stop()
             await app.state.engine.dispose()
             untrack_pool(settings.db_pool_size)
 

@@ -33,11 +33,12 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 NOT_DELETED = text("deleted_at IS NULL")
 CURRENT_MIND = text("current_mind_id()")
 
-# The full text document of `idx_contents_search_document` (migration 0007:
+# The full text document of `idx_contents_search_indexed` (migration 0007:
 # the words of title and body, and markers of the title's words and of
 # visibility; it replaced 0006's `idx_contents_search`, which had replaced
-# production's `idx_contents_fts`), written as PostgreSQL reports it back so
-# that autogenerate sees no change. `creatoros_internal.search_page` searches
+# production's `idx_contents_fts`; 0008 made it partial, leaving out the rows
+# whose indexing is deferred), written as PostgreSQL reports it back so that
+# autogenerate sees no change. `creatoros_internal.search_page` searches
 # with this same expression.
 SEARCH_INDEX_EXPRESSION = "creatoros_search_document(title, content, status, project_id)"
 
@@ -241,8 +242,12 @@ class Content(Base):
             postgresql_where=text("ai_generated"),
         ),
         Index(
-            "idx_contents_search_document", text(SEARCH_INDEX_EXPRESSION), postgresql_using="gin"
+            "idx_contents_search_indexed",
+            text(SEARCH_INDEX_EXPRESSION),
+            postgresql_using="gin",
+            postgresql_where=text("NOT search_deferred"),
         ),
+        Index("idx_contents_search_deferred", "id", postgresql_where=text("search_deferred")),
         Index("idx_contents_metadata", "metadata", postgresql_using="gin"),
         Index("idx_contents_slug", "slug", postgresql_where=NOT_DELETED),
         Index("idx_contents_framework_id", "framework_id"),
@@ -280,6 +285,10 @@ class Content(Base):
     updated_at: Mapped[datetime] = _updated_at()
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     keywords: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
+    # Migration 0008: true while the row's words wait for the search indexer.
+    search_deferred: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, server_default=text("false")
+    )
     framework_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("content_frameworks.id", ondelete="SET NULL")
     )

@@ -87,6 +87,11 @@ TREE_UPSERT_NODES = Histogram(
     "Nodes per tree upsert (PUT /v1/projects/{id}/tree).",
     buckets=(1, 10, 50, 133, 500, 1000, 2500, 5000),
 )
+SEARCH_INDEXED = Counter(
+    "creatoros_search_indexed_total",
+    "Contents whose search indexing a tree write deferred, indexed since by this"
+    " process's search indexer.",
+)
 GZIP_CACHE = Counter(
     "creatoros_gzip_cache_lookups_total",
     "Gzipped answers (trees) looked up by ETag, by result: hit, or miss (compressed"

@@ -92,6 +92,24 @@ class Settings(BaseSettings):
         description="Seconds a stopping process (SIGTERM) lets in-flight requests finish.",
     )
 
+    search_index_interval: float = Field(
+        default=5.0,
+        ge=0,
+        le=3600,
+        validation_alias=_env("SEARCH_INDEX_INTERVAL"),
+        description="Seconds between the search indexer's sweeps for contents whose indexing "
+        "a tree write deferred (each tree write also wakes it); 0 turns this process's "
+        "indexer off (another process, or pg_cron, must run "
+        "creatoros_internal.index_deferred_search).",
+    )
+    search_index_batch: int = Field(
+        default=500,
+        ge=1,
+        le=10_000,
+        validation_alias=_env("SEARCH_INDEX_BATCH"),
+        description="Contents the search indexer indexes per transaction.",
+    )
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:

@@ -78,6 +78,10 @@ def settings(tmp_path: Path) -> Settings:
         database_url=None,
         data_dir=tmp_path / "data",
         jwt_secret=TEST_JWT_SECRET,
+        # No background search indexer: rows a tree write defers stay deferred
+        # until a test indexes them (tests/search), so each test knows which
+        # of search's two paths it exercises.
+        search_index_interval=0,
     )
 
 

@@ -5,6 +5,7 @@ from typing import Annotated, Any
 import xxhash
 from fastapi import APIRouter, Header, Query, Request, Response, status
 from pydantic_core import to_json
+from starlette.background import BackgroundTask
 
 from app.auth import PUBLIC_READ, AuthenticatedPrincipal, PublicReader
 from app.bodies import JsonBodyRoute
@@ -126,7 +127,11 @@ async def put_project_tree(
     project, nodes = await service.read_project_tree(
         conn, project_id, include_body=False, max_depth=MAX_DEPTH
     )
-    return tree_response(project, nodes, if_none_match=None)
+    response = tree_response(project, nodes, if_none_match=None)
+    # The written rows' search indexing was deferred (app.search.indexer):
+    # wake the indexer once the answer is out, i.e. after the commit.
+    response.background = BackgroundTask(request.app.state.search_indexer.wake)
+    return response
 
 
 @router.post(

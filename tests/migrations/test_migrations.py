@@ -18,6 +18,7 @@ BASELINE_FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "baseli
 
 BASELINE = "0001_baseline_v070"
 SEARCH_PORTUGUESE = "0006_search_portuguese"
+SEARCH_MARKS = "0007_search_marks"
 RLS_KEPT = {"minds", "user_profiles"}  # may have had RLS before: never switched off
 
 CREATOROS_TABLES = {
@@ -298,7 +299,7 @@ def full_text_indexes(picture: dict) -> list[tuple]:  # type: ignore[type-arg]
 
 async def test_the_search_revisions_replace_the_english_index_and_back(blank_db: Db) -> None:
     """On production's baseline with rows: one full-text index on contents
-    before, at 0006 and at 0007; the Portuguese one finds the rows
+    before, at 0006, at 0007 and at 0008; the Portuguese one finds the rows
     accent-free; each step down restores the index before it exactly."""
     await execute(blank_db.dsn, BASELINE_FIXTURE.read_text())
     production = await snapshot(blank_db.dsn, with_rows=False)
@@ -325,8 +326,9 @@ async def test_the_search_revisions_replace_the_english_index_and_back(blank_db:
 
     # 0007: still one full-text index, the marked document, which finds the
     # same row (and knows its title's words and its visibility).
-    await upgrade(blank_db)
-    (marked,) = full_text_indexes(await snapshot(blank_db.dsn, with_rows=False))
+    await upgrade(blank_db, SEARCH_MARKS)
+    at_0007 = await snapshot(blank_db.dsn, with_rows=False)
+    (marked,) = full_text_indexes(at_0007)
     assert marked[2] == "idx_contents_search_document", marked
     marks = await scalar(
         blank_db.dsn,
@@ -338,7 +340,19 @@ async def test_the_search_revisions_replace_the_english_index_and_back(blank_db:
     )
     assert "~ t configuraca" in marks and any(m.startswith("~ p ") for m in marks), marks
 
-    # One step down restores 0006 exactly, another production's index.
+    # 0008: the same document, indexed only once a row's indexing is not
+    # deferred; every existing row is indexed (none is deferred).
+    await upgrade(blank_db)
+    (partial,) = full_text_indexes(await snapshot(blank_db.dsn, with_rows=False))
+    assert partial[2] == "idx_contents_search_indexed", partial
+    assert partial[3].endswith("WHERE (NOT search_deferred)"), partial
+    assert marked[3].split(" USING ")[1] in partial[3]
+    assert await scalar(blank_db.dsn, "SELECT count(*) FROM contents WHERE search_deferred") == 0
+
+    # Each step down restores the revision before exactly: 0007, 0006, then
+    # production's index.
+    await downgrade(blank_db, "-1")
+    assert await snapshot(blank_db.dsn, with_rows=False) == at_0007
     await downgrade(blank_db, "-1")
     assert await snapshot(blank_db.dsn, with_rows=False) == at_0006
     await downgrade(blank_db, "-1")
@@ -349,5 +363,5 @@ async def test_the_search_revisions_replace_the_english_index_and_back(blank_db:
 
     await upgrade(blank_db)
     assert [i[2] for i in full_text_indexes(await snapshot(blank_db.dsn, with_rows=False))] == [
-        "idx_contents_search_document"
+        "idx_contents_search_indexed"
     ]

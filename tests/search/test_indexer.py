@@ -1,0 +1,150 @@
+"""The search indexer (migration 0008): tree writes defer their rows'
+indexing; the indexer indexes them without editing them, never stale, and
+shares the work between processes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.admin import SERVICE
+from app.search.indexer import index_batch, index_deferred
+from app.settings import Settings
+from app.tenancy import tenant_transaction
+from tests.conftest import Creator, client_for
+from tests.search.test_search import count_deferred, hits
+from tests.trees.courses import course_payload
+from tests.trees.test_trees import new_project, put_tree
+
+ROWS = text(
+    "SELECT id, updated_at, search_deferred FROM contents WHERE project_id = :project ORDER BY id"
+)
+
+
+async def rows_of(engine: AsyncEngine, project: str) -> list[Any]:
+    async with tenant_transaction(engine, SERVICE, read_only=True) as conn:
+        return list(await conn.execute(ROWS, {"project": project}))
+
+
+async def written_course(client: httpx.AsyncClient, who: Creator) -> str:
+    project = await new_project(client, who)
+    response = await put_tree(client, who, project, course_payload("claude-code"))
+    assert response.status_code == 200, response.text
+    return project
+
+
+async def test_indexing_is_not_an_edit(
+    client: httpx.AsyncClient, engine: AsyncEngine, alice: Creator
+) -> None:
+    """A tree write defers every row it writes; indexing them keeps their
+    updated_at, so the tree's ETag does not change (a 304 stays a 304)."""
+    project = await written_course(client, alice)
+    before = await rows_of(engine, project)
+    assert before and all(row.search_deferred for row in before)
+    url = f"/v1/projects/{project}/tree"
+    etag = (await client.get(url, headers=alice.headers)).headers["etag"]
+
+    assert await index_deferred(engine, batch_size=7) == len(before)
+
+    after = await rows_of(engine, project)
+    assert [(r.id, r.updated_at) for r in after] == [(r.id, r.updated_at) for r in before]
+    assert not any(row.search_deferred for row in after)
+    again = await client.get(url, headers={**alice.headers, "If-None-Match": etag})
+    assert again.status_code == 304
+    assert await index_deferred(engine, batch_size=7) == 0
+
+
+async def test_an_edit_of_a_deferred_row_is_indexed_as_edited(
+    client: httpx.AsyncClient, engine: AsyncEngine, alice: Creator
+) -> None:
+    """A content edited (PATCH) while its indexing waits is indexed with its
+    new words, and an edit still bumps updated_at."""
+    project = await written_course(client, alice)
+    (lesson, *_) = await hits(client, alice, "claude")
+    edited = await client.patch(
+        f"/v1/contents/{lesson['id']}", headers=alice.headers,
+        json={"title": "Xilofone quântico"},
+    )  # fmt: skip
+    assert edited.status_code == 200, edited.text
+    found = [item["id"] for item in await hits(client, alice, "xilofone quantico")]
+    assert found == [lesson["id"]]  # deferred: its document built on the fly
+
+    await index_deferred(engine, batch_size=500)
+    assert await count_deferred(engine) == 0
+    found = [item["id"] for item in await hits(client, alice, "xilofone quantico")]
+    assert found == [lesson["id"]]  # indexed: through the GIN index
+    assert await hits(client, alice, lesson["title"].split()[-1] + " xilofone") != []
+
+    # An edit that also clears the flag by hand is still an edit.
+    async with tenant_transaction(engine, alice.principal, read_only=False) as conn:
+        await conn.execute(
+            text("UPDATE contents SET search_deferred = true WHERE id = :id"), {"id": lesson["id"]}
+        )
+    (row,) = [r for r in await rows_of(engine, project) if str(r.id) == lesson["id"]]
+    async with tenant_transaction(engine, alice.principal, read_only=False) as conn:
+        await conn.execute(
+            text("UPDATE contents SET title = 'Outro', search_deferred = false WHERE id = :id"),
+            {"id": lesson["id"]},
+        )
+    (edited_row,) = [r for r in await rows_of(engine, project) if str(r.id) == lesson["id"]]
+    assert edited_row.updated_at > row.updated_at
+
+
+async def test_a_row_locked_by_a_write_is_left_for_the_next_batch(
+    client: httpx.AsyncClient, engine: AsyncEngine, alice: Creator
+) -> None:
+    """Indexers (one per API process) claim rows with SKIP LOCKED: a row that
+    a write (or another indexer) holds is not waited for, but indexed later."""
+    project = await written_course(client, alice)
+    total = len(await rows_of(engine, project))
+    async with tenant_transaction(engine, alice.principal, read_only=False) as conn:
+        await conn.execute(
+            text("SELECT id FROM contents WHERE project_id = :p ORDER BY id LIMIT 1 FOR UPDATE"),
+            {"p": project},
+        )
+        indexed = await asyncio.wait_for(index_deferred(engine, batch_size=500), timeout=10)
+        assert indexed == total - 1
+    assert await index_batch(engine, 500) == 1
+    assert await count_deferred(engine) == 0
+
+
+async def test_only_service_role_may_run_the_indexer(engine: AsyncEngine, alice: Creator) -> None:
+    """It updates every tenant's rows (SECURITY DEFINER): no API caller but
+    service_role may call it."""
+    with pytest.raises(DBAPIError, match="permission denied"):
+        async with tenant_transaction(engine, alice.principal, read_only=False) as conn:
+            await conn.execute(text("SELECT creatoros_internal.index_deferred_search(10)"))
+
+
+@pytest.fixture
+async def indexing_client(settings: Settings, api_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """The app with its background indexer on (as deployed)."""
+    from app.main import create_app
+
+    on = settings.model_copy(update={"search_index_interval": 30.0})
+    async for c in client_for(create_app(on, database_url=api_url)):
+        yield c
+
+
+async def test_the_app_indexes_after_each_tree_write(
+    indexing_client: httpx.AsyncClient, engine: AsyncEngine, alice: Creator
+) -> None:
+    """The PUT wakes the indexer once it has answered: the rows are indexed
+    long before the 30 s sweep would, and the metric counts them."""
+    project = await written_course(indexing_client, alice)
+    total = len(await rows_of(engine, project))
+    for _ in range(100):
+        if await count_deferred(engine) == 0:
+            break
+        await asyncio.sleep(0.05)
+    assert await count_deferred(engine) == 0
+    metrics = (await indexing_client.get("/metrics")).text
+    (line,) = [m for m in metrics.splitlines() if m.startswith("creatoros_search_indexed_total")]
+    assert float(line.split()[-1]) >= total
