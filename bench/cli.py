@@ -42,7 +42,14 @@ from bench.http import LeanClient
 from bench.measure import Phase, Side, compare
 from bench.progress import Progress
 from bench.report import Result, cpu_markdown, markdown, write_json
-from bench.seed import Scale, Seeded, analyze_columns, create_empty_projects, seed
+from bench.seed import (
+    Scale,
+    Seeded,
+    analyze_columns,
+    create_empty_projects,
+    seed,
+    settle_search_index,
+)
 from bench.server import Service, running_service
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
@@ -291,6 +298,7 @@ async def measure(
     speed_before = python_speed()
 
     async def refresh_stats() -> None:
+        await settle_search_index(db.admin_dsn)
         await analyze_columns(db.admin_dsn)
 
     results: list[Result] = []

@@ -30,6 +30,7 @@ import httpx
 from bench.corpus import Corpus, Node
 from bench.cpu import CpuMeter
 from bench.progress import Progress
+from bench.seed import wait_until_indexed
 
 DEFAULT_SIZES = (133, 1333, 5000)
 JSON = {"content-type": "application/json"}
@@ -47,6 +48,9 @@ class GrowthRow:
     # CPU of each write: the service's, and PostgreSQL's (when it is local):
     # where a write's time goes.
     write_cpu_ms: list[tuple[float, float | None]] = field(default_factory=list)
+    # After each write's answer: until the service's indexer had put its words
+    # into the search index (migration 0008; None: not within the timeout).
+    indexed_ms: list[float | None] = field(default_factory=list)
 
     def _cpu(self) -> dict[str, Any]:
         if not self.write_cpu_ms:
@@ -69,10 +73,19 @@ class GrowthRow:
             "read_ms_median": round(statistics.median(self.read_ms), 2),
             "write_us_per_node": round(statistics.median(self.write_ms) * 1000 / self.nodes, 1),
             "read_us_per_node": round(statistics.median(self.read_ms) * 1000 / self.nodes, 2),
+            "indexed_after_write_ms_median": _median(self.indexed_ms),
             "write_ms": [round(x, 1) for x in self.write_ms],
             "read_ms": [round(x, 2) for x in self.read_ms],
             **self._cpu(),
         }
+
+
+def _median(values: list[float | None]) -> float | None:
+    """The median, or None when any value is missing (timed out) or none is."""
+    known = [v for v in values if v is not None]
+    if not known or len(known) < len(values):
+        return None
+    return round(statistics.median(known), 1)
 
 
 def course_of(corpus: Corpus, nodes: int, rng: random.Random) -> dict[str, Any]:
@@ -164,6 +177,9 @@ async def measure_growth(
                     )
                     continue
                 row.write_ms.append(elapsed)
+                # The reads are timed once the background indexing is over,
+                # on a quiet machine like every other read of the bench.
+                row.indexed_ms.append(await wait_until_indexed(admin_dsn))
                 for _ in range(repeats):
                     started = time.perf_counter()
                     read = await client.get(path)
@@ -187,8 +203,9 @@ def growth_markdown(rows: list[GrowthRow]) -> str:
     lines = [
         "| nodes | write ms (fresh) | read ms (fresh) | write ms (analyzed) | read ms (analyzed) "
         "| write µs/node (fresh / analyzed) | read µs/node (fresh / analyzed) "
-        "| write CPU ms, app + PostgreSQL (fresh / analyzed) |",
-        "|" + "---|" * 8,
+        "| write CPU ms, app + PostgreSQL (fresh / analyzed) "
+        "| search-indexed ms after the answer (fresh / analyzed) |",
+        "|" + "---|" * 9,
     ]
     for n in sizes:
         f, a = by.get(("fresh", n)), by.get(("analyzed", n))
@@ -202,7 +219,9 @@ def growth_markdown(rows: list[GrowthRow]) -> str:
             f"| {a['write_ms_median']:.0f} | {a['read_ms_median']:.1f} "
             f"| {f['write_us_per_node']:.0f} / {a['write_us_per_node']:.0f} "
             f"| {f['read_us_per_node']:.1f} / {a['read_us_per_node']:.1f} "
-            f"| {_cpu_cell(f)} / {_cpu_cell(a)} |"
+            f"| {_cpu_cell(f)} / {_cpu_cell(a)} "
+            f"| {_ms_cell(f['indexed_after_write_ms_median'])}"
+            f" / {_ms_cell(a['indexed_after_write_ms_median'])} |"
         )
     return "\n".join(lines)
 
@@ -212,3 +231,7 @@ def _cpu_cell(summary: dict[str, Any]) -> str:
     if app is None:
         return "—"
     return f"{app:.0f} + {db:.0f}" if db is not None else f"{app:.0f} + ?"
+
+
+def _ms_cell(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0f}"

@@ -116,13 +116,15 @@ async def compare(
     order (A B, B A, A B, …): a database that drifts while it is measured —
     the upserts grow the table, fill the GIN pending list, trigger
     checkpoints — then weighs on both sides alike instead of on whichever ran
-    last. `between` runs, untimed, after every chunk. Any failure aborts the
+    last. `between` runs, untimed, after the warm-up and after every chunk. Any failure aborts the
     bench: a fast error is not a result.
     """
     for side in sides:
         await _run(
             side.call, side.targets[:warmup], concurrency, progress, f"{label} {side.name} warm-up"
         )
+    if between is not None:
+        await between()
     chunks: dict[str, list[Phase]] = {side.name: [] for side in sides}
     for r in range(rounds):
         order = sides if r % 2 == 0 else list(reversed(sides))

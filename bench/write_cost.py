@@ -13,10 +13,13 @@ times:
   bodies: the parser alone (`simple`), `creatoros_pt` without and with the
   -ões fold, and the whole document (title markers included);
 - the app's own `UPSERT_NODES` (`app.trees.sql`, parameters from
-  `plan_upsert`), each in a transaction rolled back afterwards: as it is;
-  without the search index (dropped inside the transaction); with the GIN
-  pending list allowed to hold the whole write (no merge inside it); and the
-  merge of that pending list alone (`gin_clean_pending_list`).
+  `plan_upsert`), each in a transaction rolled back afterwards: as it is
+  (its rows' indexing deferred, migration 0008), then the search indexer's
+  work on them (`index_deferred_search`); indexing in the statement, as
+  before 0008, with and without the search index (dropped inside the
+  transaction); and the indexer with the GIN pending list allowed to hold
+  the whole write, then the merge of that pending list alone
+  (`gin_clean_pending_list`).
 
 Each figure is the backend's CPU (user + system; psutil, so the server must
 run on this machine), the minimum over `--repeats` runs, interleaved. CPU,
@@ -30,7 +33,7 @@ import asyncio
 import json
 import random
 import statistics
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import asyncpg
@@ -42,7 +45,20 @@ from bench.corpus import Corpus
 from bench.database import bench_database
 from bench.growth import course_of
 
-INDEX = "idx_contents_search_document"
+INDEX = "idx_contents_search_indexed"
+# What the service's search indexer runs after a tree write (migration 0008).
+INDEX_DEFERRED = "SELECT creatoros_internal.index_deferred_search(1000000)"
+
+
+def _indexing_inline(upsert: str) -> str:
+    """The upsert as before 0008: the rows it inserts are indexed in the
+    statement (not deferred)."""
+    deferred = "THEN ARRAY(SELECT jsonb_array_elements_text(n.keywords)) END,\n       true\n"
+    assert upsert.count(deferred) == 1, "UPSERT_NODES no longer inserts its rows deferred"
+    return upsert.replace(deferred, deferred.replace("true", "false"))
+
+
+UPSERT_INDEXING_INLINE = _indexing_inline(sql.UPSERT_NODES)
 CONFIG = "public.creatoros_pt"
 # The same titles and bodies, as a table the SELECT-only timings read.
 SAMPLE = "write_cost_sample"
@@ -91,21 +107,29 @@ async def measure(dsn: str, nodes: int, repeats: int) -> dict[str, list[float]]:
         process = psutil.Process(await conn.fetchval("SELECT pg_backend_pid()"))
         args = plan.args(project)
 
-        async def upsert(*setup: str, after: str | None = None) -> tuple[float, float | None]:
+        async def upsert(
+            *setup: str, statement: str = sql.UPSERT_NODES, after: Sequence[str] = ()
+        ) -> list[float]:
+            """The CPU of the upsert, then of each `after` statement, in one
+            transaction rolled back afterwards."""
             transaction = conn.transaction()
             await transaction.start()
             try:
-                for statement in setup:
-                    await conn.execute(statement)
-                spent = await _cpu_ms(process, conn.execute, sql.UPSERT_NODES, *args)
-                extra = None
-                if after is not None:
-                    extra = await _cpu_ms(process, conn.execute, after)
-                return spent, extra
+                for prepare in setup:
+                    await conn.execute(prepare)
+                spent = [await _cpu_ms(process, conn.execute, statement, *args)]
+                for then in after:
+                    spent.append(await _cpu_ms(process, conn.execute, then))
+                return spent
             finally:
                 await transaction.rollback()
 
         found: dict[str, list[float]] = {}
+
+        def record(labels: Sequence[str], spent: list[float]) -> None:
+            for label, ms in zip(labels, spent, strict=True):
+                found.setdefault(label, []).append(ms)
+
         for _ in range(repeats):
             for label, expression in DOCUMENT_PIECES.items():
                 statement = f"SELECT sum(length({expression})) FROM {SAMPLE}"
@@ -114,19 +138,32 @@ async def measure(dsn: str, nodes: int, repeats: int) -> dict[str, list[float]]:
             # Rolled back each time, but the GIN index keeps what the
             # rollback left (dead entries): vacuum so each run starts alike.
             await conn.execute(f"VACUUM {SAMPLE}, contents")
-            spent, _ = await upsert()
-            found.setdefault("UPSERT_NODES as it is", []).append(spent)
-            await conn.execute("VACUUM contents")
-            spent, _ = await upsert(f"DROP INDEX {INDEX}")
-            found.setdefault("UPSERT_NODES without the search index", []).append(spent)
-            await conn.execute("VACUUM contents")
-            spent, merge = await upsert(
-                "SET LOCAL gin_pending_list_limit = '64MB'",
-                after=f"SELECT gin_clean_pending_list('{INDEX}')",
+            record(
+                ("UPSERT_NODES as it is (indexing deferred)", "  then the indexer (0008)"),
+                await upsert(after=[INDEX_DEFERRED]),
             )
-            found.setdefault("UPSERT_NODES, GIN pending list never merged", []).append(spent)
-            assert merge is not None
-            found.setdefault("  then merging that pending list alone", []).append(merge)
+            await conn.execute("VACUUM contents")
+            record(
+                ("UPSERT_NODES indexing in the statement (as 0007)",),
+                await upsert(statement=UPSERT_INDEXING_INLINE),
+            )
+            await conn.execute("VACUUM contents")
+            record(
+                ("UPSERT_NODES indexing in the statement, no search index",),
+                await upsert(f"DROP INDEX {INDEX}", statement=UPSERT_INDEXING_INLINE),
+            )
+            await conn.execute("VACUUM contents")
+            record(
+                (
+                    "UPSERT_NODES as it is, again",
+                    "  then the indexer, GIN pending list never merged",
+                    "  then merging that pending list alone",
+                ),
+                await upsert(
+                    "SET LOCAL gin_pending_list_limit = '64MB'",
+                    after=[INDEX_DEFERRED, f"SELECT gin_clean_pending_list('{INDEX}')"],
+                ),
+            )
         return found
     finally:
         await conn.close()
