@@ -290,6 +290,9 @@ _SQLSTATE_PROBLEMS: dict[str, tuple[type[ProblemError], str]] = {
     "23514": (ConstraintViolation, "a value is outside what the schema allows"),
     "23502": (ConstraintViolation, "a required value is missing"),
     "22001": (ConstraintViolation, "a value is too long"),
+    # Program limit exceeded: e.g. a body with over 1 MB of distinct words,
+    # more than a full-text document can hold.
+    "54000": (ConstraintViolation, "a value is too large for the database to store or index"),
     "22003": (ConstraintViolation, "a number is out of range"),
     "22P02": (ConstraintViolation, "a value has the wrong format"),
     "22P05": (ConstraintViolation, "text contains a character PostgreSQL cannot store"),

@@ -53,9 +53,9 @@ INDEX_DEFERRED = "SELECT creatoros_internal.index_deferred_search(1000000)"
 def _indexing_inline(upsert: str) -> str:
     """The upsert as before 0008: the rows it inserts are indexed in the
     statement (not deferred)."""
-    deferred = "THEN ARRAY(SELECT jsonb_array_elements_text(n.keywords)) END,\n       true\n"
+    deferred = sql.deferred_indexing("n.content")
     assert upsert.count(deferred) == 1, "UPSERT_NODES no longer inserts its rows deferred"
-    return upsert.replace(deferred, deferred.replace("true", "false"))
+    return upsert.replace(deferred, "false")
 
 
 UPSERT_INDEXING_INLINE = _indexing_inline(sql.UPSERT_NODES)

@@ -7,9 +7,9 @@ lock the project, look up existing slugs, one INSERT … ON CONFLICT for every
 node (ids are planned in Python, so parents can be set in the same
 statement), an optional prune, and the read back.
 
-The upsert marks every row it inserts or changes `search_deferred`: their
-words reach the search index after the answer, through
-`app.search.indexer` (migration 0008). Building the search document was
+The upsert marks every row it inserts or changes `search_deferred` (up to
+`DEFER_INDEXING_MAX_BYTES` of body): their words reach the search index
+after the answer, through `app.search.indexer` (migration 0008). Building the search document was
 ~0.6 of the ~1 s PostgreSQL spent on a 5,000-node write; search finds
 deferred rows all the same (it builds their documents on the fly).
 """
@@ -31,7 +31,20 @@ LOCK_PROJECT = "SELECT id FROM content_projects WHERE id = $1 FOR UPDATE"
 
 EXISTING_SLUGS = "SELECT slug, id FROM contents WHERE project_id = $1 AND slug = ANY($2::text[])"
 
-UPSERT_NODES = """
+# A body bigger than this is indexed in the write's own statement, not
+# deferred: a document PostgreSQL cannot build (a tsvector holds at most 1 MB
+# of distinct words) then fails the write, as a 4xx, instead of failing the
+# indexer later on every attempt. Normalized, a text's distinct words take
+# at most ~2x its bytes, so a body this size always fits; lessons are 5-20 KB.
+DEFER_INDEXING_MAX_BYTES = 256 * 1024
+
+
+def deferred_indexing(body: str) -> str:
+    """Whether a row with this body defers its search indexing (SQL)."""
+    return f"coalesce(octet_length({body}), 0) <= {DEFER_INDEXING_MAX_BYTES}"
+
+
+UPSERT_NODES = f"""
 INSERT INTO contents AS c (
     id, project_id, parent_content_id, slug, title, content_type, content,
     sequence_order, fidelity_score, file_path, metadata, ai_generated, keywords,
@@ -40,7 +53,7 @@ SELECT n.id, $1, n.parent_id, n.slug, n.title, n.content_type, n.content,
        n.sequence_order, n.fidelity_score, n.file_path, n.metadata, n.ai_generated,
        CASE WHEN n.keywords IS NOT NULL
             THEN ARRAY(SELECT jsonb_array_elements_text(n.keywords)) END,
-       true
+       {deferred_indexing("n.content")}
 FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[],
             $8::int2[], $9::numeric[], $10::text[], $11::jsonb[], $12::bool[], $13::jsonb[])
      AS n(id, parent_id, slug, title, content_type, content,
@@ -57,7 +70,7 @@ ON CONFLICT (project_id, slug) DO UPDATE SET
     ai_generated = EXCLUDED.ai_generated,
     keywords = EXCLUDED.keywords,
     deleted_at = NULL,
-    search_deferred = true
+    search_deferred = {deferred_indexing("EXCLUDED.content")}
 -- A re-run that changes nothing writes nothing: no new row versions, and
 -- updated_at (and so the tree's ETag) stays as it was.
 WHERE (c.parent_content_id, c.title, c.content_type, c.content, c.sequence_order,

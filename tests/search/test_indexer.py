@@ -18,6 +18,7 @@ from app.admin import SERVICE
 from app.search.indexer import index_batch, index_deferred
 from app.settings import Settings
 from app.tenancy import tenant_transaction
+from app.trees.sql import DEFER_INDEXING_MAX_BYTES
 from tests.conftest import Creator, client_for
 from tests.search.test_search import count_deferred, hits
 from tests.trees.courses import course_payload
@@ -148,3 +149,36 @@ async def test_the_app_indexes_after_each_tree_write(
     metrics = (await indexing_client.get("/metrics")).text
     (line,) = [m for m in metrics.splitlines() if m.startswith("creatoros_search_indexed_total")]
     assert float(line.split()[-1]) >= total
+
+
+# 200,000 distinct words: ~1.6 MB, under the API's limits, but more distinct
+# words than a tsvector holds (1 MB): no search document can be built.
+UNINDEXABLE = " ".join(f"w{n * 7919:x}" for n in range(200_000))
+
+
+async def test_a_body_too_big_to_index_is_a_422_and_writes_nothing(
+    client: httpx.AsyncClient, engine: AsyncEngine, alice: Creator
+) -> None:
+    """Such a body is refused when written, never left to fail the indexer
+    (and every search) later: a tree write indexes big bodies in its own
+    statement (see `DEFER_INDEXING_MAX_BYTES`), and a content POST always does."""
+    project = await new_project(client, alice)
+    posted = await client.post(
+        "/v1/contents", headers=alice.headers,
+        json={"project_id": project, "slug": "huge", "title": "Huge",
+              "content_type": "course_lesson", "content": UNINDEXABLE},
+    )  # fmt: skip
+    assert posted.status_code == 422, posted.text
+    assert posted.json()["detail"] == "a value is too large for the database to store or index"
+    node = {"slug": "huge", "title": "Huge", "content_type": "course_outline"}
+    put = await put_tree(client, alice, project, [{**node, "content": UNINDEXABLE}])
+    assert put.status_code == 422, put.text
+    assert await rows_of(engine, project) == []
+
+    # Just above the threshold: indexed in the write; just below: deferred.
+    small = "palavra " * (DEFER_INDEXING_MAX_BYTES // 8)
+    big = small + "mais"
+    for body, deferred in ((small, True), (big, False)):
+        put = await put_tree(client, alice, project, [{**node, "content": body}])
+        assert put.status_code == 200, put.text
+        assert [row.search_deferred for row in await rows_of(engine, project)] == [deferred]
