@@ -14,6 +14,7 @@ takes beyond the floor is its own overhead.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import random
@@ -25,11 +26,14 @@ from typing import Any
 
 import asyncpg
 
+from app.admin import SERVICE
 from app.auth import Principal
 from app.contents import service as contents_service
 from app.pagination import DEFAULT_LIMIT
 from app.projects import service as projects_service
 from app.search import sql as search_sql
+from app.search.indexer import INDEX_DEFERRED
+from app.settings import Settings
 from app.tenancy import SWITCH, begin_read_switched, switch_args
 from app.trees import sql
 from app.trees.schemas import TreeNodeIn
@@ -57,6 +61,9 @@ SEARCH_LIMIT = 20
 SEARCH_CHECK_QUERY = "claude"
 # What PUT …/tree reads back: the tree without bodies (the client just sent them).
 PUT_READS_BODY = False
+# The floor indexes what its tree writes defer as the service does, in
+# batches of the service's default size.
+BATCH: int = Settings.model_fields["search_index_batch"].default
 
 Target = Any
 ServiceCall = Callable[[LeanClient, Target], Awaitable[LeanResponse]]
@@ -105,6 +112,9 @@ class Floor:
         # A request id of the same length as the service's generated ones.
         self.switch_args = switch_args(principal, uuid.UUID(int=0).hex)
         self.begin_read = begin_read_switched(self.switch_args)
+        self._service_switch = switch_args(SERVICE, None)
+        self._indexing: asyncio.Task[None] | None = None
+        self._index_again = False
 
     @asynccontextmanager
     async def _read(self, pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
@@ -160,7 +170,28 @@ class Floor:
             await conn.execute(sql.UPSERT_NODES, *plan.args(project_id))
             await conn.fetchrow(PROJECT_BY_ID, project_id)
             rows = await conn.fetch(sql.READ_PROJECT_TREE, project_id, PUT_READS_BODY)
-            return len(rows)
+        self._wake_indexer(pool)
+        return len(rows)
+
+    def _wake_indexer(self, pool: asyncpg.Pool) -> None:
+        """As the service after a tree write: its rows' search indexing runs
+        in the background, one task at a time (app.search.indexer), so the
+        next writes meet the same concurrent work on either side."""
+        if self._indexing is not None and not self._indexing.done():
+            self._index_again = True
+            return
+        self._indexing = asyncio.create_task(self._index(pool))
+
+    async def _index(self, pool: asyncpg.Pool) -> None:
+        again = True
+        while again:
+            self._index_again = False
+            indexed = BATCH
+            while indexed == BATCH:
+                async with pool.acquire() as conn, conn.transaction():
+                    await conn.fetchrow(SWITCH, *self._service_switch)
+                    indexed = await conn.fetchval(INDEX_DEFERRED, BATCH)
+            again = self._index_again
 
 
 @dataclass

@@ -28,6 +28,7 @@ from typing import Any
 
 import asyncpg
 
+from app.search.indexer import INDEX_DEFERRED
 from bench.corpus import Corpus, Node
 from bench.progress import Progress
 
@@ -383,7 +384,7 @@ async def settle_search_index(dsn: str) -> float:
     conn = await asyncpg.connect(dsn)
     try:
         for _ in range(int(120 / POLL_SECONDS)):
-            indexed = await conn.fetchval("SELECT creatoros_internal.index_deferred_search(500)")
+            indexed = await conn.fetchval(INDEX_DEFERRED, 500)
             # Rows the service's indexer holds are skipped: wait for its commit.
             if not indexed and not await conn.fetchval(DEFERRED):
                 break

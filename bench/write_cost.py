@@ -39,6 +39,7 @@ from typing import Any
 import asyncpg
 import psutil
 
+from app.search.indexer import INDEX_DEFERRED
 from app.trees import sql
 from app.trees.schemas import TreeUpsert
 from bench.corpus import Corpus
@@ -46,8 +47,9 @@ from bench.database import bench_database
 from bench.growth import course_of
 
 INDEX = "idx_contents_search_indexed"
-# What the service's search indexer runs after a tree write (migration 0008).
-INDEX_DEFERRED = "SELECT creatoros_internal.index_deferred_search(1000000)"
+# What the service's search indexer runs after a tree write (migration 0008),
+# all the rows in one go.
+INDEX_ALL_DEFERRED = INDEX_DEFERRED.replace("$1", "1000000")
 
 
 def _indexing_inline(upsert: str) -> str:
@@ -140,7 +142,7 @@ async def measure(dsn: str, nodes: int, repeats: int) -> dict[str, list[float]]:
             await conn.execute(f"VACUUM {SAMPLE}, contents")
             record(
                 ("UPSERT_NODES as it is (indexing deferred)", "  then the indexer (0008)"),
-                await upsert(after=[INDEX_DEFERRED]),
+                await upsert(after=[INDEX_ALL_DEFERRED]),
             )
             await conn.execute("VACUUM contents")
             record(
@@ -161,7 +163,7 @@ async def measure(dsn: str, nodes: int, repeats: int) -> dict[str, list[float]]:
                 ),
                 await upsert(
                     "SET LOCAL gin_pending_list_limit = '64MB'",
-                    after=[INDEX_DEFERRED, f"SELECT gin_clean_pending_list('{INDEX}')"],
+                    after=[INDEX_ALL_DEFERRED, f"SELECT gin_clean_pending_list('{INDEX}')"],
                 ),
             )
         return found
