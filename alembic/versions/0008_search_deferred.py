@@ -113,12 +113,16 @@ RETURNS integer
 LANGUAGE sql VOLATILE SECURITY DEFINER
 SET search_path = ''
 AS $fn$
+    -- `= ANY (ARRAY(…))`: one index probe per claimed row, whatever the
+    -- statistics say. Joined to the batch instead, the UPDATE was planned
+    -- as a nested loop over every deferred row once ANALYZE had seen none
+    -- deferred: 0.45 s per batch of 500 out of 5,000, not 0.06 s.
     WITH batch AS (
         SELECT id FROM public.contents WHERE search_deferred
         ORDER BY id LIMIT batch_size FOR UPDATE SKIP LOCKED
     ), indexed AS (
         UPDATE public.contents c SET search_deferred = false
-        FROM batch WHERE c.id = batch.id AND c.search_deferred
+        WHERE c.id = ANY (ARRAY(SELECT id FROM batch)) AND c.search_deferred
         RETURNING 1
     )
     SELECT count(*)::integer FROM indexed;
