@@ -8,11 +8,9 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -22,6 +20,7 @@ from app.settings import Settings
 from app.tenancy import tenant_transaction
 from app.trees.sql import DEFER_INDEXING_MAX_BYTES
 from tests.conftest import Creator, client_for
+from tests.search.explain import EXPLAIN_NESTED, superuser
 from tests.search.test_search import count_deferred, hits
 from tests.trees.courses import course_payload
 from tests.trees.test_trees import new_project, put_tree
@@ -193,28 +192,18 @@ async def test_a_batch_probes_its_rows_whatever_the_statistics_say(
     0.45 s per batch of 500 out of 5,000): auto_explain shows the batch's
     UPDATE probing the claimed ids, with no join filter."""
     project = await new_project(client, alice)
-    dsn = make_url(database).set(drivername="postgresql").render_as_string(hide_password=False)
-    admin = await asyncpg.connect(dsn)
-    plans: list[str] = []
-    admin.add_log_listener(lambda _conn, message: plans.append(str(message.message)))
-    try:
-        await admin.execute(
+    async with superuser(database) as admin:
+        await admin.conn.execute(
             "INSERT INTO contents (project_id, slug, title, content_type, content)"
             " SELECT $1::uuid, 'n-' || g, 'Lição ' || g, 'course_lesson', 'texto ' || g"
             " FROM generate_series(1, 5000) g",
             project,
         )
-        await admin.execute("ANALYZE contents")  # none deferred
-        await admin.execute("UPDATE contents SET search_deferred = true WHERE random() < 0.2")
-        async with admin.transaction():
-            await admin.execute(
-                "LOAD 'auto_explain'; SET LOCAL auto_explain.log_min_duration = 0;"
-                " SET LOCAL auto_explain.log_nested_statements = on;"
-                " SET LOCAL client_min_messages = log"
-            )
-            assert await admin.fetchval(INDEX_DEFERRED, 10) == 10
-    finally:
-        await admin.close()
-    (update,) = [plan for plan in plans if "UPDATE public.contents" in plan]
+        await admin.conn.execute("ANALYZE contents")  # none deferred
+        await admin.conn.execute("UPDATE contents SET search_deferred = true WHERE random() < 0.2")
+        async with admin.conn.transaction():
+            await admin.conn.execute(EXPLAIN_NESTED)
+            assert await admin.conn.fetchval(INDEX_DEFERRED, 10) == 10
+    (update,) = [plan for plan in admin.plans if "UPDATE public.contents" in plan]
     assert "Index Cond: (id = ANY" in update, update
     assert "Join Filter" not in update and "Seq Scan" not in update, update

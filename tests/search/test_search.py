@@ -7,11 +7,9 @@ import base64
 import json
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.auth import Principal, mint_token
@@ -20,6 +18,7 @@ from app.search.indexer import index_batch, index_deferred
 from app.search.schemas import MAX_QUERY_CHARS
 from app.tenancy import tenant_transaction
 from tests.conftest import TEST_JWT_SECRET, Creator, provision
+from tests.search.explain import EXPLAIN_NESTED, superuser
 from tests.trees.courses import course_payload, flatten
 from tests.trees.test_trees import new_project, put_tree
 
@@ -272,11 +271,8 @@ async def test_the_search_uses_the_gin_index_at_a_realistic_size(
     the plans of the statements the search function runs: the marked GIN
     index, and no sequential scan of `contents` anywhere — for a page of
     title matches and for one that reaches the body-only (base-rank) matches."""
-    dsn = make_url(database).set(drivername="postgresql").render_as_string(hide_password=False)
-    admin = await asyncpg.connect(dsn)
-    plans: list[str] = []
-    admin.add_log_listener(lambda _conn, message: plans.append(str(message.message)))
-    try:
+    async with superuser(database) as su:
+        admin = su.conn
         await admin.execute(
             """INSERT INTO contents (project_id, slug, title, content_type, content, status)
                SELECT $1::uuid, 'bulk-' || g, 'Lição ' || g || ' sobre ' || md5(g::text),
@@ -294,12 +290,7 @@ async def test_the_search_uses_the_gin_index_at_a_realistic_size(
         # page of body-only matches (no bulk title says "exemplo").
         for q, found in (("automação primeira", 7), ("exemplo", 21)):
             async with admin.transaction():
-                # Before the role switch: only a superuser loads auto_explain.
-                await admin.execute(
-                    "LOAD 'auto_explain'; SET LOCAL auto_explain.log_min_duration = 0;"
-                    " SET LOCAL auto_explain.log_nested_statements = on;"
-                    " SET LOCAL client_min_messages = log"
-                )
+                await admin.execute(EXPLAIN_NESTED)  # before the role switch
                 await admin.execute(
                     "SELECT set_config('role', 'authenticated', true),"
                     " set_config('request.jwt.claims', $1, true)",
@@ -326,12 +317,10 @@ async def test_the_search_uses_the_gin_index_at_a_realistic_size(
                     "primeira automação",
                 )
             )
-    finally:
-        await admin.close()
     for explained in outer:
         assert "Seq Scan on contents" not in explained, explained
         assert "pk_contents" in explained, explained
-    nested = "\n".join(plans)
+    nested = "\n".join(su.plans)
     # Both lookups of the function (title matches; then the base-rank rest, for
     # "exemplo", which no title says) scan the one marked index, and read
     # the deferred rows (the fixture courses' lessons) by their own index.
