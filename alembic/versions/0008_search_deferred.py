@@ -4,8 +4,10 @@ commits, and search stays exact meanwhile.
 Why: a 5,000-node course (1 KB bodies) took PostgreSQL ~1 s to write, ~0.6 s
 of it building the search document (the text parser, the dictionaries, the
 title markers of 0007) and 0.2 to 0.4 s inserting it into the GIN index; the
-table and its eleven btrees took ~0.13 s. The same work done after the answer
-leaves the write at about half.
+table and its eleven btrees took ~0.13 s. Done after the answer instead, the
+write's own PostgreSQL CPU fell from 0.98-1.26 s to 0.17-0.20 s
+(`python -m bench.write_cost`), and the write through HTTP from 1.26-2.14 s
+to 0.36-0.43 s (`python -m bench`, growth phase).
 
 How:
 
@@ -36,8 +38,9 @@ How:
   rows are deferred each search pays ~0.1 ms per deferred row.
 
 What it costs: the indexer's UPDATE writes a second version of each row (not
-HOT: the flag is in an index's predicate), ~0.13 s per 5,000 rows on top of
-the document, and leaves dead rows for autovacuum.
+HOT: the flag is in an index's predicate): 1.12-1.40 s of PostgreSQL CPU per
+5,000 rows, against 0.98-1.26 s for indexing inside the write, and dead rows
+for autovacuum.
 
 Safe on a production-size table: the column is added with a constant
 default (no rewrite); the partial index is built CONCURRENTLY before 0007's
