@@ -116,8 +116,8 @@ async def compare(
     order (A B, B A, A B, …): a database that drifts while it is measured —
     the upserts grow the table, fill the GIN pending list, trigger
     checkpoints — then weighs on both sides alike instead of on whichever ran
-    last. `between` runs, untimed, after the warm-up and after every chunk. Any failure aborts the
-    bench: a fast error is not a result.
+    last. `between` runs, untimed, after the warm-up and after every chunk.
+    Any failure aborts the bench: a fast error is not a result.
     """
     for side in sides:
         await _run(
