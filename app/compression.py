@@ -95,9 +95,10 @@ class Compression:
         self.minimum_size = minimum_size
         self.cache = GzipCache(cache_bytes) if cache_bytes else None
 
-    async def gzip(self, etag: str, body: bytes) -> bytes:
+    async def gzip(self, digest: str, body: bytes) -> bytes:
+        """`body` gzipped; `digest` names its exact bytes (the cache's key)."""
         if self.cache is not None:
-            cached = self.cache.get(etag)
+            cached = self.cache.get(digest)
             (_CACHE_MISSES if cached is None else _CACHE_HITS).inc()
             if cached is not None:
                 return cached
@@ -106,33 +107,65 @@ class Compression:
         else:
             compressed = gzip_bytes(body)
         if self.cache is not None:
-            self.cache.put(etag, compressed)
+            self.cache.put(digest, compressed)
         return compressed
 
 
 class ETaggedResponse(Response):
-    """A JSON answer whose ETag names its exact bytes: gzipped (from the cache
-    when this version was compressed before) as the response is sent, after
-    the request's transaction has ended, when the client accepts gzip and
-    the app compresses answers of its size. `GZipMiddleware` passes an answer
-    that already has a `Content-Encoding` through untouched."""
+    """A JSON answer whose ETag names its exact bytes, as sent: `"<digest>"`
+    for the identity form and `"<digest>-gzip"` for the gzipped one (a strong
+    validator names one representation, and a content coding is another one;
+    RFC 9110 8.8.3). The encoding, and with it the ETag, `Vary` and the 304
+    when the client already holds this representation (`If-None-Match`), are
+    decided as the response is sent, after the request's transaction has
+    ended. The gzipped bytes come from the cache when this version was
+    compressed before. `GZipMiddleware` passes an answer that already has a
+    `Content-Encoding` through untouched."""
 
     media_type = "application/json"
 
-    def __init__(self, content: bytes, *, etag: str, headers: Mapping[str, str]) -> None:
-        super().__init__(content=content, headers={**headers, "ETag": etag})
-        self.etag = etag
+    def __init__(
+        self,
+        content: bytes,
+        *,
+        digest: str,
+        headers: Mapping[str, str],
+        if_none_match: str | None = None,
+    ) -> None:
+        super().__init__(content=content, headers=headers)
+        self.digest = digest
+        self.if_none_match = if_none_match
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         compression: Compression | None = getattr(scope["app"].state, "compression", None)
+        gzipped = False
         if compression is not None and len(self.body) >= compression.minimum_size:
             # The answer depends on Accept-Encoding from this size on.
             self.headers.add_vary_header("Accept-Encoding")
-            if accepts_gzip(scope["headers"]):
-                self.body = await compression.gzip(self.etag, self.body)
-                self.headers["Content-Encoding"] = "gzip"
-                self.headers["Content-Length"] = str(len(self.body))
+            gzipped = accepts_gzip(scope["headers"])
+        etag = f'"{self.digest}-gzip"' if gzipped else f'"{self.digest}"'
+        if self.if_none_match is not None and etag in _entity_tags(self.if_none_match):
+            headers = {
+                name: value
+                for name, value in self.headers.items()
+                if name not in ("content-length", "content-type")
+            }
+            not_modified = Response(status_code=304, headers={**headers, "ETag": etag})
+            await not_modified(scope, receive, send)
+            return
+        self.headers["ETag"] = etag
+        if gzipped:
+            assert compression is not None
+            self.body = await compression.gzip(self.digest, self.body)
+            self.headers["Content-Encoding"] = "gzip"
+            self.headers["Content-Length"] = str(len(self.body))
         await super().__call__(scope, receive, send)
+
+
+def _entity_tags(if_none_match: str) -> set[str]:
+    """The entity tags of an If-None-Match header, compared weakly (RFC 9110
+    13.1.2): `W/"x"` matches `"x"`."""
+    return {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
 
 
 class _IsalResponder(GZipResponder):

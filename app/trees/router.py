@@ -43,11 +43,13 @@ def tree_response(
     body = b"".join(
         (b'{"project":', to_json(Project.model_validate(project)), b',"nodes":', dumps(nodes), b"}")
     )
-    etag = '"' + xxhash.xxh3_128_hexdigest(body) + '"'
     headers = {"Cache-Control": "private, no-cache", "Vary": "Authorization"}
-    if if_none_match is not None and etag in {t.strip() for t in if_none_match.split(",")}:
-        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers={**headers, "ETag": etag})
-    return ETaggedResponse(body, etag=etag, headers=headers)
+    return ETaggedResponse(
+        body,
+        digest=xxhash.xxh3_128_hexdigest(body),
+        headers=headers,
+        if_none_match=if_none_match,
+    )
 
 
 TREE_RESPONSES: dict[int | str, dict[str, Any]] = {

@@ -326,6 +326,41 @@ async def test_etag_and_304(client: httpx.AsyncClient, alice: Creator) -> None:
     assert changed.status_code == 200 and changed.headers["etag"] != etag
 
 
+async def test_each_encoding_of_a_tree_has_its_own_etag(
+    client: httpx.AsyncClient, alice: Creator
+) -> None:
+    """A strong ETag names one representation, and gzip is another one: the
+    same tree has one ETag gzipped and another as is. Each 304s only for a
+    client that would get that same form, and says the answer varies with
+    Accept-Encoding as its 200 does."""
+    project = await new_project(client, alice)
+    await put_tree(client, alice, project, course_payload("claude-code"))
+    url, params = f"/v1/projects/{project}/tree", {"include_body": "true"}
+    forms = {
+        coding: {**alice.headers, "Accept-Encoding": coding} for coding in ("gzip", "identity")
+    }
+    etags = {}
+    for coding, headers in forms.items():
+        response = await client.get(url, params=params, headers=headers)
+        assert response.status_code == 200
+        etags[coding] = response.headers["etag"]
+    assert etags["gzip"] == etags["identity"][:-1] + '-gzip"', etags
+
+    for coding, headers in forms.items():
+        for held, etag in etags.items():
+            again = await client.get(
+                url, params=params, headers={**headers, "If-None-Match": f'W/{etag}, "other"'}
+            )
+            if held == coding:
+                assert again.status_code == 304 and again.content == b"", (coding, held)
+                assert again.headers["etag"] == etag
+                assert "Accept-Encoding" in again.headers["vary"]
+                assert "content-type" not in again.headers
+            else:
+                assert again.status_code == 200, (coding, held)
+                assert again.headers["etag"] == etags[coding]
+
+
 async def test_big_trees_are_gzipped(client: httpx.AsyncClient, alice: Creator) -> None:
     project = await new_project(client, alice)
     await put_tree(client, alice, project, course_payload("claude-code"))
@@ -369,7 +404,9 @@ async def test_gzipped_trees_are_kept_by_etag(
 
         before = await gzip_cache_lookups(client)
         first = await client.get(path, params=params, headers=gzipped)
-        stored = cache.get(first.headers["etag"])
+        etag = first.headers["etag"]
+        assert etag.endswith('-gzip"'), etag
+        stored = cache.get(etag.strip('"').removesuffix("-gzip"))
         assert stored is not None and len(stored) == int(first.headers["content-length"])
         again = await client.get(path, params=params, headers=gzipped)
         assert (again.headers["etag"], again.content) == (first.headers["etag"], first.content)
