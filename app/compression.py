@@ -144,13 +144,14 @@ class ETaggedResponse(Response):
             self.headers.add_vary_header("Accept-Encoding")
             gzipped = accepts_gzip(scope["headers"])
         etag = f'"{self.digest}-gzip"' if gzipped else f'"{self.digest}"'
-        if self.if_none_match is not None and etag in _entity_tags(self.if_none_match):
+        if self.if_none_match is not None and _matches(self.if_none_match, etag):
             headers = {
                 name: value
                 for name, value in self.headers.items()
                 if name not in ("content-length", "content-type")
             }
             not_modified = Response(status_code=304, headers={**headers, "ETag": etag})
+            not_modified.background = self.background
             await not_modified(scope, receive, send)
             return
         self.headers["ETag"] = etag
@@ -162,10 +163,11 @@ class ETaggedResponse(Response):
         await super().__call__(scope, receive, send)
 
 
-def _entity_tags(if_none_match: str) -> set[str]:
-    """The entity tags of an If-None-Match header, compared weakly (RFC 9110
-    13.1.2): `W/"x"` matches `"x"`."""
-    return {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+def _matches(if_none_match: str, etag: str) -> bool:
+    """Whether If-None-Match names this representation: `*`, or its entity tag
+    compared weakly (RFC 9110 13.1.2: `W/"x"` matches `"x"`)."""
+    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    return "*" in tags or etag in tags
 
 
 class _IsalResponder(GZipResponder):

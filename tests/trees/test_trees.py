@@ -316,6 +316,8 @@ async def test_etag_and_304(client: httpx.AsyncClient, alice: Creator) -> None:
     not_modified = await client.get(url, headers={**alice.headers, "If-None-Match": etag})
     assert not_modified.status_code == 304 and not_modified.content == b""
     assert not_modified.headers["etag"] == etag
+    anything = await client.get(url, headers={**alice.headers, "If-None-Match": "*"})
+    assert anything.status_code == 304 and anything.headers["etag"] == etag
     with_body = await client.get(url, headers={**alice.headers, "If-None-Match": etag},
                                  params={"include_body": "true"})  # fmt: skip
     assert with_body.status_code == 200, "a different representation has another ETag"
