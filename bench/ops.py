@@ -33,11 +33,11 @@ from app.pagination import DEFAULT_LIMIT
 from app.projects import service as projects_service
 from app.search import sql as search_sql
 from app.search.indexer import INDEX_DEFERRED
-from app.settings import Settings
 from app.tenancy import SWITCH, begin_read_switched, switch_args
 from app.trees import sql
 from app.trees.schemas import TreeNodeIn
 from bench.http import LeanClient, LeanResponse
+from bench.seed import INDEX_BATCH
 
 # The app's own statements (app/rows.py compiles them once): a project by
 # id, a content by id, a first page of a project's contents.
@@ -61,9 +61,6 @@ SEARCH_LIMIT = 20
 SEARCH_CHECK_QUERY = "claude"
 # What PUT …/tree reads back: the tree without bodies (the client just sent them).
 PUT_READS_BODY = False
-# The floor indexes what its tree writes defer as the service does, in
-# batches of the service's default size.
-BATCH: int = Settings.model_fields["search_index_batch"].default
 
 Target = Any
 ServiceCall = Callable[[LeanClient, Target], Awaitable[LeanResponse]]
@@ -186,11 +183,11 @@ class Floor:
         again = True
         while again:
             self._index_again = False
-            indexed = BATCH
-            while indexed == BATCH:
+            indexed = INDEX_BATCH
+            while indexed == INDEX_BATCH:
                 async with pool.acquire() as conn, conn.transaction():
                     await conn.fetchrow(SWITCH, *self._service_switch)
-                    indexed = await conn.fetchval(INDEX_DEFERRED, BATCH)
+                    indexed = await conn.fetchval(INDEX_DEFERRED, INDEX_BATCH)
             again = self._index_again
 
 

@@ -29,6 +29,7 @@ from typing import Any
 import asyncpg
 
 from app.search.indexer import INDEX_DEFERRED
+from app.settings import Settings
 from bench.corpus import Corpus, Node
 from bench.progress import Progress
 
@@ -372,6 +373,8 @@ async def analyze_columns(dsn: str) -> float:
 
 
 DEFERRED = "SELECT count(*) FROM public.contents WHERE search_deferred"
+# Rows per indexing transaction, as the service's indexer batches by default.
+INDEX_BATCH: int = Settings.model_fields["search_index_batch"].default
 POLL_SECONDS = 0.005
 
 
@@ -384,7 +387,7 @@ async def settle_search_index(dsn: str) -> float:
     conn = await asyncpg.connect(dsn)
     try:
         for _ in range(int(120 / POLL_SECONDS)):
-            indexed = await conn.fetchval(INDEX_DEFERRED, 500)
+            indexed = await conn.fetchval(INDEX_DEFERRED, INDEX_BATCH)
             # Rows the service's indexer holds are skipped: wait for its commit.
             if not indexed and not await conn.fetchval(DEFERRED):
                 break

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.admin import SERVICE
 from app.auth import Principal, mint_token
 from app.search import sql
 from app.search.indexer import index_batch, index_deferred
@@ -54,7 +55,7 @@ async def courses(client: httpx.AsyncClient, alice: Creator, bob: Creator) -> di
 
 async def count_deferred(engine: AsyncEngine) -> int:
     """Contents whose search indexing is deferred (as service_role: all of them)."""
-    async with tenant_transaction(engine, Principal(role="service_role"), read_only=True) as conn:
+    async with tenant_transaction(engine, SERVICE, read_only=True) as conn:
         return int(await conn.scalar(text("SELECT count(*) FROM contents WHERE search_deferred")))
 
 
