@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from alembic import context
-from app.models import Base
+from app.db.models import Base
 
 config = context.config
 if config.config_file_name is not None:
@@ -24,7 +24,7 @@ def _database_url() -> str:
     url = config.get_main_option("sqlalchemy.url")
     if url:
         return url
-    from app.db import resolve_database_url
+    from app.db.engine import resolve_database_url
     from app.settings import Settings
 
     settings = Settings()
@@ -70,7 +70,7 @@ def _run_sync(connection: Connection) -> None:
 
 
 async def run_migrations_online() -> None:
-    from app.db import connect_args
+    from app.db.engine import connect_args
     from app.settings import Settings
 
     # The same connection options as the service's engine: behind a

@@ -20,7 +20,7 @@ import jwt
 from fastapi import Depends, Request
 from fastapi.security import HTTPBearer
 
-from app.problems import InvalidToken, RoleNotAllowed, ServiceUnavailable
+from app.http.problems import InvalidToken, RoleNotAllowed, ServiceUnavailable
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -248,3 +248,16 @@ def mint_token(
         claims["iss"] = issuer
     claims.update(extra or {})
     return jwt.encode(claims, secret, algorithm="HS256")
+
+
+# Principals made by the service itself (the search indexer, operator commands),
+# not read from a token.
+SERVICE = Principal(role=SERVICE_ROLE, claims={"role": SERVICE_ROLE})
+
+
+def principal_for(user_id: uuid.UUID | None, role: str = AUTHENTICATED) -> Principal:
+    """The principal a verified token for this user and role would give."""
+    claims: dict[str, Any] = {"role": role, "aud": "authenticated"}
+    if user_id is not None:
+        claims["sub"] = str(user_id)
+    return Principal(role=role, claims=claims)

@@ -9,9 +9,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
-from app.db import database_ready
-from app.migrations import head_revision
-from app.problems import NotReady, Problem
+from app.db.engine import database_ready
+from app.db.migrations import head_revision
+from app.http.problems import NotReady, Problem
 
 log = logging.getLogger(__name__)
 

@@ -29,8 +29,8 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.problems import IdempotencyKeyInUse, IdempotencyKeyReused
-from app.tenancy import TenantSession
+from app.db.tenancy import TenantSession
+from app.http.problems import IdempotencyKeyInUse, IdempotencyKeyReused
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"

@@ -15,17 +15,17 @@ from starlette.types import ASGIApp
 from app import __version__
 from app.audiences.router import router as audiences_router
 from app.auth import TokenVerifier
-from app.compression import Compression, IsalGZipMiddleware
 from app.contents.router import router as contents_router
-from app.db import api_database_url, create_engine, guard_login_role, resolve_database_url
-from app.docs import install_docs
+from app.db.engine import api_database_url, create_engine, guard_login_role, resolve_database_url
 from app.frameworks.router import router as frameworks_router
 from app.health import router as health_router
+from app.http.compression import Compression, IsalGZipMiddleware
+from app.http.docs import install_docs
+from app.http.limits import BodySizeLimit
+from app.http.observability import RequestContext, metrics, track_pool, untrack_pool
+from app.http.problems import install_problem_handlers
 from app.idempotency import install_idempotency
-from app.limits import BodySizeLimit
 from app.me.router import router as me_router
-from app.observability import RequestContext, metrics, track_pool, untrack_pool
-from app.problems import install_problem_handlers
 from app.projects.router import router as projects_router
 from app.research.router import router as research_router
 from app.search.indexer import SearchIndexer
@@ -120,7 +120,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     # Big answers (trees, list pages with bodies) travel compressed when the
     # client accepts it; a single content (a few KB) does not: compressing
     # it costs more CPU than the bytes it saves are worth. ISA-L level 1
-    # (app.compression): 670 KB of Markdown in ~1.6 ms, where zlib level 1
+    # (app.http.compression): 670 KB of Markdown in ~1.6 ms, where zlib level 1
     # took ~7 ms and level 9 ~35 ms; CPU is latency here.
     # GZIP_MINIMUM_BYTES=0 leaves compression to a proxy in front.
     # Trees (ETaggedResponse) compress themselves, through a cache by ETag.

@@ -485,8 +485,8 @@ def _growth_phase(
     progress: Progress,
 ) -> list[GrowthRow]:
     """Growth on a database of its own, fresh from the migrations."""
-    from app.admin import provision_mind
-    from app.db import create_engine
+    from app.db.engine import create_engine
+    from app.ops.admin import provision_mind
 
     with sibling_database(db) as fresh:
 

@@ -24,8 +24,8 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg
 
-from app import migrations
-from app.db import LOGIN_ROLE, to_asyncpg_url
+from app.db import migrations
+from app.db.engine import LOGIN_ROLE, to_asyncpg_url
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,7 @@ def bench_database(server_url: str | None) -> Iterator[BenchDatabase]:
 
     `server_url` is a superuser URL (`--database-url`); None starts an
     embedded server. On the embedded server the login role connects over the
-    same socket without a password, as `app.db.api_database_url` does; on
+    same socket without a password, as `app.db.engine.api_database_url` does; on
     another server set BENCH_AUTHENTICATOR_PASSWORD if it asks for one.
     """
     with embedded_server() if server_url is None else _nothing(server_url) as base:

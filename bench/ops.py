@@ -26,20 +26,19 @@ from typing import Any
 
 import asyncpg
 
-from app.admin import SERVICE
-from app.auth import Principal
+from app.auth import SERVICE, Principal
 from app.contents import service as contents_service
-from app.pagination import DEFAULT_LIMIT
+from app.db.tenancy import SWITCH, begin_read_switched, switch_args
+from app.http.pagination import DEFAULT_LIMIT
 from app.projects import service as projects_service
 from app.search import sql as search_sql
 from app.search.indexer import INDEX_DEFERRED
-from app.tenancy import SWITCH, begin_read_switched, switch_args
 from app.trees import sql
 from app.trees.schemas import TreeNodeIn
 from bench.http import LeanClient, LeanResponse
 from bench.seed import INDEX_BATCH
 
-# The app's own statements (app/rows.py compiles them once): a project by
+# The app's own statements (app/db/rows.py compiles them once): a project by
 # id, a content by id, a first page of a project's contents.
 PROJECT_BY_ID = projects_service.ROWS.get_sql
 GET_CONTENT = contents_service.ROWS.get_sql

@@ -5,7 +5,7 @@ with the load generator and the floor, or each would slow the other down and
 the comparison would mean nothing. uvicorn runs as `creatoros serve` runs it
 (one worker, uvloop and httptools — uvicorn's defaults when installed — and
 its access log on at INFO); only the database URL differs: the login role
-`authenticator` on the bench's database, as `app.db.api_database_url` gives
+`authenticator` on the bench's database, as `app.db.engine.api_database_url` gives
 it for the embedded server.
 
 Run directly (`python -m bench.server`) it is the child: it reads
@@ -120,7 +120,7 @@ def _wait_ready(base_url: str, process: subprocess.Popen[bytes], log_path: Path)
 
 def app_factory() -> object:
     """The app of each worker process when BENCH_WORKERS > 1."""
-    from app.logs import configure_logging
+    from app.http.logs import configure_logging
     from app.main import create_app
     from app.settings import Settings
 
@@ -132,7 +132,7 @@ def app_factory() -> object:
 def _child() -> None:
     import uvicorn
 
-    from app.logs import configure_logging, uvicorn_logging
+    from app.http.logs import configure_logging, uvicorn_logging
     from app.main import create_app
     from app.settings import Settings
 

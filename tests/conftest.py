@@ -15,11 +15,11 @@ from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app import migrations
-from app.admin import principal_for, provision_mind
-from app.auth import Principal, mint_token
-from app.db import LOGIN_ROLE, create_engine
+from app.auth import Principal, mint_token, principal_for
+from app.db import migrations
+from app.db.engine import LOGIN_ROLE, create_engine
 from app.main import create_app
+from app.ops.admin import provision_mind
 from app.settings import Settings
 from tests.pg import PgServer, embedded_server, server_from_url
 

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from app.db import to_asyncpg_url
+from app.db.engine import to_asyncpg_url
 
 
 @dataclass(frozen=True)

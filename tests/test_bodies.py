@@ -1,5 +1,5 @@
 """Odd input anywhere is a 4xx problem saying what is wrong, never a 500,
-and changes nothing (issue 9): one body policy (app/bodies.py) for every
+and changes nothing (issue 9): one body policy (app/http/bodies.py) for every
 endpoint, JSON depth at validation, cursors with extreme dates."""
 
 from __future__ import annotations
@@ -15,16 +15,16 @@ import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from app.bodies import (
+from app.http.bodies import (
     MAX_BODY_DEPTH,
     JsonBodyRoute,
     _parse_strictly,
     _surely_plain,
     parse_json_body,
 )
+from app.http.problems import PROBLEM_MEDIA_TYPE
+from app.http.schemas import MAX_JSON_DEPTH
 from app.main import create_app
-from app.problems import PROBLEM_MEDIA_TYPE
-from app.schemas import MAX_JSON_DEPTH
 from app.settings import Settings
 from tests.conftest import Creator
 

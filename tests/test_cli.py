@@ -16,7 +16,7 @@ import asyncpg
 import httpx
 import pytest
 
-from app.migrations import head_revision
+from app.db.migrations import head_revision
 
 CREATOROS = str(Path(sys.executable).with_name("creatoros"))
 READY_WITHIN_SECONDS = 60

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from app import admin
 from app.main import create_app
+from app.ops import admin
 from app.settings import Settings
 from tests.catalog import execute
 from tests.conftest import TEST_JWT_SECRET, client_for

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 
-from app.compression import Compression, GzipCache, accepts_gzip, gzip_bytes
+from app.http.compression import Compression, GzipCache, accepts_gzip, gzip_bytes
 
 
 def test_cache_keeps_the_most_recently_used_within_its_bytes() -> None:

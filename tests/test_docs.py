@@ -52,7 +52,7 @@ async def test_openapi_document_passes_the_lint_rules_issue_9_named(
 ) -> None:
     """Redocly's recommended rules that failed, and openapi-typescript's
     reading of `default` (a property with one comes out required)."""
-    from app.docs import _request_schemas
+    from app.http.docs import _request_schemas
 
     document = (await client.get("/openapi.json")).json()
     for path in ("/healthz", "/readyz"):

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import httpx
 
-from app.migrations import head_revision
-from app.problems import PROBLEM_MEDIA_TYPE
+from app.db.migrations import head_revision
+from app.http.problems import PROBLEM_MEDIA_TYPE
 
 
 async def test_healthz_answers_without_the_database(client: httpx.AsyncClient) -> None:

@@ -8,10 +8,10 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.admin import SERVICE
+from app.auth import SERVICE
+from app.db.tenancy import tenant_transaction
+from app.http.problems import PROBLEM_MEDIA_TYPE
 from app.idempotency import _LOCK
-from app.problems import PROBLEM_MEDIA_TYPE
-from app.tenancy import tenant_transaction
 from tests.conftest import Creator
 
 PROJECT = {"slug": "course", "name": "Course", "project_type": "course"}

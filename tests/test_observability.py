@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.logs import JsonFormatter
-from app.observability import accepted_request_id
+from app.db.tenancy import tenant_transaction
+from app.http.logs import JsonFormatter
+from app.http.observability import accepted_request_id
 from app.settings import Settings
-from app.tenancy import tenant_transaction
 from tests.conftest import Creator
 
 

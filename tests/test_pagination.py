@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from app.pagination import decode_cursor, encode_cursor, page_of
-from app.problems import ProblemError
+from app.http.pagination import decode_cursor, encode_cursor, page_of
+from app.http.problems import ProblemError
 
 
 def test_cursor_round_trip() -> None:

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.exc import DBAPIError
 from starlette.requests import Request
 
-from app.problems import PROBLEM_TYPE_BASE, ProblemError, _database_error
+from app.http.problems import PROBLEM_TYPE_BASE, ProblemError, _database_error
 
 
 class _Orig(Exception):

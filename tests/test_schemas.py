@@ -1,4 +1,4 @@
-"""`app.schemas.dumps` (orjson) writes exactly what pydantic's serializer
+"""`app.http.schemas.dumps` (orjson) writes exactly what pydantic's serializer
 writes for the values rows hold: the read path's answers depend on it."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 from asyncpg.pgproto.pgproto import UUID as AsyncpgUUID
 from pydantic_core import to_json
 
-from app.schemas import dumps
+from app.http.schemas import dumps
 
 EDGES = [
     0.1, 1e16, 1e21, 1e-7, 123456789.123456789, 5e-324, 1.7976931348623157e308, -0.0, 100.0,

@@ -7,8 +7,8 @@ import pytest
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.problems import sqlstate_of
-from app.tenancy import fetch, tenant_transaction
+from app.db.tenancy import fetch, tenant_transaction
+from app.http.problems import sqlstate_of
 from tests.conftest import Creator
 
 

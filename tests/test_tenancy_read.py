@@ -17,12 +17,12 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.auth import ANONYMOUS, Principal
+from app.db.tenancy import fetch, read_transaction, sql_literal, tenant_transaction
+from app.http.observability import request_id_var
+from app.http.problems import NotFound, ProblemError, sqlstate_of
 from app.main import create_app
-from app.observability import request_id_var
-from app.problems import NotFound, ProblemError, sqlstate_of
 from app.projects.service import ROWS as PROJECTS
 from app.settings import Settings
-from app.tenancy import fetch, read_transaction, sql_literal, tenant_transaction
 from tests.conftest import Creator, client_for
 from tests.pg import PgServer
 from tests.test_observability import gauge
@@ -183,10 +183,10 @@ async def test_the_pool_gauges_count_a_read_in_progress(
 async def test_a_failed_switch_fails_as_sqlalchemy_does_and_leaves_no_connection_behind(
     engine: AsyncEngine, alice: Creator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import app.tenancy
+    import app.db.tenancy
 
     monkeypatch.setattr(
-        app.tenancy, "_SWITCH_TEMPLATE", "SELECT {0}::text, {1}::text, {2}::text, {3}::text, 1/0"
+        app.db.tenancy, "_SWITCH_TEMPLATE", "SELECT {0}::text, {1}::text, {2}::text, {3}::text, 1/0"
     )
     with pytest.raises(DBAPIError) as failed:
         async with read_transaction(engine, alice.principal):

@@ -43,7 +43,7 @@ RLS_KEPT_ON_DOWNGRADE = ("minds", "user_profiles")
 
 # Undoing this revision drops market research and the columns that say who
 # owns a row: data (and, with it, every row's tenancy) is lost as soon as any
-# of them holds a value. See app/migrations.py.
+# of them holds a value. See app/db/migrations.py.
 DATA_LOSS: str | None = " OR ".join(
     f"EXISTS (SELECT FROM public.{table}{where})"
     for table, where in (

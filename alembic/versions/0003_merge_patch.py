@@ -22,7 +22,7 @@ down_revision: str | None = "0002_tenancy_rls"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# Undoing this revision drops a function and no data (see app/migrations.py).
+# Undoing this revision drops a function and no data (see app/db/migrations.py).
 DATA_LOSS: str | None = None
 
 MERGE_PATCH = """

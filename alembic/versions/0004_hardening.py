@@ -37,7 +37,7 @@ down_revision: str | None = "0003_merge_patch"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# Undoing this revision loses no row (see app/migrations.py).
+# Undoing this revision loses no row (see app/db/migrations.py).
 DATA_LOSS: str | None = None
 
 ME = "(select public.current_mind_id())"

@@ -25,7 +25,7 @@ depends_on: str | Sequence[str] | None = None
 
 # The downgrade loses data when a key could still be replayed: one younger
 # than its 24 h lifetime. Older rows are expired and worth nothing. Checked
-# before anything changes by app/migrations.py (and again in downgrade()).
+# before anything changes by app/db/migrations.py (and again in downgrade()).
 DATA_LOSS: str | None = (
     "EXISTS (SELECT FROM public.idempotency_keys WHERE created_at > now() - interval '24 hours')"
 )

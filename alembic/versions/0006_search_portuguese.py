@@ -46,7 +46,7 @@ down_revision: str | None = "0005_idempotency_keys"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# Checked before a downgrade runs (see app/migrations.py): this one drops
+# Checked before a downgrade runs (see app/db/migrations.py): this one drops
 # only an index, a function and a text search configuration.
 DATA_LOSS: str | None = None
 

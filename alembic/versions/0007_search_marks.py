@@ -73,7 +73,7 @@ down_revision: str | None = "0006_search_portuguese"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# Checked before a downgrade runs (see app/migrations.py): this one drops
+# Checked before a downgrade runs (see app/db/migrations.py): this one drops
 # only an index and functions.
 DATA_LOSS: str | None = None
 

@@ -5,12 +5,12 @@ from fastapi import APIRouter, Response, status
 from app.audiences import service
 from app.audiences.schemas import Audience, AudienceCreate, AudienceUpdate, TechnicalLevel
 from app.auth import AuthenticatedPrincipal
-from app.bodies import JsonBodyRoute
+from app.db.tenancy import ReadSession, TenantSession
+from app.http.bodies import JsonBodyRoute
+from app.http.ids import AudienceId
+from app.http.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+from app.http.problems import problem_responses
 from app.idempotency import IdempotencyKey
-from app.ids import AudienceId
-from app.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
-from app.problems import problem_responses
-from app.tenancy import ReadSession, TenantSession
 
 router = APIRouter(
     route_class=JsonBodyRoute,

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from app.schemas import JsonObject, Name, PartialUpdate, ShortText, Slug
+from app.http.schemas import JsonObject, Name, PartialUpdate, ShortText, Slug
 
 
 class TechnicalLevel(StrEnum):

@@ -11,10 +11,10 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.audiences.schemas import AudienceCreate, AudienceUpdate
-from app.models import AudienceProfile
-from app.problems import InUse, sqlstate_of
-from app.rows import Row, TableRows, no_mind
-from app.tenancy import Reader
+from app.db.models import AudienceProfile
+from app.db.rows import Row, TableRows, no_mind
+from app.db.tenancy import Reader
+from app.http.problems import InUse, sqlstate_of
 
 audiences = cast(Table, AudienceProfile.__table__)
 

@@ -5,7 +5,6 @@ import uuid
 from fastapi import APIRouter, Query, Response, status
 
 from app.auth import PUBLIC_READ, AuthenticatedPrincipal, PublicReader
-from app.bodies import JsonBodyRoute
 from app.contents import service
 from app.contents.schemas import (
     Content,
@@ -18,12 +17,13 @@ from app.contents.schemas import (
     ContentType,
     ContentUpdate,
 )
+from app.db.tenancy import ReadSession, TenantSession
+from app.http.bodies import JsonBodyRoute
+from app.http.ids import ContentId, MindId
+from app.http.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+from app.http.problems import problem_responses
+from app.http.schemas import rows_response
 from app.idempotency import IdempotencyKey
-from app.ids import ContentId, MindId
-from app.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
-from app.problems import problem_responses
-from app.schemas import rows_response
-from app.tenancy import ReadSession, TenantSession
 
 router = APIRouter(
     route_class=JsonBodyRoute,

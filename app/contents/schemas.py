@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from app.schemas import JsonObject, LongText, Name, PartialUpdate, ShortText, Slug, no_nul
+from app.http.schemas import JsonObject, LongText, Name, PartialUpdate, ShortText, Slug, no_nul
 
 
 class ContentType(StrEnum):

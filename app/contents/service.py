@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.contents.schemas import STATUS_MOVES, ContentCreate, ContentUpdate
 from app.contents.schemas import Content as ContentOut
-from app.models import (
+from app.db.models import (
     Content,
     ContentFramework,
     ContentMind,
@@ -34,7 +34,9 @@ from app.models import (
     Mind,
     Tag,
 )
-from app.problems import (
+from app.db.rows import Row, TableRows, compile_sql, merge_patch, require_visible
+from app.db.tenancy import Reader, fetch
+from app.http.problems import (
     Conflict,
     Cycle,
     InvalidParent,
@@ -45,8 +47,6 @@ from app.problems import (
     sqlstate_of,
 )
 from app.projects.service import insert_under_project
-from app.rows import Row, TableRows, compile_sql, merge_patch, require_visible
-from app.tenancy import Reader, fetch
 
 contents = cast(Table, Content.__table__)
 content_minds = cast(Table, ContentMind.__table__)

@@ -3,14 +3,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 
 from app.auth import AuthenticatedPrincipal
-from app.bodies import JsonBodyRoute
+from app.db.tenancy import ReadSession, TenantSession
 from app.frameworks import service
 from app.frameworks.schemas import Framework, FrameworkCreate, FrameworkType, FrameworkUpdate
+from app.http.bodies import JsonBodyRoute
+from app.http.ids import FrameworkId
+from app.http.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+from app.http.problems import problem_responses
 from app.idempotency import IdempotencyKey
-from app.ids import FrameworkId
-from app.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
-from app.problems import problem_responses
-from app.tenancy import ReadSession, TenantSession
 
 router = APIRouter(
     route_class=JsonBodyRoute,

@@ -10,10 +10,10 @@ from typing import Any, cast
 from sqlalchemy import RowMapping, Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.db.models import ContentFramework
+from app.db.rows import Row, TableRows
+from app.db.tenancy import Reader
 from app.frameworks.schemas import FrameworkCreate, FrameworkUpdate
-from app.models import ContentFramework
-from app.rows import Row, TableRows
-from app.tenancy import Reader
 
 frameworks = cast(Table, ContentFramework.__table__)
 

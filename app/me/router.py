@@ -3,11 +3,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from app.auth import AuthenticatedPrincipal
-from app.bodies import JsonBodyRoute
+from app.db.tenancy import ReadSession
+from app.http.bodies import JsonBodyRoute
+from app.http.problems import NoMind, problem_responses
 from app.me import service
 from app.me.schemas import Me
-from app.problems import NoMind, problem_responses
-from app.tenancy import ReadSession
 
 router = APIRouter(route_class=JsonBodyRoute, tags=["me"], responses=problem_responses(401, 403))
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from app.rows import Row
-from app.tenancy import Reader, fetch
+from app.db.rows import Row
+from app.db.tenancy import Reader, fetch
 
 # The database answers who the claims make the caller: current_mind_id() is
 # the function the RLS policies use, so this is exactly what they see.

@@ -5,11 +5,13 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Response, status
 
 from app.auth import PUBLIC_READ, AuthenticatedPrincipal, PublicReader
-from app.bodies import JsonBodyRoute
+from app.db.tenancy import ReadSession, TenantSession
+from app.http.bodies import JsonBodyRoute
+from app.http.ids import ProjectId
+from app.http.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+from app.http.problems import problem_responses
+from app.http.schemas import SLUG_PATTERN
 from app.idempotency import IdempotencyKey
-from app.ids import ProjectId
-from app.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
-from app.problems import problem_responses
 from app.projects import service
 from app.projects.schemas import (
     Project,
@@ -19,8 +21,6 @@ from app.projects.schemas import (
     ProjectUpdate,
     ProjectUpsert,
 )
-from app.schemas import SLUG_PATTERN
-from app.tenancy import ReadSession, TenantSession
 
 router = APIRouter(
     route_class=JsonBodyRoute,

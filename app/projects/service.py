@@ -10,11 +10,11 @@ from sqlalchemy import CursorResult, Executable, RowMapping, Table, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.models import AudienceProfile, ContentProject, Mind
-from app.problems import sqlstate_of
+from app.db.models import AudienceProfile, ContentProject, Mind
+from app.db.rows import Row, TableRows, merge_patch, no_mind, require_visible
+from app.db.tenancy import Reader
+from app.http.problems import sqlstate_of
 from app.projects.schemas import ProjectCreate, ProjectUpdate, ProjectUpsert
-from app.rows import Row, TableRows, merge_patch, no_mind, require_visible
-from app.tenancy import Reader
 
 projects = cast(Table, ContentProject.__table__)
 audiences = cast(Table, AudienceProfile.__table__)

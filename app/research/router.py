@@ -3,11 +3,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 
 from app.auth import AuthenticatedPrincipal
-from app.bodies import JsonBodyRoute
+from app.db.tenancy import ReadSession, TenantSession
+from app.http.bodies import JsonBodyRoute
+from app.http.ids import ProjectId, ResearchId
+from app.http.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+from app.http.problems import problem_responses
 from app.idempotency import IdempotencyKey
-from app.ids import ProjectId, ResearchId
-from app.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
-from app.problems import problem_responses
 from app.research import service
 from app.research.schemas import (
     MarketResearch,
@@ -15,7 +16,6 @@ from app.research.schemas import (
     MarketResearchUpdate,
     ResearchType,
 )
-from app.tenancy import ReadSession, TenantSession
 
 # No common prefix: reports are created and listed under their project, and
 # addressed on their own once they exist.

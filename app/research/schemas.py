@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.schemas import JsonObject, LongText, Name, PartialUpdate
+from app.http.schemas import JsonObject, LongText, Name, PartialUpdate
 
 
 class ResearchType(StrEnum):

@@ -10,11 +10,11 @@ from typing import Any, cast
 from sqlalchemy import RowMapping, Table, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.models import MarketResearch
+from app.db.models import MarketResearch
+from app.db.rows import Row, TableRows
+from app.db.tenancy import Reader
 from app.projects.service import insert_under_project, require_project
 from app.research.schemas import MarketResearchCreate, MarketResearchUpdate
-from app.rows import Row, TableRows
-from app.tenancy import Reader
 
 research = cast(Table, MarketResearch.__table__)
 

@@ -24,9 +24,9 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.admin import SERVICE
-from app.observability import SEARCH_INDEXED
-from app.tenancy import tenant_transaction
+from app.auth import SERVICE
+from app.db.tenancy import tenant_transaction
+from app.http.observability import SEARCH_INDEXED
 
 log = logging.getLogger(__name__)
 

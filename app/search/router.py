@@ -5,13 +5,13 @@ import uuid
 from fastapi import APIRouter
 
 from app.auth import PUBLIC_READ
-from app.bodies import JsonBodyRoute
 from app.contents.schemas import ContentStatus, ContentType
-from app.pagination import Cursor, Limit, Page
-from app.problems import problem_responses
+from app.db.tenancy import ReadSession
+from app.http.bodies import JsonBodyRoute
+from app.http.pagination import Cursor, Limit, Page
+from app.http.problems import problem_responses
 from app.search import service
 from app.search.schemas import SearchHit, SearchQuery
-from app.tenancy import ReadSession
 
 router = APIRouter(
     route_class=JsonBodyRoute,

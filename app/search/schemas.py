@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import Query
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from app.schemas import no_nul
+from app.http.schemas import no_nul
 
 MAX_QUERY_CHARS = 500
 

@@ -8,10 +8,10 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from app.pagination import decode_key, encode_key, invalid_cursor
-from app.problems import InvalidQuery
+from app.db.tenancy import Reader, fetch
+from app.http.pagination import decode_key, encode_key, invalid_cursor
+from app.http.problems import InvalidQuery
 from app.search import sql
-from app.tenancy import Reader, fetch
 
 
 def _after(cursor: str | None) -> tuple[float | None, uuid.UUID | None]:

@@ -1,5 +1,5 @@
 """The search statement, in asyncpg's `$n` style, shared by the service
-(through `app.tenancy.fetch` on the read path) and the benchmark's raw asyncpg
+(through `app.db.tenancy.fetch` on the read path) and the benchmark's raw asyncpg
 floor, so that both run exactly the same SQL.
 
 How it finds rows: row level security evaluates the policies before any
@@ -31,7 +31,7 @@ SNIPPET_SOURCE_CHARS = 1500
 HEADLINE_OPTIONS = "MaxFragments=2, MaxWords=18, MinWords=6, StartSel=<mark>, StopSel=</mark>"
 
 # Documents and queries are folded alike (plural -ões → -ão; see migration
-# 0006): the index's expression is `SEARCH_INDEX_EXPRESSION` in app/models.py.
+# 0006): the index's expression is `SEARCH_INDEX_EXPRESSION` in app/db/models.py.
 _QUERY = f"websearch_to_tsquery('{CONFIG}', public.creatoros_pt_fold($1))"
 
 # Folding makes the query's plurals singular, but the snippet shows the text

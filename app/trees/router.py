@@ -8,14 +8,14 @@ from pydantic_core import to_json
 from starlette.background import BackgroundTask
 
 from app.auth import PUBLIC_READ, AuthenticatedPrincipal, PublicReader
-from app.bodies import JsonBodyRoute
-from app.compression import ETaggedResponse
-from app.ids import ContentId, ProjectId
-from app.problems import problem_responses
+from app.db.rows import Row
+from app.db.tenancy import ReadSession, TenantSession
+from app.http.bodies import JsonBodyRoute
+from app.http.compression import ETaggedResponse
+from app.http.ids import ContentId, ProjectId
+from app.http.problems import problem_responses
+from app.http.schemas import dumps
 from app.projects.schemas import Project
-from app.rows import Row
-from app.schemas import dumps
-from app.tenancy import ReadSession, TenantSession
 from app.trees import service
 from app.trees.schemas import MAX_DEPTH, ContentTree, MoveRequest, TreeUpsert
 

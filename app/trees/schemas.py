@@ -7,8 +7,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.contents.schemas import ContentType, Fidelity, Keywords, SequenceOrder
+from app.http.schemas import JsonObject, LongText, Name, ShortText, Slug
 from app.projects.schemas import Project
-from app.schemas import JsonObject, LongText, Name, ShortText, Slug
 
 MAX_DEPTH = 16
 MAX_NODES = 5000

@@ -12,11 +12,11 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.contents.service import check_parent, content_not_found, refused_write
-from app.observability import TREE_UPSERT_NODES
-from app.problems import Conflict, InvalidTree, NotFound, ReadOnly, sqlstate_of
+from app.db.rows import Row
+from app.db.tenancy import Reader, fetch
+from app.http.observability import TREE_UPSERT_NODES
+from app.http.problems import Conflict, InvalidTree, NotFound, ReadOnly, sqlstate_of
 from app.projects.service import get_project, project_not_found, require_project
-from app.rows import Row
-from app.tenancy import Reader, fetch
 from app.trees import sql
 from app.trees.schemas import MAX_DEPTH, MAX_NODES, NODE_FIELDS, TreeNodeIn
 

@@ -9,10 +9,9 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.admin import SERVICE
-from app.auth import mint_token
-from app.problems import PROBLEM_MEDIA_TYPE
-from app.tenancy import tenant_transaction
+from app.auth import SERVICE, mint_token
+from app.db.tenancy import tenant_transaction
+from app.http.problems import PROBLEM_MEDIA_TYPE
 from tests.conftest import TEST_JWT_SECRET, Creator
 
 DEVS = {

@@ -9,9 +9,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from typer.testing import CliRunner
 
-from app.admin import SERVICE
-from app.cli import cli
-from app.tenancy import tenant_transaction
+from app.auth import SERVICE
+from app.db.tenancy import tenant_transaction
+from app.ops.cli import cli
 from tests.client.conftest import COURSES, LiveServer
 from tests.conftest import Creator
 

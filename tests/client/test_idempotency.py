@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.db.tenancy import tenant_transaction
 from app.idempotency import _LOCK
-from app.tenancy import tenant_transaction
 from creatoros_client import ApiError, CreatorOS
 from tests.client.conftest import LiveServer
 from tests.conftest import Creator

@@ -16,8 +16,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import creatoros_client.creatoros as flows
-from app.admin import SERVICE
-from app.tenancy import tenant_transaction
+from app.auth import SERVICE
+from app.db.tenancy import tenant_transaction
 from creatoros_client import CreatorOS, RetryPolicy, read_course
 from creatoros_client.outbox import Entry, OutboxStore
 from tests.client.conftest import COURSES, LiveServer

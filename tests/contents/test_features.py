@@ -9,8 +9,8 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.admin import SERVICE
-from app.tenancy import tenant_transaction
+from app.auth import SERVICE
+from app.db.tenancy import tenant_transaction
 from tests.conftest import Creator
 from tests.contents.test_router import lesson, project_of
 

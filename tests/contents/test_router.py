@@ -8,7 +8,7 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.tenancy import tenant_transaction
+from app.db.tenancy import tenant_transaction
 from tests.conftest import Creator
 
 
@@ -145,10 +145,10 @@ async def test_reads_serialize_exactly_as_the_response_models(
     client: httpx.AsyncClient, alice: Creator
 ) -> None:
     """A content get and a list page are serialized from their rows, not from
-    models (app.schemas.rows_response): the bytes must be those the models
+    models (app.http.schemas.rows_response): the bytes must be those the models
     give, field order, decimals, dates, JSON fields and nulls included."""
     from app.contents.schemas import Content
-    from app.pagination import Page
+    from app.http.pagination import Page
 
     project = await project_of(client, alice)
     full = lesson(

@@ -14,7 +14,7 @@ import asyncio
 import asyncpg
 import pytest
 
-from app import migrations
+from app.db import migrations
 from tests.migrations.conftest import Db
 from tests.migrations.test_migrations import upgrade
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from alembic import command
-from app import migrations
+from app.db import migrations
 from tests.catalog import column_lists, execute, row_digests, scalar, snapshot
 from tests.migrations.conftest import Db
 from tests.pg import run_psql_script

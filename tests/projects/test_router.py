@@ -6,7 +6,7 @@ import uuid
 
 import httpx
 
-from app.problems import PROBLEM_MEDIA_TYPE
+from app.http.problems import PROBLEM_MEDIA_TYPE
 from tests.conftest import Creator
 
 COURSE = {"slug": "claude-code", "name": "Claude Code na prática", "project_type": "course"}

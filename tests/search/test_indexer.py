@@ -14,11 +14,11 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.admin import SERVICE
+from app.auth import SERVICE
+from app.db.tenancy import tenant_transaction
 from app.main import create_app
 from app.search.indexer import INDEX_DEFERRED, index_batch, index_deferred
 from app.settings import Settings
-from app.tenancy import tenant_transaction
 from app.trees.sql import DEFER_INDEXING_MAX_BYTES
 from tests.conftest import Creator, client_for
 from tests.search.explain import EXPLAIN_NESTED, superuser

@@ -12,12 +12,11 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.admin import SERVICE
-from app.auth import Principal, mint_token
+from app.auth import SERVICE, Principal, mint_token
+from app.db.tenancy import tenant_transaction
 from app.search import sql
 from app.search.indexer import index_batch, index_deferred
 from app.search.schemas import MAX_QUERY_CHARS
-from app.tenancy import tenant_transaction
 from tests.conftest import TEST_JWT_SECRET, Creator, provision
 from tests.search.explain import EXPLAIN_NESTED, superuser
 from tests.trees.courses import course_payload, flatten

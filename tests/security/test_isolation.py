@@ -16,9 +16,10 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.admin import SERVICE, principal_for, run_as
-from app.problems import sqlstate_of
-from app.tenancy import tenant_transaction
+from app.auth import SERVICE, principal_for
+from app.db.tenancy import tenant_transaction
+from app.http.problems import sqlstate_of
+from app.ops.admin import run_as
 from tests.conftest import Creator
 
 

@@ -23,10 +23,10 @@ from fastapi import FastAPI
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from app import migrations
-from app.db import CONNECT_TIMEOUT_SECONDS, create_engine
+from app.db import migrations
+from app.db.engine import CONNECT_TIMEOUT_SECONDS, create_engine
+from app.http.problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
 from app.main import create_app
-from app.problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
 from app.settings import Settings
 from tests.conftest import Creator, login_url, provision
 from tests.pg import StoppableServer, stoppable_server

@@ -12,12 +12,12 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from app.admin import SERVICE
-from app.db import LOGIN_ROLE, guard_login_role
+from app.auth import SERVICE
+from app.db.engine import LOGIN_ROLE, guard_login_role
+from app.db.tenancy import TenantSession, read_session, tenant_session, tenant_transaction
+from app.http.problems import sqlstate_of
 from app.main import create_app
-from app.problems import sqlstate_of
 from app.settings import Settings
-from app.tenancy import TenantSession, read_session, tenant_session, tenant_transaction
 from tests.conftest import Creator, client_for
 
 

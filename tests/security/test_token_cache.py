@@ -10,7 +10,7 @@ from pydantic import SecretStr
 
 from app import auth
 from app.auth import LEEWAY_SECONDS, TokenVerifier, mint_token
-from app.problems import ProblemError
+from app.http.problems import ProblemError
 from app.settings import Settings
 
 SECRET = "a-secret-long-enough-for-hs256-0123456789abcdef"

@@ -14,8 +14,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from app.http.problems import PROBLEM_MEDIA_TYPE
 from app.main import create_app
-from app.problems import PROBLEM_MEDIA_TYPE
 from app.settings import Settings
 from tests.conftest import TEST_JWT_SECRET, Creator, client_for
 

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.tenancy import tenant_transaction
+from app.db.tenancy import tenant_transaction
 from app.trees import sql
 from tests.conftest import Creator
 from tests.trees.test_trees import new_project

@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.db.tenancy import tenant_transaction
 from app.main import create_app
 from app.settings import Settings
-from app.tenancy import tenant_transaction
 from tests.conftest import Creator, client_for
 from tests.test_observability import gauge
 from tests.trees.courses import course_payload, flatten
@@ -219,7 +219,7 @@ async def test_the_upsert_is_set_based(
 ) -> None:
     """A bounded number of statements whatever the size of the tree."""
     counts: list[int] = []
-    from app import rows, tenancy
+    from app.db import rows, tenancy
     from app.trees import service
 
     raw_fetch = tenancy.fetch

@@ -30,9 +30,16 @@ from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.pagination import decode_cursor, page_of
-from app.problems import InvalidReference, NoMind, NotFound, ProblemError, ReadOnly, sqlstate_of
-from app.tenancy import Reader, fetch
+from app.db.tenancy import Reader, fetch
+from app.http.pagination import decode_cursor, page_of
+from app.http.problems import (
+    InvalidReference,
+    NoMind,
+    NotFound,
+    ProblemError,
+    ReadOnly,
+    sqlstate_of,
+)
 
 # A row as services pass it around: by column name (SQLAlchemy's RowMapping,
 # or the dict of an asyncpg Record read on the hot path).

@@ -1,7 +1,7 @@
 """Logging set-up: human-readable lines by default, one JSON object per line
 with `LOG_FORMAT=json` (for log shippers). uvicorn's own loggers go through
 the same handler, and the access log is the service's (see
-`app.observability`): it knows the route template, the request id and the
+`app.http.observability`): it knows the route template, the request id and the
 caller's user id, which uvicorn's does not. Tokens are never logged."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ class JsonFormatter(logging.Formatter):
     request fields when the record has them (or a request is in progress)."""
 
     def format(self, record: logging.LogRecord) -> str:
-        from app.observability import request_id_var
+        from app.http.observability import request_id_var
 
         entry: dict[str, Any] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),

@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.observability import request_id_var
+from app.http.observability import request_id_var
 
 log = logging.getLogger(__name__)
 
@@ -270,7 +270,7 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     errors = [
         {
             "loc": [str(p) if not isinstance(p, int) else p for p in e["loc"]],
-            # A body that is not JSON (or breaks app.bodies' policy) says why.
+            # A body that is not JSON (or breaks app.http.bodies' policy) says why.
             "msg": f"{e['msg']}: {e['ctx']['error']}"
             if e["type"] == "json_invalid" and e.get("ctx", {}).get("error")
             else e["msg"],

@@ -12,7 +12,7 @@ import contextlib
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.problems import PayloadTooLarge
+from app.http.problems import PayloadTooLarge
 
 
 class BodyTooLarge(Exception):

@@ -32,8 +32,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransactio
 from sqlalchemy.pool import PoolProxiedConnection
 
 from app.auth import API_ROLES, CurrentPrincipal, Principal
-from app.observability import POOL_WAITING, request_id_var
-from app.problems import is_connection_loss, unavailable
+from app.http.observability import POOL_WAITING, request_id_var
+from app.http.problems import is_connection_loss, unavailable
 
 READ_ONLY_METHODS = frozenset({"GET", "HEAD"})
 STATEMENT_TIMEOUT = "15s"

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Generic, TypeVar
 from fastapi import Query
 from pydantic import BaseModel, Field
 
-from app.problems import InvalidCursor
+from app.http.problems import InvalidCursor
 
 T = TypeVar("T")
 

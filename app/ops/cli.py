@@ -19,9 +19,10 @@ from pydantic import SecretStr
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app import admin, client_cli, migrations
-from app.auth import API_ROLES, AUTHENTICATED, mint_token
-from app.db import (
+from app import client_cli
+from app.auth import API_ROLES, AUTHENTICATED, mint_token, principal_for
+from app.db import migrations
+from app.db.engine import (
     DatabaseUnavailable,
     api_database_url,
     create_engine,
@@ -29,8 +30,9 @@ from app.db import (
     guard_login_role,
     resolve_database_url,
 )
-from app.logs import configure_logging, uvicorn_logging
-from app.problems import is_connection_loss, sqlstate_of
+from app.http.logs import configure_logging, uvicorn_logging
+from app.http.problems import is_connection_loss, sqlstate_of
+from app.ops import admin
 from app.settings import Settings, get_settings
 
 cli = typer.Typer(
@@ -148,8 +150,8 @@ SERVE_DATABASE_URL_ENV = "CREATOROS_SERVE_DATABASE_URL"
 
 def worker_app() -> Any:
     """uvicorn's app factory in each `serve --workers N` process."""
+    from app.http.observability import forget_dead_workers
     from app.main import create_app
-    from app.observability import forget_dead_workers
 
     settings = get_settings()
     configure_logging(settings)
@@ -209,7 +211,7 @@ def serve(
         # /metrics then adds up every worker's counters (prometheus-client's
         # multiprocess mode), whichever worker a scrape reaches.
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
-        uvicorn.run("app.cli:worker_app", factory=True, workers=workers, **options)
+        uvicorn.run("app.ops.cli:worker_app", factory=True, workers=workers, **options)
 
 
 @cli.command()
@@ -287,7 +289,7 @@ def db_impersonate(
     if role not in API_ROLES:
         _fail(f"--role must be one of {', '.join(sorted(API_ROLES))}", 2)
     settings = get_settings()
-    principal = admin.principal_for(user, role)
+    principal = principal_for(user, role)
 
     async def work(engine: AsyncEngine) -> tuple[list[str], list[Any]]:
         return await admin.run_as(engine, principal, sql, commit=commit)

@@ -13,9 +13,9 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from app.auth import AUTHENTICATED, SERVICE_ROLE, Principal
-from app.schemas import SLUG_MAX_LENGTH, SLUG_PATTERN
-from app.tenancy import tenant_transaction
+from app.auth import SERVICE, Principal
+from app.db.tenancy import tenant_transaction
+from app.http.schemas import SLUG_MAX_LENGTH, SLUG_PATTERN
 
 # Every table the API reads or writes: each must have RLS on and policies.
 API_TABLES: tuple[str, ...] = (
@@ -32,16 +32,6 @@ API_TABLES: tuple[str, ...] = (
     "market_research",
     "idempotency_keys",
 )
-
-SERVICE = Principal(role=SERVICE_ROLE, claims={"role": SERVICE_ROLE})
-
-
-def principal_for(user_id: uuid.UUID | None, role: str = AUTHENTICATED) -> Principal:
-    """The principal a verified token for this user and role would give."""
-    claims: dict[str, Any] = {"role": role, "aud": "authenticated"}
-    if user_id is not None:
-        claims["sub"] = str(user_id)
-    return Principal(role=role, claims=claims)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from starlette.middleware.gzip import GZipMiddleware, GZipResponder
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.observability import GZIP_CACHE
+from app.http.observability import GZIP_CACHE
 
 _CACHE_HITS = GZIP_CACHE.labels("hit")
 _CACHE_MISSES = GZIP_CACHE.labels("miss")

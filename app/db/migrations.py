@@ -36,7 +36,7 @@ from alembic import command
 if TYPE_CHECKING:
     from app.settings import Settings
 
-_REPO_ROOT = Path(__file__).resolve().parent.parent
+_REPO_ROOT = Path(__file__).resolve().parents[2]
 DATA_LOSS_ATTRIBUTE = "DATA_LOSS"
 
 
@@ -56,7 +56,7 @@ class DataLossRefused(RuntimeError):
 def script_location() -> Path:
     """The migration scripts: the checkout's `alembic/` folder, or the copy an
     installed wheel carries as `app/_alembic` (see pyproject.toml)."""
-    installed = Path(__file__).resolve().parent / "_alembic"
+    installed = Path(__file__).resolve().parents[1] / "_alembic"
     if (installed / "env.py").is_file():
         return installed
     return _REPO_ROOT / "alembic"
@@ -93,7 +93,7 @@ def upgrade_if_behind(url: str, settings: Settings) -> bool:
     At head nothing is written, so a service that logs in as the login role
     (which may not read `alembic_version` since revision 0004) starts, and
     the check is one pooler-safe query. Returns whether it migrated."""
-    from app.db import create_engine, database_ready
+    from app.db.engine import create_engine, database_ready
 
     async def current() -> str | None:
         engine = create_engine(url, settings.model_copy(update={"db_pool_size": 1}))
@@ -156,7 +156,7 @@ def check_revision(revision: str) -> None:
 async def _current_and_losses(
     url: str, target: str, settings: Settings | None
 ) -> tuple[str | None, list[str]]:
-    from app.db import create_engine
+    from app.db.engine import create_engine
     from app.settings import Settings
 
     engine = create_engine(url, (settings or Settings()).model_copy(update={"db_pool_size": 1}))

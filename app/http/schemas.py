@@ -10,7 +10,7 @@ import orjson
 from pydantic import AfterValidator, BaseModel, StringConstraints, model_validator
 from starlette.responses import Response
 
-from app.bodies import check_json_tree
+from app.http.bodies import check_json_tree
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:[-_.][a-z0-9]+)*$"
 SLUG_MAX_LENGTH = 200

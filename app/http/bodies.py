@@ -24,7 +24,7 @@ from fastapi.routing import APIRoute
 from pydantic_core import from_json
 
 # Deepest nesting of a whole body. A JSON field (metadata…) may nest
-# MAX_JSON_DEPTH levels (app.schemas.JsonObject); a tree payload adds two
+# MAX_JSON_DEPTH levels (app.http.schemas.JsonObject); a tree payload adds two
 # levels per tree level (16) around it, and this leaves room for both.
 MAX_BODY_DEPTH = 128
 MAX_NUMBER_DIGITS = 100

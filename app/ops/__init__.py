@@ -1,0 +1,1 @@
+"""The operator's side: the `creatoros` command and its admin tasks."""
