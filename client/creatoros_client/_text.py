@@ -34,6 +34,7 @@ _TYPOGRAPHY = frozenset(
     "\u00ab\u00bb\u00b0\u00ba\u00aa\u00a7\u20ac\u00a3\u00a9\u00ae\u2122"  # «», ordinals, €
     "\u00b7\u00bf\u00a1\u00d7\u00f7\u00b1\u00b5\u00b6"  # middle dot, inverted marks, maths
 )
+_WESTERN = frozenset("áàâãäéèêëíìîïóòôõöúùûüçñ" + "áàâãäéèêëíìîïóòôõöúùûüçñ".upper())
 # How far charset-normalizer may find a text "chaotic" and still offer it: a
 # Portuguese lesson in a Windows code page, full of accented capitals, is 0.25.
 _CHAOS_THRESHOLD = 0.5
@@ -66,8 +67,10 @@ class Decoded:
 
 def plausibility(text: str) -> int:
     """How much a decoding reads like text: +1 for each non-ASCII letter where
-    letters go, -1 for a control character, an odd symbol, or a capital letter
-    inside a lower-case word."""
+    letters go (+2 for the accented letters of Portuguese and its neighbours,
+    the courses' languages: `ã` over the `ă` of a Central European code page),
+    -1 for a control character, an odd symbol, or a capital letter inside a
+    lower-case word."""
     score = 0
     for i, char in enumerate(text):
         if char < "\x80":
@@ -75,12 +78,12 @@ def plausibility(text: str) -> int:
                 score -= 1
             continue
         category = unicodedata.category(char)
+        weight = 2 if char in _WESTERN else 1
         if category == "Ll" or category == "Lo":
-            score += 1
+            score += weight
         elif category == "Lu":
             before = text[i - 1] if i else " "
-            after = text[i + 1] if i + 1 < len(text) else " "
-            score += -1 if (before.islower() or after.islower()) else 1
+            score += -1 if before.islower() else weight
         elif char in _TYPOGRAPHY or category.startswith(("M", "Z")):
             continue
         else:
@@ -115,9 +118,14 @@ def decode(data: bytes) -> Decoded:
             raise NotText("binary (NUL bytes)")
         return Decoded(text, None, bom=False)
 
+    offered = [m.encoding for m in from_bytes(data, threshold=_CHAOS_THRESHOLD)]
+    if not offered:
+        raise NotText("binary, or text in no encoding charset-normalizer knows")
     best: tuple[int, int, str, str] | None = None
-    for rank, match in enumerate(from_bytes(data, threshold=_CHAOS_THRESHOLD)):
-        encoding = codecs.lookup(match.encoding).name
+    # What charset-normalizer offers, then the common Western code pages (which
+    # it may leave out when a rarer one decodes the same bytes about as well).
+    for rank, name in enumerate([*offered, *COMMON_ENCODINGS]):
+        encoding = codecs.lookup(name).name
         try:
             text = data.decode(encoding)
         except (UnicodeDecodeError, LookupError):
