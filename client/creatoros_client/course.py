@@ -263,7 +263,7 @@ class _Files:
         if not data.strip():
             self.warnings.append(f"{rel}: empty file; imported empty")
         if decoded.encoding is not None and not decoded.encoding.startswith("utf-"):
-            self.warnings.append(f"{rel}: not UTF-8; read as {decoded.encoding}")
+            self.warnings.append(f"{rel}: not valid UTF-8; read as {decoded.encoding}")
         self.files.append(_File(rel, decoded))
 
 

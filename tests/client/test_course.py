@@ -32,7 +32,7 @@ def test_a_broken_folder_is_warnings_not_a_crash(courses: Path) -> None:
 
     warnings = "\n".join(plan.warnings)
     assert "curriculum.yaml: malformed YAML" in warnings
-    assert "lessons/1.4-latin1.md: not UTF-8; read as cp1252" in warnings
+    assert "lessons/1.4-latin1.md: not valid UTF-8; read as cp1252" in warnings
     assert "lessons/1.5-empty.md: empty file" in warnings
     assert "research/escape.md: a symlink out of the course folder" in warnings
     assert "resources/logo.png: unsupported type (.png)" in warnings

@@ -152,7 +152,7 @@ def test_non_utf8_lessons_read_with_their_accents() -> None:
     assert mac.metadata["encoding"] == "mac-roman"
     assert windows.metadata["encoding"] == "cp1252"
     # The encodings are named in warnings; the UTF-8 lessons have no encoding key.
-    assert sum("not UTF-8; read as" in w for w in plan.warnings) == 2
+    assert sum("not valid UTF-8; read as" in w for w in plan.warnings) == 2
     assert sum("encoding" in n.metadata for n in walk(plan.nodes)) == 2
     # The lesson whose name has spaces and a percent sign is there, in order.
     assert "lessons/1.2- Por Que 70% dos Alunos Abandonam Cursos.md" in by_path
