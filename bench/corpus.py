@@ -10,17 +10,22 @@ node takes a different window of the corpus, so no two bodies are identical
 
 from __future__ import annotations
 
+import os
 import random
 import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
-# ../shared/fixtures/courses next to the checkout (where the project keeps them).
-DEFAULT_FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "courses"
+from creatoros_client import EmptyCourseFolder, read_courses
+
+# ../shared/fixtures/courses next to the checkout (where the project keeps them),
+# or CREATOROS_FIXTURES as for the tests.
+_BESIDE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "courses"
+DEFAULT_FIXTURES = Path(os.environ.get("CREATOROS_FIXTURES", _BESIDE))
 BODY_CHARS = 4600
 
 _TITLE_PREFIX = re.compile(r"^(aula|lesson|lição)\s*[\d.]+\s*[-:\u2013]\s*", re.IGNORECASE)
@@ -71,6 +76,22 @@ class Node:
         return data
 
 
+def _fixture_lessons(root: Path) -> Iterator[tuple[str, str]]:
+    """(body, file stem) of each lesson of the course folders under `root`."""
+    if not root.is_dir():
+        return
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        try:
+            plans = read_courses(folder)
+        except EmptyCourseFolder:
+            continue
+        for plan in plans:
+            for node in plan.lessons():
+                # Markdown only: transcripts (WebVTT cues) are not what bodies look like.
+                if node.content and node.file_path and node.metadata.get("format") == "markdown":
+                    yield node.content, PurePosixPath(node.file_path).stem
+
+
 def _blocks(markdown: str) -> list[str]:
     """Paragraph-sized blocks, keeping fenced code blocks whole."""
     blocks: list[str] = []
@@ -101,15 +122,16 @@ class Corpus:
 
     @classmethod
     def load(cls, root: Path = DEFAULT_FIXTURES) -> Corpus:
+        """The lessons of every course folder under `root`, read as the importer
+        reads them (any layout, any encoding: creatoros_client.read_courses)."""
         lessons = []
-        for path in sorted(root.glob("*/lessons/*.md")):
-            text = path.read_text(encoding="utf-8")
+        for text, stem in _fixture_lessons(root):
             blocks = _blocks(text)
             if len(blocks) < 5:
                 continue
             heading = next((b for b in blocks if b.startswith("# ")), blocks[0])
-            title = _TITLE_PREFIX.sub("", heading.lstrip("# ").strip()) or path.stem
-            slug = re.sub(r"[^a-z0-9]+", "-", _SLUG_TAIL.sub("", path.stem).lower()).strip("-")
+            title = _TITLE_PREFIX.sub("", heading.lstrip("# ").strip()) or stem
+            slug = re.sub(r"[^a-z0-9]+", "-", _SLUG_TAIL.sub("", stem).lower()).strip("-")
             lessons.append(Lesson(slug=slug or "aula", title=title[:200], blocks=tuple(blocks)))
         if not lessons:
             print(

@@ -15,7 +15,15 @@ from creatoros_client._core import (
     is_transient,
 )
 from creatoros_client.client import AsyncClient, Client
-from creatoros_client.course import CoursePlan, ResearchEntry, read_course, slugify
+from creatoros_client.course import (
+    CoursePlan,
+    EmptyCourseFolder,
+    ResearchEntry,
+    Skipped,
+    read_course,
+    read_courses,
+    slugify,
+)
 from creatoros_client.creatoros import AsyncCreatorOS, CreatorOS, WriteResult
 from creatoros_client.outbox import FlushResult, OutboxStore
 from creatoros_client.persist import Counts, SaveResult
@@ -32,13 +40,16 @@ __all__ = [
     "CoursePlan",
     "CreatorOS",
     "CreatorOSError",
+    "EmptyCourseFolder",
     "FlushResult",
     "OutboxStore",
     "ResearchEntry",
     "RetryPolicy",
     "SaveResult",
+    "Skipped",
     "WriteResult",
     "is_transient",
     "read_course",
+    "read_courses",
     "slugify",
 ]

@@ -32,17 +32,23 @@ def test_a_broken_folder_is_warnings_not_a_crash(courses: Path) -> None:
 
     warnings = "\n".join(plan.warnings)
     assert "curriculum.yaml: malformed YAML" in warnings
-    assert "lessons/1.4-latin1.md: not valid UTF-8" in warnings
+    assert "lessons/1.4-latin1.md: not valid UTF-8; read as cp1252" in warnings
     assert "lessons/1.5-empty.md: empty file" in warnings
     assert "research/escape.md: a symlink out of the course folder" in warnings
-    assert "resources/logo.png: not a text file" in warnings
+    assert "resources/logo.png: unsupported type (.png)" in warnings
     assert len(plan.warnings) == 5
+    # What was not imported is listed, with the reason.
+    skipped = {s.path: s.reason for s in plan.skipped}
+    assert set(skipped) == {"research/escape.md", "resources/logo.png"}
+    assert skipped["research/escape.md"].startswith("a symlink out of the course folder")
     # The rest is all there: every lesson file (the broken ones too), the report.
     paths = {n.file_path for n in plan.lessons()}
     assert len(paths) == 17 + 2
     assert "lessons/1.4-latin1.md" in paths and "lessons/1.5-empty.md" in paths
     latin = next(n for n in plan.lessons() if n.file_path == "lessons/1.4-latin1.md")
-    assert latin.content is not None and "\ufffd" in latin.content
+    assert latin.content == "# Lição em Latin-1\nçã\n"
+    assert latin.title == "Lição em Latin-1"
+    assert latin.metadata["encoding"] == "cp1252"  # the same bytes as Latin-1 here
     assert [r.source_file for r in plan.research] == ["research/keywords.txt"]
     assert plan.research[0].research_type == "keyword_research"
     # Without a readable curriculum, modules come from the numbering.
@@ -78,8 +84,11 @@ def test_lessons_under_module_folders(tmp_path: Path) -> None:
         ("Glossário", []),
     ]
     assert plan.warnings == [
+        "curriculum: lesson 2.9 (Falta) has no lesson file in the folder",
         ".git: version control or cache folder; skipped",
-        "curriculum.yaml: lesson 2.9 (Falta) has no file under lessons/",
+    ]
+    assert [(s.path, s.reason) for s in plan.skipped] == [
+        (".git", "version control or cache folder")
     ]
 
 

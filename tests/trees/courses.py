@@ -7,6 +7,9 @@ import re
 from pathlib import Path
 from typing import Any
 
+from creatoros_client import read_course
+from creatoros_client.course import walk
+
 # shared/ sits beside the checkout (../shared), in CI as in development.
 FIXTURES = Path(
     os.environ.get(
@@ -26,10 +29,12 @@ def course_payload(name: str) -> list[dict[str, Any]]:
             f"no course fixtures at {lessons_dir}: shared/ must sit beside the checkout "
             "(or set CREATOROS_FIXTURES)"
         )
+    # Bodies as the importer reads them (any encoding; creatoros_client's reader).
+    bodies = {n.file_path: n.content or "" for n in walk(read_course(FIXTURES / name).nodes)}
     modules: dict[int, list[dict[str, Any]]] = {}
     extras: list[dict[str, Any]] = []
     for path in sorted(lessons_dir.glob("*.md")):
-        body = path.read_text(encoding="utf-8")
+        body = bodies[f"lessons/{path.name}"]
         title = next((line.lstrip("# ").strip() for line in body.splitlines() if line.strip()),
                      path.stem)  # fmt: skip
         node = {
