@@ -191,7 +191,7 @@ async def update_content(conn: AsyncConnection, content_id: uuid.UUID, data: Con
     if not values:
         return await require_content(conn, content_id)
     conditions = [contents.c.id == content_id, _ALIVE]
-    if "parent_content_id" in values or "content_type" in values:
+    if values.get("parent_content_id") is not None or "content_type" in values:
         await _check_new_place(conn, content_id, values)
     await _check_references(conn, values)
     if "metadata" in values:
