@@ -33,7 +33,7 @@ from app.http.pagination import DEFAULT_LIMIT
 from app.projects import service as projects_service
 from app.search import sql as search_sql
 from app.search.indexer import INDEX_DEFERRED
-from app.trees import sql
+from app.trees import shape, sql
 from app.trees.schemas import TreeNodeIn
 from bench.http import LeanClient, LeanResponse
 from bench.seed import INDEX_BATCH
@@ -160,9 +160,9 @@ class Floor:
                 raise RuntimeError(f"floor: project {project_id} is not writable")
             existing = {
                 row["slug"]: row["id"]
-                for row in await conn.fetch(sql.EXISTING_SLUGS, project_id, sql.all_slugs(nodes))
+                for row in await conn.fetch(sql.EXISTING_SLUGS, project_id, shape.all_slugs(nodes))
             }
-            plan = sql.plan_upsert(nodes, existing)
+            plan = shape.plan_upsert(nodes, existing)
             await conn.execute(sql.UPSERT_NODES, *plan.args(project_id))
             await conn.fetchrow(PROJECT_BY_ID, project_id)
             rows = await conn.fetch(sql.READ_PROJECT_TREE, project_id, PUT_READS_BODY)

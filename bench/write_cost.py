@@ -40,7 +40,7 @@ import asyncpg
 import psutil
 
 from app.search.indexer import INDEX_DEFERRED
-from app.trees import sql
+from app.trees import shape, sql
 from app.trees.schemas import TreeUpsert
 from bench.corpus import Corpus
 from bench.database import bench_database
@@ -88,7 +88,7 @@ async def measure(dsn: str, nodes: int, repeats: int) -> dict[str, list[float]]:
     rng = random.Random(11)
     payload = {"nodes": [course_of(Corpus.load(), nodes, rng)]}
     tree = TreeUpsert.model_validate_json(json.dumps(payload))
-    plan = sql.plan_upsert(tree.nodes, {})
+    plan = shape.plan_upsert(tree.nodes, {})
     conn = await asyncpg.connect(dsn)
     try:
         mind = await conn.fetchval(

@@ -42,11 +42,14 @@ from app.http.problems import (
     InvalidParent,
     InvalidReference,
     InvalidStatusTransition,
+    InvalidTree,
     NotFound,
     ReadOnly,
     sqlstate_of,
 )
 from app.projects.service import insert_under_project
+from app.trees import shape
+from app.trees import sql as trees_sql
 
 contents = cast(Table, Content.__table__)
 content_minds = cast(Table, ContentMind.__table__)
@@ -81,41 +84,60 @@ require_content = ROWS.require
 refused_write = ROWS.refusal
 
 
-async def check_parent(
+async def check_placement(
     conn: AsyncConnection,
-    parent_id: uuid.UUID,
     project_id: uuid.UUID | None,
+    parent_id: uuid.UUID | None,
+    content_type: str,
     *,
-    child_id: uuid.UUID | None = None,
+    node_id: uuid.UUID | None = None,
+    moved: bool = True,
+    retyped: bool = False,
+    parent_field: str = "parent_content_id",
+    type_field: str | None = "content_type",
 ) -> None:
-    """The parent must be a live content of the same project, and (for an
-    existing content) not one of its own descendants."""
-    row = (
-        await conn.execute(select(contents.c.project_id).where(contents.c.id == parent_id, _ALIVE))
-    ).first()
-    if row is None:
-        raise InvalidParent(f"parent content {parent_id} does not exist")
-    if row.project_id != project_id:
-        raise InvalidParent("the parent belongs to another project")
-    if child_id is not None and await _is_ancestor_or_self(conn, child_id, parent_id):
-        raise Cycle("the new parent is the content itself or one of its descendants")
+    """Where a content lands (under `parent_id`, None for a root) the tree's
+    rules hold, as on the tree PUT: the parent is a live content of the same
+    project, not the content itself or one of its descendants, may hold its
+    type; a `moved` content's subtree stays within the depth limit; a
+    `retyped` one may still hold its children. One statement."""
+    result = await conn.exec_driver_sql(trees_sql.PLACEMENT, (parent_id, node_id))
+    row = result.mappings().one()
+    if parent_id is not None:
+        if row["parent_type"] is None:
+            raise InvalidParent(f"parent content {parent_id} does not exist")
+        if row["parent_project_id"] != project_id:
+            raise InvalidParent("the parent belongs to another project")
+        if row["cycle"]:
+            raise Cycle("the new parent is the content itself or one of its descendants")
+    found = shape.misplacements(
+        shape.Placement(
+            content_type, row["parent_type"],
+            depth=(row["parent_depth"] or 0) + 1 if moved else None, height=row["height"],
+            child_types=frozenset(row["child_types"]) if retyped else frozenset(),
+        )
+    )  # fmt: skip
+    if found:
+        errors = shape.placement_errors(found, parent_field=parent_field, type_field=type_field)
+        raise InvalidTree("the tree would not be valid; nothing was written").with_errors(errors)
 
 
-_ANCESTORS = text(
-    """WITH RECURSIVE up(id, parent_content_id, depth) AS (
-           SELECT id, parent_content_id, 1 FROM contents WHERE id = :start
-           UNION ALL
-           SELECT c.id, c.parent_content_id, up.depth + 1
-           FROM contents c JOIN up ON c.id = up.parent_content_id
-           WHERE up.depth < 64)
-       SELECT EXISTS (SELECT 1 FROM up WHERE id = :candidate)"""
-)
-
-
-async def _is_ancestor_or_self(
-    conn: AsyncConnection, candidate: uuid.UUID, start: uuid.UUID
-) -> bool:
-    return bool(await conn.scalar(_ANCESTORS, {"start": start, "candidate": candidate}))
+async def _check_new_place(
+    conn: AsyncConnection, content_id: uuid.UUID, values: dict[str, Any]
+) -> None:
+    """A patch that moves or retypes a content keeps the tree's rules."""
+    before = await require_content(conn, content_id)
+    moved = "parent_content_id" in values
+    new_type: str = values.get("content_type") or before["content_type"]
+    retyped = new_type != before["content_type"]
+    parent = values["parent_content_id"] if moved else before["parent_content_id"]
+    if not retyped and (parent is None or not moved):
+        return  # the same type in the same place, or a root: no rule to break
+    await check_placement(
+        conn, before["project_id"], parent and uuid.UUID(str(parent)), new_type,
+        node_id=content_id, moved=moved, retyped=retyped,
+        type_field="content_type" if "content_type" in values else None,
+    )  # fmt: skip
 
 
 async def _check_references(conn: AsyncConnection, values: dict[str, Any]) -> None:
@@ -135,7 +157,9 @@ async def _check_references(conn: AsyncConnection, values: dict[str, Any]) -> No
 
 async def create_content(conn: AsyncConnection, data: ContentCreate) -> RowMapping:
     if data.parent_content_id is not None:
-        await check_parent(conn, data.parent_content_id, data.project_id)
+        await check_placement(
+            conn, data.project_id, data.parent_content_id, data.content_type.value
+        )
     values = data.model_dump(mode="json")
     await _check_references(conn, values)
     statement = insert(contents).values(values).returning(*_COLUMNS)
@@ -167,11 +191,8 @@ async def update_content(conn: AsyncConnection, content_id: uuid.UUID, data: Con
     if not values:
         return await require_content(conn, content_id)
     conditions = [contents.c.id == content_id, _ALIVE]
-    if "parent_content_id" in values and values["parent_content_id"] is not None:
-        before = await require_content(conn, content_id)
-        await check_parent(
-            conn, uuid.UUID(values["parent_content_id"]), before["project_id"], child_id=content_id
-        )
+    if values.get("parent_content_id") is not None or "content_type" in values:
+        await _check_new_place(conn, content_id, values)
     await _check_references(conn, values)
     if "metadata" in values:
         values["metadata"] = merge_patch(contents.c.metadata, values["metadata"])

@@ -1,5 +1,5 @@
-"""Content trees: validation, nesting, and their SQL (the statements live in
-`app.trees.sql`)."""
+"""Content trees read and written: the rules are `app.trees.shape`'s, the
+statements `app.trees.sql`'s."""
 
 from __future__ import annotations
 
@@ -11,136 +11,19 @@ from sqlalchemy import RowMapping
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.contents.service import check_parent, content_not_found, refused_write
+from app.contents.service import check_placement, content_not_found, refused_write
 from app.db.rows import Row
 from app.db.tenancy import Reader, fetch
 from app.http.observability import TREE_UPSERT_NODES
 from app.http.problems import Conflict, InvalidTree, NotFound, ReadOnly, sqlstate_of
 from app.projects.service import get_project, project_not_found, require_project
-from app.trees import sql
-from app.trees.schemas import MAX_DEPTH, MAX_NODES, NODE_FIELDS, TreeNodeIn
-
-# Which content types may hold which: the course and book hierarchies.
-# Types not listed here may hold, and sit under, anything.
-ALLOWED_CHILDREN: dict[str, frozenset[str]] = {
-    "course_outline": frozenset({"course_module", "course_lesson"}),
-    "course_module": frozenset({"course_lesson"}),
-    "course_lesson": frozenset(),
-    "book_outline": frozenset({"book_part", "book_chapter"}),
-    "book_part": frozenset({"book_chapter"}),
-    "book_chapter": frozenset(),
-}
-STRUCTURED = frozenset(ALLOWED_CHILDREN)
-
-
-def tree_errors(nodes: Sequence[TreeNodeIn]) -> list[dict[str, Any]]:
-    """Everything wrong with a payload, each with its path, before any write."""
-    errors: list[dict[str, Any]] = []
-    seen: dict[str, list[str | int]] = {}
-    count = 0
-
-    def visit(
-        items: Sequence[TreeNodeIn], parent: TreeNodeIn | None, path: list[str | int], depth: int
-    ) -> None:
-        nonlocal count
-        for index, node in enumerate(items):
-            here = [*path, index]
-            count += 1
-            if depth > MAX_DEPTH:
-                errors.append(_error(here, f"deeper than {MAX_DEPTH} levels", "too_deep"))
-                continue
-            if node.slug in seen:
-                first = ".".join(map(str, seen[node.slug]))
-                errors.append(
-                    _error([*here, "slug"], f"slug {node.slug!r} already used at {first}",
-                           "duplicate_slug")
-                )  # fmt: skip
-            else:
-                seen[node.slug] = here
-            if parent is not None:
-                allowed = ALLOWED_CHILDREN.get(parent.content_type.value)
-                child = node.content_type.value
-                if (allowed is not None and child not in allowed) or (
-                    allowed is None and child in STRUCTURED and parent.content_type in STRUCTURED
-                ):
-                    errors.append(
-                        _error([*here, "content_type"],
-                               f"a {parent.content_type.value} cannot contain a {child}",
-                               "invalid_hierarchy")
-                    )  # fmt: skip
-            visit(node.children, node, [*here, "children"], depth + 1)
-
-    visit(nodes, None, ["body", "nodes"], 1)
-    if count > MAX_NODES:
-        errors.insert(0, _error(["body", "nodes"], f"more than {MAX_NODES} nodes", "too_many"))
-    return errors
-
-
-def _error(loc: list[str | int], msg: str, kind: str) -> dict[str, Any]:
-    return {"loc": loc, "msg": msg, "type": kind}
+from app.trees import shape, sql
+from app.trees.schemas import TreeNodeIn
 
 
 async def _rows(conn: AsyncConnection, statement: str, *args: Any) -> Sequence[RowMapping]:
     result = await conn.exec_driver_sql(statement, args)
     return result.mappings().all()
-
-
-def _sibling_order(node: dict[str, Any]) -> tuple[bool, int, str]:
-    order = node["sequence_order"]
-    return (order is None, order or 0, node["slug"])
-
-
-def nest(
-    rows: Sequence[Any], *, include_body: bool, max_depth: int, root_id: uuid.UUID | None = None
-) -> list[dict[str, Any]]:
-    """Flat rows (`READ_PROJECT_TREE` / `READ_SUBTREE`: the node fields in
-    `NODE_FIELDS` order, then parent_content_id, project_id, content) → nested
-    nodes, siblings in (sequence_order, slug) order.
-
-    Only what hangs from the roots (the project's top-level nodes, or the
-    content `root_id`) down to `max_depth` levels is reached: a node under a
-    deleted (or invisible) parent is not, and neither is one too deep.
-    """
-    by_parent: dict[uuid.UUID | None, list[dict[str, Any]]] = {}
-    roots: list[dict[str, Any]] = []
-    for row in rows:
-        # The row's first values are the node's fields (zip stops there).
-        node = dict(zip(NODE_FIELDS, row.values(), strict=False))
-        node["children"] = []
-        if include_body:
-            node["content"] = row["content"]
-        if root_id is not None and node["id"] == root_id:
-            roots.append(node)
-        parent = row["parent_content_id"]
-        siblings = by_parent.get(parent)
-        if siblings is None:
-            by_parent[parent] = [node]
-        else:
-            siblings.append(node)
-    if root_id is None:
-        roots = by_parent.get(None, [])
-
-    # Siblings sorted, children attached level by level from an explicit
-    # stack: a recursive closure would be a reference cycle (function ↔ its
-    # own cell) holding every node until the garbage collector found it.
-    placed: set[uuid.UUID] = set()
-    pending: list[tuple[list[dict[str, Any]], int]] = [(roots, 1)]
-    while pending:
-        siblings, depth = pending.pop()
-        siblings.sort(key=_sibling_order)
-        placed.update(node["id"] for node in siblings)
-        if depth >= max_depth:
-            continue
-        for node in siblings:
-            children = by_parent.get(node["id"])
-            if children:
-                # Each node once, even if the data held a cycle (the API never
-                # writes one; the schema cannot forbid it).
-                children = [c for c in children if c["id"] not in placed]
-                if children:
-                    node["children"] = children
-                    pending.append((children, depth + 1))
-    return roots
 
 
 async def read_project_tree(
@@ -149,7 +32,7 @@ async def read_project_tree(
     """The project and its nested nodes."""
     project = await require_project(conn, project_id)
     rows = await fetch(conn, sql.READ_PROJECT_TREE, project_id, include_body)
-    return project, nest(rows, include_body=include_body, max_depth=max_depth)
+    return project, shape.nest(rows, include_body=include_body, max_depth=max_depth)
 
 
 async def read_subtree(
@@ -157,7 +40,7 @@ async def read_subtree(
 ) -> tuple[Row, list[dict[str, Any]]]:
     """A content's project and the content, nested with its descendants."""
     rows = await fetch(conn, sql.READ_SUBTREE, content_id, include_body)
-    nodes = nest(rows, include_body=include_body, max_depth=max_depth, root_id=content_id)
+    nodes = shape.nest(rows, include_body=include_body, max_depth=max_depth, root_id=content_id)
     if not nodes:
         raise content_not_found(content_id)
     project = await get_project(conn, rows[0]["project_id"])
@@ -173,7 +56,7 @@ async def upsert_tree(
 ) -> list[uuid.UUID]:
     """Write the whole tree in this transaction: nodes matched by slug keep
     their ids; with `prune`, the project's other contents are soft-deleted."""
-    errors = tree_errors(nodes)
+    errors = shape.tree_errors(nodes)
     if errors:
         raise InvalidTree("the tree is not valid; nothing was written").with_errors(errors)
     locked = await conn.exec_driver_sql(sql.LOCK_PROJECT, (project_id,))
@@ -181,11 +64,11 @@ async def upsert_tree(
         if await get_project(conn, project_id) is None:
             raise project_not_found(project_id)
         raise ReadOnly("you can read this project but not change it")
-    slugs = sql.all_slugs(nodes)
+    slugs = shape.all_slugs(nodes)
     existing = {
         row["slug"]: row["id"] for row in await _rows(conn, sql.EXISTING_SLUGS, project_id, slugs)
     }
-    plan = sql.plan_upsert(nodes, existing)
+    plan = shape.plan_upsert(nodes, existing)
     try:
         await conn.exec_driver_sql(sql.UPSERT_NODES, plan.args(project_id))
     except DBAPIError as exc:
@@ -209,7 +92,10 @@ async def move_content(
         raise await refused_write(conn, content_id)
     node = locked[0]
     if parent_id is not None:
-        await check_parent(conn, parent_id, node["project_id"], child_id=content_id)
+        await check_placement(
+            conn, node["project_id"], parent_id, node["content_type"],
+            node_id=content_id, parent_field="parent_id", type_field=None,
+        )  # fmt: skip
     joined = [
         r["id"] for r in await _rows(conn, sql.SIBLINGS, node["project_id"], parent_id, content_id)
     ]

@@ -4,7 +4,7 @@ the same statements.
 
 A tree upsert is a fixed number of statements whatever the tree's size:
 lock the project, look up existing slugs, one INSERT … ON CONFLICT for every
-node (ids are planned in Python, so parents can be set in the same
+node (ids are planned in Python by `app.trees.shape.plan_upsert`, so parents can be set in the same
 statement), an optional prune, and the read back.
 
 The upsert marks every row it inserts or changes `search_deferred` (up to
@@ -16,14 +16,7 @@ deferred rows all the same (it builds their documents on the fly).
 
 from __future__ import annotations
 
-import json
-import uuid
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
-from decimal import Decimal
-from typing import Any
-
-from app.trees.schemas import NODE_FIELDS, TreeNodeIn
+from app.trees.schemas import NODE_FIELDS
 
 # The caller must be able to write the project: FOR UPDATE applies the UPDATE
 # policy (a persona sees nothing), and serializes concurrent upserts of one tree.
@@ -117,7 +110,7 @@ WHERE c.project_id = (SELECT project_id FROM contents WHERE id = $1 AND deleted_
 # Moving a content: lock it, list the siblings it joins (and leaves), then
 # renumber both lists and reparent it in one UPDATE.
 LOCK_CONTENT = """
-SELECT id, project_id, parent_content_id FROM contents
+SELECT id, project_id, parent_content_id, content_type FROM contents
 WHERE id = $1 AND deleted_at IS NULL FOR UPDATE
 """
 
@@ -135,73 +128,33 @@ FROM unnest($1::uuid[], $2::int2[]) AS n(id, position)
 WHERE c.id = n.id
 """
 
-
-@dataclass
-class UpsertPlan:
-    """Every node flattened, with its id (kept, or new) and its parent's id."""
-
-    ids: list[uuid.UUID] = field(default_factory=list)
-    parent_ids: list[uuid.UUID | None] = field(default_factory=list)
-    slugs: list[str] = field(default_factory=list)
-    titles: list[str] = field(default_factory=list)
-    content_types: list[str] = field(default_factory=list)
-    contents: list[str | None] = field(default_factory=list)
-    sequence_orders: list[int] = field(default_factory=list)
-    fidelity_scores: list[Decimal | None] = field(default_factory=list)
-    file_paths: list[str | None] = field(default_factory=list)
-    metadata: list[str] = field(default_factory=list)
-    ai_generated: list[bool] = field(default_factory=list)
-    keywords: list[str | None] = field(default_factory=list)
-
-    def args(self, project_id: uuid.UUID) -> tuple[Any, ...]:
-        """The parameters of UPSERT_NODES."""
-        return (
-            project_id, self.ids, self.parent_ids, self.slugs, self.titles,
-            self.content_types, self.contents, self.sequence_orders, self.fidelity_scores,
-            self.file_paths, self.metadata, self.ai_generated, self.keywords,
-        )  # fmt: skip
-
-
-def walk(
-    nodes: Sequence[TreeNodeIn], parent: TreeNodeIn | None = None
-) -> Iterator[tuple[TreeNodeIn, TreeNodeIn | None, int]]:
-    """Every node with its parent and its 1-based position among its siblings."""
-    for position, node in enumerate(nodes, start=1):
-        yield node, parent, position
-        yield from walk(node.children, node)
-
-
-def all_slugs(nodes: Sequence[TreeNodeIn]) -> list[str]:
-    return [node.slug for node, _, _ in walk(nodes)]
-
-
-# jsonb parameters as text, as PostgreSQL reads them (not ASCII-escaped).
-_to_json = json.JSONEncoder(ensure_ascii=False).encode
-_EMPTY_OBJECT = "{}"
-
-
-def plan_upsert(nodes: Sequence[TreeNodeIn], existing: dict[str, uuid.UUID]) -> UpsertPlan:
-    """Ids for every node: the existing content's for a known slug (so a
-    re-run updates in place), a new one otherwise."""
-    plan = UpsertPlan()
-    ids: dict[str, uuid.UUID] = {}
-    for node, parent, position in walk(nodes):
-        node_id = existing.get(node.slug) or uuid.uuid4()
-        ids[node.slug] = node_id
-        plan.ids.append(node_id)
-        plan.parent_ids.append(ids[parent.slug] if parent is not None else None)
-        plan.slugs.append(node.slug)
-        plan.titles.append(node.title)
-        plan.content_types.append(node.content_type.value)
-        plan.contents.append(node.content)
-        plan.sequence_orders.append(
-            node.sequence_order if node.sequence_order is not None else position
-        )
-        plan.fidelity_scores.append(node.fidelity_score)
-        plan.file_paths.append(node.file_path)
-        # Up to 5,000 times a request: one encoder, and no encoding of the
-        # usual empty metadata.
-        plan.metadata.append(_to_json(node.metadata) if node.metadata else _EMPTY_OBJECT)
-        plan.ai_generated.append(node.ai_generated)
-        plan.keywords.append(None if node.keywords is None else _to_json(node.keywords))
-    return plan
+# Where a single-node write (create, patch, move) would put a content, for
+# the rules of `app.trees.shape`, in one statement under the caller's row
+# level security (an invisible parent is no parent): the new parent $1 (NULL:
+# a root), live, with its project, type and level; whether the content $2
+# (NULL: a new one) is that parent or one of its ancestors; the content's
+# live subtree's height, itself included; and its live children's types.
+# Both walks stop at 64 levels, so data holding a cycle still answers.
+PLACEMENT = """
+WITH RECURSIVE up(id, parent_content_id, level) AS (
+    SELECT id, parent_content_id, 1 FROM contents WHERE id = $1::uuid
+    UNION ALL
+    SELECT c.id, c.parent_content_id, up.level + 1
+    FROM contents c JOIN up ON c.id = up.parent_content_id
+    WHERE up.level < 64
+), down(id, level) AS (
+    SELECT id, 1 FROM contents WHERE id = $2::uuid
+    UNION ALL
+    SELECT c.id, down.level + 1
+    FROM contents c JOIN down ON c.parent_content_id = down.id
+    WHERE c.deleted_at IS NULL AND down.level < 64
+)
+SELECT p.project_id AS parent_project_id, p.content_type AS parent_type,
+       (SELECT max(level) FROM up) AS parent_depth,
+       EXISTS (SELECT 1 FROM up WHERE id = $2::uuid) AS cycle,
+       coalesce((SELECT max(level) FROM down), 1) AS height,
+       ARRAY(SELECT DISTINCT content_type FROM contents
+             WHERE parent_content_id = $2::uuid AND deleted_at IS NULL) AS child_types
+FROM (SELECT) AS one
+LEFT JOIN contents p ON p.id = $1::uuid AND p.deleted_at IS NULL
+"""

@@ -189,7 +189,8 @@ async def test_reparenting_refuses_cycles_and_other_projects(
     other = await project_of(client, alice, "other-tree")
 
     async def node(slug: str, parent: str | None = None, in_project: str = project) -> str:
-        body = lesson(in_project, slug, content_type="course_module", parent_content_id=parent)
+        # articles may hold anything: only cycles and projects are in question
+        body = lesson(in_project, slug, content_type="article", parent_content_id=parent)
         response = await client.post("/v1/contents", headers=alice.headers, json=body)
         assert response.status_code == 201, response.text
         return str(response.json()["id"])

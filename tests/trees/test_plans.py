@@ -10,6 +10,7 @@ import uuid
 import asyncpg
 import httpx
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db.tenancy import tenant_transaction
@@ -93,3 +94,33 @@ async def test_tree_reads_scan_the_project_index_on_a_fresh_database(
     (root,) = tree.json()["nodes"]
     assert len(root["children"]) == MODULES
     assert all(len(module["children"]) == LESSONS for module in root["children"])
+
+
+@pytest.mark.parametrize("plan_cache_mode", ["force_custom_plan", "force_generic_plan"])
+@pytest.mark.parametrize("statistics", ["none", "stale"])
+async def test_a_placement_check_walks_indexes_on_a_fresh_database(
+    client: httpx.AsyncClient, alice: Creator, engine: AsyncEngine, database: str,
+    plan_cache_mode: str, statistics: str,
+) -> None:  # fmt: skip
+    """Create, patch and move check a node's place (`sql.PLACEMENT`): its
+    walks up the ancestors and down the subtree follow the primary key and
+    the parent index, never a scan of the whole table, whatever the statistics."""
+    project = await new_project(client, alice)
+    dsn = database.replace("postgresql+asyncpg://", "postgresql://", 1)
+    outline = await _seed_before_statistics(dsn, project, statistics)
+
+    async with tenant_transaction(engine, alice.principal, read_only=True) as conn:
+        await conn.exec_driver_sql(f"SET LOCAL plan_cache_mode = {plan_cache_mode}")
+        module = await conn.scalar(
+            text("SELECT id FROM contents WHERE parent_content_id = :o LIMIT 1"), {"o": outline}
+        )
+        result = await conn.exec_driver_sql("EXPLAIN " + sql.PLACEMENT, (outline, module))
+        plan = "\n".join(row[0] for row in result)
+        assert "Seq Scan on contents" not in plan, plan
+        placed = (await conn.exec_driver_sql(sql.PLACEMENT, (outline, module))).mappings().one()
+    assert (placed["parent_type"], placed["parent_depth"], placed["height"]) == (
+        "course_outline",
+        1,
+        2,
+    )
+    assert placed["child_types"] == ["course_lesson"] and not placed["cycle"]

@@ -7,9 +7,12 @@ import json
 import uuid
 from typing import Any
 
+import pytest
+
 from app.trees.schemas import MAX_DEPTH, NODE_FIELDS, TreeNode, TreeNodeIn
-from app.trees.service import nest, tree_errors
-from app.trees.sql import plan_upsert
+from app.trees.shape import nest, plan_upsert, tree_errors
+
+pytestmark = pytest.mark.pure
 
 
 def node(slug: str, content_type: str = "course_lesson", **extra: Any) -> dict[str, Any]:
