@@ -19,7 +19,7 @@ from pydantic import SecretStr
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app import admin, client_cli, migrations
+from app import admin, migrations
 from app.auth import API_ROLES, AUTHENTICATED, mint_token
 from app.db import (
     DatabaseUnavailable,
@@ -32,6 +32,7 @@ from app.db import (
 from app.logs import configure_logging, uvicorn_logging
 from app.problems import is_connection_loss, sqlstate_of
 from app.settings import Settings, get_settings
+from creatoros_client import cli as client_cli
 
 cli = typer.Typer(
     name="creatoros",
@@ -43,8 +44,9 @@ db_cli = typer.Typer(help="The database: schema (Alembic) and security.", no_arg
 cli.add_typer(db_cli, name="db")
 minds_cli = typer.Typer(help="Minds (creators' personas) and their users.", no_args_is_help=True)
 cli.add_typer(minds_cli, name="minds")
-# The scripts' side (issue 8): import course folders, and the client's outbox.
+# The scripts' side: the client's own commands (`creatoros-client`), the same code.
 cli.command("import")(client_cli.import_courses)
+cli.command("export")(client_cli.export_projects)
 cli.add_typer(client_cli.outbox_cli, name="outbox")
 
 T = TypeVar("T")
