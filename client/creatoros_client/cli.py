@@ -428,16 +428,17 @@ def outbox_status(
     for path in paths:
         if path != outbox and not path.is_file():
             continue
-        store = OutboxStore(path)
-        entries = store.entries()
-        mine = [e for e in entries if account is None or e.account == account]
+        entries = OutboxStore(path).entries()
+        mine = [e for e in entries if (e.account == account if account else e.api is not None)]
+        unclaimed = [e for e in entries if e.api is None]
         report.append({
             "outbox": str(path),
             "legacy": path == legacy and outbox is None,
             "pending": len(mine),
-            "others": sum(1 for e in entries if e.api is not None and e not in mine),
-            "no_account": sum(1 for e in entries if e.api is None and e not in mine),
+            "others": len(entries) - len(mine) - len(unclaimed),
+            "no_account": len(unclaimed),
             "entries": [_entry_json(e) for e in mine],
+            "no_account_entries": [_entry_json(e) for e in unclaimed],
         })  # fmt: skip
     pending = sum(r["pending"] for r in report)
     if as_json:
@@ -445,6 +446,7 @@ def outbox_status(
             "outbox": report[0]["outbox"] if len(report) == 1 else None,
             "account": {"api": account.api, "subject": account.subject} if account else None,
             "pending": pending,
+            "no_account": sum(r["no_account"] for r in report),
             "entries": [e for r in report for e in r["entries"]],
             "outboxes": report,
         }, indent=2))  # fmt: skip
@@ -452,18 +454,20 @@ def outbox_status(
     where = report[0]["outbox"] if len(report) == 1 else f"{len(report)} outboxes"
     typer.echo(f"{pending} pending in {where}" + (f" for {account}" if account else ""))
     for r in report:
-        if len(report) > 1 and (r["pending"] or r["others"] or r["no_account"]):
-            typer.echo(f"{r['outbox']}:" + (" (from before outboxes were per account)"
-                                             if r["legacy"] else ""))  # fmt: skip
+        if len(report) > 1 or r["legacy"]:
+            note = " (from before outboxes were per account)" if r["legacy"] else ""
+            typer.echo(f"{r['outbox']}:{note}")
         for e in r["entries"]:
-            whose = f"{e['subject'] or 'no subject'} at {e['api']}" if e["api"] else "no account"
+            whose = f"{e['subject'] or 'no subject'} at {e['api']}"
             typer.echo(f"  #{e['id']} {e['summary']} ({whose}; attempts: {e['attempts']};"
                        f" last error: {e['last_error']})")  # fmt: skip
         if r["others"]:
             typer.echo(f"  {r['others']} more for other accounts")
+        for e in r["no_account_entries"]:
+            typer.echo(f"  #{e['id']} {e['summary']} (no account; attempts: {e['attempts']})")
         if r["no_account"]:
             typer.echo(f"  {r['no_account']} of no account: `outbox flush --claim-legacy`"
-                       " delivers them with a token")  # fmt: skip
+                       " delivers them with that token")  # fmt: skip
 
 
 @outbox_cli.command("flush")
