@@ -180,3 +180,25 @@ def test_an_explicit_file_from_an_older_client_is_migrated_in_place(tmp_path: Pa
     store.add("request", "new", {}, "down")
     assert [e.account for e in OutboxStore(path).entries()] == [None, account]
     assert store.claim_legacy() == 1 and store.pending() == 2
+
+
+def test_a_refused_token_is_not_queued_behind_its_accounts_entries(
+    live: LiveServer, alice: Creator, courses: Path, tmp_path: Path
+) -> None:
+    """alice's entries wait; a token with her subject but a bad signature
+    (expired, say) is refused: the import stops with the hint, nothing is
+    queued behind them, and her entry still waits for a good token."""
+    outbox = ["--outbox", str(tmp_path / "o.sqlite3")]
+    live.stop()
+    code, out = run("import", str(courses / "claude-code"), "--api", live.url,
+                    "--token", alice.token, "--retry-budget", "0.5", *outbox)  # fmt: skip
+    assert code == 0 and "queued: claude-code" in out, out
+    live.start()
+    forged = jwt({"sub": str(alice.user_id), "role": "authenticated"})
+    code, out = run("import", str(courses / "prompt-engineer"), "--api", live.url,
+                    "--token", forged, *outbox)  # fmt: skip
+    assert code == 1, out
+    assert "refused: prompt-engineer: 401" in out and "creatoros token --user" in out
+    assert OutboxStore(tmp_path / "o.sqlite3").pending() == 1
+    code, out = run("outbox", "flush", "--api", live.url, "--token", alice.token, *outbox)
+    assert code == 0 and "delivered: save course claude-code" in out, out

@@ -291,3 +291,36 @@ def test_a_terminal_gets_a_progress_bar_instead_of_lines(
     assert "━" in result.output  # the bar
     assert "prompt-engineer: saved" not in result.output  # no plain lines
     assert "prompt-engineer" in result.output.split("import")[-1]  # the summary table
+
+
+def test_a_program_folder_imports_each_track(
+    live: LiveServer,
+    alice: Creator,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each plan the reader gives for a path is a course of the batch, named
+    `program/track`. (The reader's track detection is its own tests'
+    business: here it is stood in for, so the CLI's side is tested with any
+    reader.)"""
+    program = tmp_path / "programa"
+    shutil.copytree(FIXTURES / "prompt-engineer", program / "trilha-1-prompts")
+    shutil.copytree(FIXTURES / "github-essencial", program / "trilha-2-github")
+    (program / "MANUAL.md").write_text("# Programa\n")
+    real = client_cli.read_courses
+
+    def tracks(folder: Path):  # type: ignore[no-untyped-def]
+        if folder == program:
+            return [plan for track in sorted(program.glob("trilha-*")) for plan in real(track)]
+        return real(folder)
+
+    monkeypatch.setattr(client_cli, "read_courses", tracks)
+    code, out = run("import", str(program), "--api", live.url, "--token", alice.token,
+                    "--outbox", str(tmp_path / "o.db"), "--json")  # fmt: skip
+    assert code == 0, out
+    courses = json.loads(out)["courses"]
+    assert [c["course"] for c in courses] == [
+        "programa/trilha-1-prompts",
+        "programa/trilha-2-github",
+    ]
+    assert [c["status"] for c in courses] == ["saved", "saved"]
