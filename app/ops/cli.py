@@ -19,7 +19,6 @@ from pydantic import SecretStr
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app import client_cli
 from app.auth import API_ROLES, AUTHENTICATED, mint_token, principal_for
 from app.db import migrations
 from app.db.engine import (
@@ -34,6 +33,7 @@ from app.http.logs import configure_logging, uvicorn_logging
 from app.http.problems import is_connection_loss, sqlstate_of
 from app.ops import admin
 from app.settings import Settings, get_settings
+from creatoros_client import cli as client_cli
 
 cli = typer.Typer(
     name="creatoros",
@@ -45,8 +45,9 @@ db_cli = typer.Typer(help="The database: schema (Alembic) and security.", no_arg
 cli.add_typer(db_cli, name="db")
 minds_cli = typer.Typer(help="Minds (creators' personas) and their users.", no_args_is_help=True)
 cli.add_typer(minds_cli, name="minds")
-# The scripts' side (issue 8): import course folders, and the client's outbox.
+# The scripts' side: the client's own commands (`creatoros-client`), the same code.
 cli.command("import")(client_cli.import_courses)
+cli.command("export")(client_cli.export_projects)
 cli.add_typer(client_cli.outbox_cli, name="outbox")
 
 T = TypeVar("T")

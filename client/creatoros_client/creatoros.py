@@ -22,17 +22,27 @@ from pydantic import BaseModel
 
 from creatoros_client._core import (
     IDEMPOTENCY_HEADER,
+    ApiError,
     Call,
     CreatorOSError,
     Flow,
     RetryPolicy,
     TokenSource,
+    current_token,
     is_transient,
     new_idempotency_key,
 )
 from creatoros_client.client import AsyncClient, Client
 from creatoros_client.course import CoursePlan, read_course
-from creatoros_client.outbox import Entry, FlushResult, OutboxStore
+from creatoros_client.models import Problem
+from creatoros_client.outbox import (
+    Account,
+    Entry,
+    FlushResult,
+    OutboxStore,
+    default_path,
+    legacy_path,
+)
 from creatoros_client.persist import SaveResult, save_course_flow
 
 T = TypeVar("T")
@@ -72,12 +82,22 @@ def _entry_flow(entry: Entry) -> Flow[Any]:
 
 
 def flush_flow(store: OutboxStore) -> Flow[FlushResult]:
-    """Deliver the queued entries oldest first; stop at the first failure.
-    Entries queued while it runs (by this or another process) are delivered
-    too: it stops when the outbox is empty."""
+    """Deliver the store's account's entries oldest first; stop at the first
+    failure. Entries queued while it runs (by this or another process) are
+    delivered too: it stops when the account has none left. Other accounts'
+    entries, and those of no account, are left untouched and counted."""
+
+    def done(delivered: list[str], **failure: Any) -> FlushResult:
+        pending, others, legacy = store.counts()
+        if store.account is None:
+            others = legacy = 0  # an account-less store delivers every entry
+        return FlushResult(
+            delivered=delivered, pending=pending, others=others, legacy=legacy, **failure
+        )
+
     with store.flushing() as mine:
         if not mine:
-            return FlushResult(delivered=[], pending=store.pending(), busy=True, error=BUSY)
+            return done([], busy=True, error=BUSY)
         delivered: list[str] = []
         while entries := store.entries():
             for entry in entries:
@@ -85,18 +105,21 @@ def flush_flow(store: OutboxStore) -> Flow[FlushResult]:
                     yield from _entry_flow(entry)
                 except CreatorOSError as exc:
                     store.failed(entry.id, str(exc))
-                    return FlushResult(
-                        delivered=delivered,
-                        pending=store.pending(),
-                        failed=entry.summary,
-                        error=str(exc),
-                    )
+                    status = exc.status if isinstance(exc, ApiError) else None
+                    return done(delivered, failed=entry.summary, error=str(exc), status=status)
                 store.remove(entry.id)
                 delivered.append(entry.summary)
-        return FlushResult(delivered=delivered, pending=0)
+        return done(delivered)
 
 
 BUSY = "another process is flushing this outbox; it delivers what is queued"
+
+
+class ApiUnauthorized(ApiError):
+    """A queued entry was refused with 401 while flushing before a new write."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(401, Problem(title="Unauthorized", status=401, detail=message))
 
 
 def _queueing(
@@ -116,6 +139,11 @@ def _queueing(
         return (yield from flow)
     if store.pending():
         flushed = yield from flush_flow(store)
+        if flushed.status == 401:
+            # The token is refused: this write would be too. Say so now
+            # rather than queue it behind an entry that cannot go either.
+            flow.close()
+            raise ApiUnauthorized(flushed.error or "401 Unauthorized")
         if not flushed.ok:
             flow.close()
             reason = f"behind {flushed.pending} queued: {flushed.error}"
@@ -162,16 +190,45 @@ def _write_flow(store: OutboxStore | None, method: str, path: str, json: Any) ->
     return (yield from _queueing(store, "request", f"{method} {path}", payload, done(), queued))
 
 
-def _store(outbox: OutboxPath) -> OutboxStore | None:
-    return None if outbox is False else OutboxStore(outbox)
-
-
 class Outbox:
-    """`client.outbox`: what waits, and delivering it."""
+    """`client.outbox`: what waits for this client's account, and delivering
+    it. The store is opened on first use: the account is the client's base
+    URL and its token's subject (a token callable is called once for it)."""
 
-    def __init__(self, store: OutboxStore | None, run: Callable[[Flow[FlushResult]], Any]) -> None:
-        self.store = store
+    def __init__(
+        self,
+        path: OutboxPath,
+        base_url: str,
+        token: TokenSource,
+        run: Callable[[Flow[FlushResult]], Any],
+    ) -> None:
+        self._path = path
+        self._base_url = base_url
+        self._token = token
+        self._store: OutboxStore | None = None
         self._run = run
+
+    @property
+    def account(self) -> Account:
+        return Account.of(self._base_url, current_token(self._token))
+
+    @property
+    def store(self) -> OutboxStore | None:
+        if self._path is False:
+            return None
+        if self._store is None:
+            self._store = OutboxStore(self._path, account=self.account)
+        return self._store
+
+    def legacy_store(self) -> OutboxStore | None:
+        """The former single default outbox (entries of no account), when
+        this client uses the default location and that file exists."""
+        if self._path is not None or os.environ.get("CREATOROS_OUTBOX") or self.store is None:
+            return None
+        path = legacy_path()
+        if not path.is_file() or path.resolve() == default_path(self.account).resolve():
+            return None
+        return OutboxStore(path)
 
     def pending(self) -> int:
         return self.store.pending() if self.store else 0
@@ -179,17 +236,38 @@ class Outbox:
     def entries(self) -> list[Entry]:
         return self.store.entries() if self.store else []
 
+    def legacy(self) -> int:
+        """Entries that belong to no account: in this file, and in the former
+        default file (when this client uses the default location)."""
+        if self.store is None:
+            return 0
+        old = self.legacy_store()
+        return self.store.counts()[2] + (old.counts()[2] if old else 0)
+
+    def claim_legacy(self) -> int:
+        """Make the entries of no account this account's (moving those of the
+        former default file here); the next flush delivers them."""
+        if self.store is None:
+            return 0
+        return self.store.claim_legacy(self.legacy_store())
+
+    def _flushed(self, result: FlushResult) -> FlushResult:
+        old = self.legacy_store()
+        if old is not None:
+            result.legacy += old.counts()[2]
+        return result
+
     def flush(self) -> FlushResult:
         if self.store is None:
             return FlushResult(delivered=[], pending=0)
-        return self._run(flush_flow(self.store))  # type: ignore[no-any-return]
+        return self._flushed(self._run(flush_flow(self.store)))
 
 
 class AsyncOutbox(Outbox):
     async def flush(self) -> FlushResult:  # type: ignore[override]
         if self.store is None:
             return FlushResult(delivered=[], pending=0)
-        return await self._run(flush_flow(self.store))  # type: ignore[no-any-return]
+        return self._flushed(await self._run(flush_flow(self.store)))
 
 
 class CreatorOS(Client):
@@ -207,7 +285,7 @@ class CreatorOS(Client):
         http: httpx.Client | None = None,
     ) -> None:
         super().__init__(base_url, token=token, retry=retry, http=http)
-        self.outbox = Outbox(_store(outbox), self.run)
+        self.outbox = Outbox(outbox, self.base_url, token, self.run)
 
     def save_course(
         self, folder: str | os.PathLike[str], *, prune: bool = False, dry_run: bool = False
@@ -238,7 +316,7 @@ class AsyncCreatorOS(AsyncClient):
         http: httpx.AsyncClient | None = None,
     ) -> None:
         super().__init__(base_url, token=token, retry=retry, http=http)
-        self.outbox = AsyncOutbox(_store(outbox), self.run)
+        self.outbox = AsyncOutbox(outbox, self.base_url, token, self.run)
 
     async def save_course(
         self, folder: str | os.PathLike[str], *, prune: bool = False, dry_run: bool = False

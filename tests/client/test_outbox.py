@@ -19,7 +19,7 @@ import creatoros_client.creatoros as flows
 from app.auth import SERVICE
 from app.db.tenancy import tenant_transaction
 from creatoros_client import CreatorOS, RetryPolicy, read_course
-from creatoros_client.outbox import Entry, OutboxStore
+from creatoros_client.outbox import Account, Entry, OutboxStore
 from tests.client.conftest import COURSES, LiveServer
 from tests.conftest import Creator
 
@@ -140,12 +140,19 @@ def test_the_default_retry_budget_queues_within_30_seconds() -> None:
     assert policy.attempts >= 2
 
 
-def test_the_outbox_defaults_to_the_user_data_directory(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_the_outbox_defaults_to_one_file_per_account(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     monkeypatch.delenv("CREATOROS_OUTBOX", raising=False)
-    store = OutboxStore()
-    assert store.path == tmp_path / "data" / "creatoros" / "outbox.sqlite3"
+    account = Account("http://127.0.0.1:8000", "user-1")
+    store = OutboxStore(account=account)
+    assert store.path == tmp_path / "data" / "creatoros" / "outboxes" / f"{account.key}.sqlite3"
     assert store.pending() == 0
+    api = CreatorOS("http://127.0.0.1:8000/", token=None)
+    assert api.outbox.store is not None and api.outbox.store.account == Account(account.api)
+    # No account: the former single file (which older clients wrote).
+    assert OutboxStore().path == tmp_path / "data" / "creatoros" / "outbox.sqlite3"
+    monkeypatch.setenv("CREATOROS_OUTBOX", str(tmp_path / "mine.sqlite3"))
+    assert OutboxStore(account=account).path == tmp_path / "mine.sqlite3"
 
 
 HOLD_LOCK = """

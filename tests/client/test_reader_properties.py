@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from app.projects.schemas import ProjectUpsert as ServerProjectUpsert
 from app.research.schemas import MarketResearchCreate
 from app.trees.schemas import TreeUpsert
-from app.trees.service import tree_errors
+from app.trees.shape import tree_errors
 from creatoros_client import EmptyCourseFolder, read_courses
 from creatoros_client._text import MAX_FILE_BYTES
 from creatoros_client.course import CoursePlan, walk
