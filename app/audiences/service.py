@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, cast
 
-from sqlalchemy import RowMapping, Table
+from sqlalchemy import Table
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -23,7 +23,7 @@ audiences = cast(Table, AudienceProfile.__table__)
 ROWS = TableRows(audiences, "audience", "you can read this audience but not change it")
 
 
-async def create_audience(conn: AsyncConnection, data: AudienceCreate) -> RowMapping:
+async def create_audience(conn: AsyncConnection, data: AudienceCreate) -> Row:
     row = await ROWS.insert_owned(conn, data.model_dump(mode="json"))
     if row["owner_mind_id"] is None:
         # service_role bypasses RLS, so its insert succeeds with no owner: an

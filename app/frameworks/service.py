@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, cast
 
-from sqlalchemy import RowMapping, Table
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.models import ContentFramework
@@ -21,7 +21,7 @@ frameworks = cast(Table, ContentFramework.__table__)
 ROWS = TableRows(frameworks, "framework", "global frameworks are managed by service_role")
 
 
-async def create_framework(conn: AsyncConnection, data: FrameworkCreate) -> RowMapping:
+async def create_framework(conn: AsyncConnection, data: FrameworkCreate) -> Row:
     # service_role bypasses RLS: its frameworks get no owner, i.e. are global.
     return await ROWS.insert_owned(conn, data.model_dump(mode="json"))
 

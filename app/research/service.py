@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, cast
 
-from sqlalchemy import RowMapping, Table, insert
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.models import MarketResearch
@@ -25,10 +25,8 @@ ROWS = TableRows(research, "market research", "you can read this market research
 
 async def create_research(
     conn: AsyncConnection, project_id: uuid.UUID, data: MarketResearchCreate
-) -> RowMapping:
-    values = {**data.model_dump(mode="json"), "project_id": project_id}
-    statement = insert(research).values(**values).returning(*research.c)
-    return (await insert_under_project(conn, project_id, statement)).mappings().one()
+) -> Row:
+    return await insert_under_project(conn, project_id, ROWS, data.model_dump(mode="json"))
 
 
 require_research = ROWS.require
