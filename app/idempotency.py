@@ -117,6 +117,14 @@ class Idempotency:
         return model
 
 
+async def created(model: M, location: str, response: Response, idempotency: Idempotency) -> M:
+    """A creating POST's answer (201): `Location` names the new resource, and
+    the answer, `Location` included, is recorded under the request's
+    `Idempotency-Key` (if any), so that a repeat replays both."""
+    response.headers["Location"] = location
+    return await idempotency.record(model, response, 201)
+
+
 async def idempotency(
     request: Request,
     conn: TenantSession,

@@ -10,7 +10,7 @@ from app.http.bodies import JsonBodyRoute
 from app.http.ids import AudienceId
 from app.http.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 from app.http.problems import problem_responses
-from app.idempotency import IdempotencyKey
+from app.idempotency import IdempotencyKey, created
 
 router = APIRouter(
     route_class=JsonBodyRoute,
@@ -36,8 +36,9 @@ async def create_audience(
 ) -> Audience:
     """Create an audience owned by the caller's mind. Slugs are unique per owner."""
     row = await service.create_audience(conn, body)
-    response.headers["Location"] = f"/v1/audiences/{row['id']}"
-    return await idempotency.record(Audience.model_validate(row), response, 201)
+    return await created(
+        Audience.model_validate(row), f"/v1/audiences/{row['id']}", response, idempotency
+    )
 
 
 @router.get("", summary="List audiences", operation_id="listAudiences")

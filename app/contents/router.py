@@ -23,7 +23,7 @@ from app.http.ids import ContentId, MindId
 from app.http.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 from app.http.problems import problem_responses
 from app.http.schemas import rows_response
-from app.idempotency import IdempotencyKey
+from app.idempotency import IdempotencyKey, created
 
 router = APIRouter(
     route_class=JsonBodyRoute,
@@ -50,8 +50,9 @@ async def create_content(
     """Add a content (a draft) to one of the caller's projects. Slugs are unique per
     project; the parent, if any, must be a content of the same project."""
     row = await service.create_content(conn, body)
-    response.headers["Location"] = f"/v1/contents/{row['id']}"
-    return await idempotency.record(Content.model_validate(row), response, 201)
+    return await created(
+        Content.model_validate(row), f"/v1/contents/{row['id']}", response, idempotency
+    )
 
 
 @router.get(

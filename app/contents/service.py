@@ -78,15 +78,8 @@ async def create_content(conn: AsyncConnection, data: ContentCreate) -> Row:
         raise
 
 
-async def list_contents(
-    conn: Reader,
-    *,
-    filters: dict[str, Any],
-    limit: int,
-    cursor: str | None,
-) -> tuple[list[Row], str | None]:
-    """A page of contents; `filters` are columns, and `tag` (a tag name)."""
-    return await ROWS.page(conn, filters=filters, limit=limit, cursor=cursor)
+# A page of contents; `filters` are columns, and `tag` (a tag name).
+list_contents = ROWS.page
 
 
 async def update_content(conn: AsyncConnection, content_id: uuid.UUID, data: ContentUpdate) -> Row:

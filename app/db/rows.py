@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import (
     ColumnElement,
     Table,
@@ -357,6 +358,10 @@ class TableRows:
         if row is None:
             raise await self.refusal(conn, row_id)
         return row
+
+    async def patch(self, conn: Reader, row_id: uuid.UUID, data: BaseModel) -> Row:
+        """`update` with the fields a PATCH body sent (as JSON values)."""
+        return await self.update(conn, row_id, data.model_dump(mode="json", exclude_unset=True))
 
     async def delete(self, conn: Reader, row_id: uuid.UUID) -> None:
         if await fetchrow(conn, *self.delete_sql.bind({"row_id": row_id})) is None:

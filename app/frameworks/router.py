@@ -10,7 +10,7 @@ from app.http.bodies import JsonBodyRoute
 from app.http.ids import FrameworkId
 from app.http.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 from app.http.problems import problem_responses
-from app.idempotency import IdempotencyKey
+from app.idempotency import IdempotencyKey, created
 
 router = APIRouter(
     route_class=JsonBodyRoute,
@@ -37,8 +37,9 @@ async def create_framework(
     """Create a framework owned by the caller's mind. Slugs are unique per
     owner, so a creator may shadow a global framework's slug with their own."""
     row = await service.create_framework(conn, body)
-    response.headers["Location"] = f"/v1/frameworks/{row['id']}"
-    return await idempotency.record(Framework.model_validate(row), response, 201)
+    return await created(
+        Framework.model_validate(row), f"/v1/frameworks/{row['id']}", response, idempotency
+    )
 
 
 @router.get("", summary="List frameworks", operation_id="listFrameworks")

@@ -11,7 +11,7 @@ from app.http.ids import ProjectId
 from app.http.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 from app.http.problems import problem_responses
 from app.http.schemas import SLUG_PATTERN
-from app.idempotency import IdempotencyKey
+from app.idempotency import IdempotencyKey, created
 from app.projects import service
 from app.projects.schemas import (
     Project,
@@ -46,8 +46,9 @@ async def create_project(
 ) -> Project:
     """Create a project owned by the caller's mind. Slugs are unique per creator."""
     row = await service.create_project(conn, body)
-    response.headers["Location"] = f"/v1/projects/{row['id']}"
-    return await idempotency.record(Project.model_validate(row), response, 201)
+    return await created(
+        Project.model_validate(row), f"/v1/projects/{row['id']}", response, idempotency
+    )
 
 
 @router.put(

@@ -10,7 +10,6 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.rows import Row, TableRows, fetchrow, no_mind, require_visible
-from app.db.tenancy import Reader
 from app.http.problems import sqlstate_of
 from app.projects import sql
 from app.projects.schemas import ProjectCreate, ProjectUpdate, ProjectUpsert
@@ -71,12 +70,7 @@ async def upsert_project(conn: AsyncConnection, slug: str, data: ProjectUpsert) 
 
 get_project = ROWS.get
 require_project = ROWS.require
-
-
-async def list_projects(
-    conn: Reader, *, filters: dict[str, Any], limit: int, cursor: str | None
-) -> tuple[list[Row], str | None]:
-    return await ROWS.page(conn, filters=filters, limit=limit, cursor=cursor)
+list_projects = ROWS.page
 
 
 async def update_project(conn: AsyncConnection, project_id: uuid.UUID, data: ProjectUpdate) -> Row:
@@ -86,6 +80,5 @@ async def update_project(conn: AsyncConnection, project_id: uuid.UUID, data: Pro
     return await ROWS.update(conn, project_id, values)
 
 
-async def delete_project(conn: AsyncConnection, project_id: uuid.UUID) -> None:
-    """Deletes its market research too; its contents stay, detached."""
-    await ROWS.delete(conn, project_id)
+# Deletes its market research too; its contents stay, detached.
+delete_project = ROWS.delete

@@ -8,7 +8,7 @@ from app.http.bodies import JsonBodyRoute
 from app.http.ids import ProjectId, ResearchId
 from app.http.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 from app.http.problems import problem_responses
-from app.idempotency import IdempotencyKey
+from app.idempotency import IdempotencyKey, created
 from app.research import service
 from app.research.schemas import (
     MarketResearch,
@@ -45,8 +45,12 @@ async def create_market_research(
     """Add a report to one of the caller's projects. Its persona may read the
     project's reports but not add to them (403)."""
     row = await service.create_research(conn, project_id, body)
-    response.headers["Location"] = f"/v1/market-research/{row['id']}"
-    return await idempotency.record(MarketResearch.model_validate(row), response, 201)
+    return await created(
+        MarketResearch.model_validate(row),
+        f"/v1/market-research/{row['id']}",
+        response,
+        idempotency,
+    )
 
 
 @router.get(

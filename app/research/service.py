@@ -14,7 +14,7 @@ from app.db.models import MarketResearch
 from app.db.rows import Row, TableRows
 from app.db.tenancy import Reader
 from app.projects.service import insert_under_project, require_project
-from app.research.schemas import MarketResearchCreate, MarketResearchUpdate
+from app.research.schemas import MarketResearchCreate
 
 research = cast(Table, MarketResearch.__table__)
 
@@ -48,11 +48,5 @@ async def list_research(
     )
 
 
-async def update_research(
-    conn: AsyncConnection, research_id: uuid.UUID, data: MarketResearchUpdate
-) -> Row:
-    return await ROWS.update(conn, research_id, data.model_dump(mode="json", exclude_unset=True))
-
-
-async def delete_research(conn: AsyncConnection, research_id: uuid.UUID) -> None:
-    await ROWS.delete(conn, research_id)
+update_research = ROWS.patch
+delete_research = ROWS.delete
