@@ -2,23 +2,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi import Header, Query, Request, Response
 from starlette.background import BackgroundTask
 
 from app.auth import PUBLIC_READ, AuthenticatedPrincipal, PublicReader
 from app.db.tenancy import ReadSession, TenantSession
-from app.http.bodies import JsonBodyRoute
 from app.http.compression import ETaggedResponse
 from app.http.ids import ContentId, ProjectId
 from app.http.problems import problem_responses
+from app.http.routes import operation, resource_router
 from app.trees import service
 from app.trees.schemas import MAX_DEPTH, ContentTree, MoveRequest, TreeUpsert
 
-router = APIRouter(
-    route_class=JsonBodyRoute,
-    tags=["trees"],
-    responses=problem_responses(400, 401, 403, 413, 422, 503),
-)
+router = resource_router("", "trees")
 
 IncludeBody = Annotated[
     bool, Query(description="Include each node's `content` (the body); off by default.")
@@ -49,11 +45,13 @@ TREE_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 @router.get(
     "/projects/{project_id}/tree",
-    summary="Read a project's content tree",
-    operation_id="getProjectTree",
-    openapi_extra=PUBLIC_READ,
-    response_model=ContentTree,
-    responses=TREE_RESPONSES,
+    **operation(
+        "Read a project's content tree",
+        "getProjectTree",
+        openapi_extra=PUBLIC_READ,
+        response_model=ContentTree,
+        responses=TREE_RESPONSES,
+    ),
 )
 async def get_project_tree(
     project_id: ProjectId,
@@ -66,7 +64,7 @@ async def get_project_tree(
     """The whole course (or book…) in one request: nested nodes, siblings in
     `sequence_order`, deleted ones left out. Send the `ETag` back as
     `If-None-Match` to get a 304 when nothing changed."""
-    answer = await service.project_tree(
+    answer = await service.read_project_tree(
         conn, project_id, include_body=include_body, max_depth=max_depth
     )
     return tree_response(answer, if_none_match=if_none_match)
@@ -74,11 +72,13 @@ async def get_project_tree(
 
 @router.get(
     "/contents/{content_id}/tree",
-    summary="Read a subtree",
-    operation_id="getContentTree",
-    openapi_extra=PUBLIC_READ,
-    response_model=ContentTree,
-    responses=TREE_RESPONSES,
+    **operation(
+        "Read a subtree",
+        "getContentTree",
+        openapi_extra=PUBLIC_READ,
+        response_model=ContentTree,
+        responses=TREE_RESPONSES,
+    ),
 )
 async def get_content_tree(
     content_id: ContentId,
@@ -89,16 +89,21 @@ async def get_content_tree(
     if_none_match: IfNoneMatch = None,
 ) -> Response:
     """A content and its descendants (a module and its lessons, say), with its project."""
-    answer = await service.subtree(conn, content_id, include_body=include_body, max_depth=max_depth)
+    answer = await service.read_subtree(
+        conn, content_id, include_body=include_body, max_depth=max_depth
+    )
     return tree_response(answer, if_none_match=if_none_match)
 
 
 @router.put(
     "/projects/{project_id}/tree",
-    summary="Create or update a whole content tree",
-    operation_id="putProjectTree",
-    response_model=ContentTree,
-    responses=problem_responses(404, 409),
+    **operation(
+        "Create or update a whole content tree",
+        "putProjectTree",
+        404,
+        409,
+        response_model=ContentTree,
+    ),
 )
 async def put_project_tree(
     project_id: ProjectId,
@@ -120,10 +125,7 @@ async def put_project_tree(
 
 @router.post(
     "/contents/{content_id}/move",
-    status_code=status.HTTP_204_NO_CONTENT,
-    summary="Move a content",
-    operation_id="moveContent",
-    responses=problem_responses(404),
+    **operation("Move a content", "moveContent", 404, status_code=204),
 )
 async def move_content(
     content_id: ContentId, body: MoveRequest, conn: TenantSession, _: AuthenticatedPrincipal
