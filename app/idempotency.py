@@ -25,10 +25,9 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, FastAPI, Header, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import bindparam, text
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.db.rows import execute, fetchrow, fetchval
 from app.db.tenancy import TenantSession
 from app.http.problems import IdempotencyKeyInUse, IdempotencyKeyReused
 
@@ -39,27 +38,30 @@ KEPT_HEADERS = ("location",)  # what a replay repeats besides status and body
 
 M = TypeVar("M", bound=BaseModel)
 
-_LOCK = text(
+# The statements, in asyncpg's `$n` style. $1 is always the key.
+_LOCK = (
     "SELECT pg_try_advisory_xact_lock("
-    "hashtextextended(public.idempotency_caller() || '/' || :key, 0))"
+    "hashtextextended(public.idempotency_caller() || '/' || $1, 0))"
 )
-_FIND = text(
+_FIND = (
     "SELECT request_hash, status_code, response_body, response_headers"
     " FROM public.idempotency_keys"
-    " WHERE caller = public.idempotency_caller() AND key = :key"
+    " WHERE caller = public.idempotency_caller() AND key = $1"
     " AND created_at > now() - interval '24 hours'"
 )
 # Expired keys are worth nothing: the caller's go before a new one is taken.
-_PURGE = text(
+_PURGE = (
     "DELETE FROM public.idempotency_keys"
     " WHERE caller = public.idempotency_caller() AND created_at <= now() - interval '24 hours'"
 )
-_RESERVE = text("INSERT INTO public.idempotency_keys (key, request_hash) VALUES (:key, :hash)")
-_RECORD = text(
+# $2 the request's hash.
+_RESERVE = "INSERT INTO public.idempotency_keys (key, request_hash) VALUES ($1, $2)"
+# $2 status, $3 body and $4 headers (JSON text).
+_RECORD = (
     "UPDATE public.idempotency_keys"
-    " SET status_code = :status, response_body = :body, response_headers = :headers"
-    " WHERE caller = public.idempotency_caller() AND key = :key"
-).bindparams(bindparam("body", type_=JSONB), bindparam("headers", type_=JSONB))
+    " SET status_code = $2, response_body = $3::JSONB, response_headers = $4::JSONB"
+    " WHERE caller = public.idempotency_caller() AND key = $1"
+)
 
 
 class IdempotentReplay(Exception):
@@ -109,10 +111,18 @@ class Idempotency:
         if self.conn is not None and self.key is not None:
             headers = {k: v for k, v in response.headers.items() if k.lower() in KEPT_HEADERS}
             body = model.model_dump(mode="json")
-            await self.conn.execute(
-                _RECORD, {"key": self.key, "status": status, "body": body, "headers": headers}
+            await execute(
+                self.conn, _RECORD, self.key, status, json.dumps(body), json.dumps(headers)
             )
         return model
+
+
+async def created(model: M, location: str, response: Response, idempotency: Idempotency) -> M:
+    """A creating POST's answer (201): `Location` names the new resource, and
+    the answer, `Location` included, is recorded under the request's
+    `Idempotency-Key` (if any), so that a repeat replays both."""
+    response.headers["Location"] = location
+    return await idempotency.record(model, response, 201)
 
 
 async def idempotency(
@@ -132,12 +142,12 @@ async def idempotency(
 ) -> Idempotency:
     if key is None:
         return Idempotency(None, None)
-    if not (await conn.execute(_LOCK, {"key": key})).scalar_one():
+    if not await fetchval(conn, _LOCK, key):
         raise IdempotencyKeyInUse(
             f"a request with this {HEADER} is still being processed; retry shortly"
         )
     digest = request_hash(request.method, request.url.path, request.url.query, await request.body())
-    stored = (await conn.execute(_FIND, {"key": key})).mappings().one_or_none()
+    stored = await fetchrow(conn, _FIND, key)
     if stored is not None:
         if stored["request_hash"] != digest:
             raise IdempotencyKeyReused(
@@ -147,8 +157,8 @@ async def idempotency(
             raise IdempotentReplay(
                 stored["status_code"], stored["response_body"], stored["response_headers"]
             )
-    await conn.execute(_PURGE)
-    await conn.execute(_RESERVE, {"key": key, "hash": digest})
+    await execute(conn, _PURGE)
+    await execute(conn, _RESERVE, key, digest)
     return Idempotency(conn, key)
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.auth import SERVICE
+from app.db.rows import fetchval
 from app.db.tenancy import tenant_transaction
 from app.http.problems import PROBLEM_MEDIA_TYPE
 from app.idempotency import _LOCK
@@ -73,7 +74,7 @@ async def test_a_repeat_while_the_first_runs_is_409(
     key = str(uuid.uuid4())
     # The first request, still running: its transaction holds the key's lock.
     async with tenant_transaction(engine, alice.principal, read_only=False) as first:
-        assert (await first.execute(_LOCK, {"key": key})).scalar_one()
+        assert await fetchval(first, _LOCK, key)
         response = await client.post("/v1/projects", headers=keyed(alice, key), json=PROJECT)
         assert response.status_code == 409
         assert response.json()["type"].endswith("idempotency-key-in-use")

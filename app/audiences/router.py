@@ -1,31 +1,22 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import Response
 
 from app.audiences import service
 from app.audiences.schemas import Audience, AudienceCreate, AudienceUpdate, TechnicalLevel
 from app.auth import AuthenticatedPrincipal
 from app.db.tenancy import ReadSession, TenantSession
-from app.http.bodies import JsonBodyRoute
 from app.http.ids import AudienceId
 from app.http.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
-from app.http.problems import problem_responses
-from app.idempotency import IdempotencyKey
+from app.http.routes import model_page, operation, resource_router
+from app.idempotency import IdempotencyKey, created
 
-router = APIRouter(
-    route_class=JsonBodyRoute,
-    prefix="/audiences",
-    tags=["audiences"],
-    responses=problem_responses(400, 401, 403, 413, 422, 503),
-)
+router = resource_router("/audiences", "audiences")
 
 
 @router.post(
     "",
-    status_code=status.HTTP_201_CREATED,
-    summary="Create an audience",
-    operation_id="createAudience",
-    responses=problem_responses(409),
+    **operation("Create an audience", "createAudience", 409, status_code=201),
 )
 async def create_audience(
     body: AudienceCreate,
@@ -36,11 +27,12 @@ async def create_audience(
 ) -> Audience:
     """Create an audience owned by the caller's mind. Slugs are unique per owner."""
     row = await service.create_audience(conn, body)
-    response.headers["Location"] = f"/v1/audiences/{row['id']}"
-    return await idempotency.record(Audience.model_validate(row), response, 201)
+    return await created(
+        Audience.model_validate(row), f"/v1/audiences/{row['id']}", response, idempotency
+    )
 
 
-@router.get("", summary="List audiences", operation_id="listAudiences")
+@router.get("", **operation("List audiences", "listAudiences"))
 async def list_audiences(
     conn: ReadSession,
     _: AuthenticatedPrincipal,
@@ -50,33 +42,25 @@ async def list_audiences(
     slug: str | None = None,
 ) -> Page[Audience]:
     """The caller's own audiences: nobody else's are ever visible."""
-    rows, next_cursor = await service.list_audiences(
-        conn,
-        filters={"technical_level": technical_level, "slug": slug},
-        limit=limit,
-        cursor=cursor,
+    return model_page(
+        Audience,
+        await service.list_audiences(
+            conn,
+            filters={"technical_level": technical_level, "slug": slug},
+            limit=limit,
+            cursor=cursor,
+        ),
     )
-    return Page[Audience](items=[Audience.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
-@router.get(
-    "/{audience_id}",
-    summary="Get an audience",
-    operation_id="getAudience",
-    responses=problem_responses(404),
-)
+@router.get("/{audience_id}", **operation("Get an audience", "getAudience", 404))
 async def get_audience(
     audience_id: AudienceId, conn: ReadSession, _: AuthenticatedPrincipal
 ) -> Audience:
     return Audience.model_validate(await service.require_audience(conn, audience_id))
 
 
-@router.patch(
-    "/{audience_id}",
-    summary="Update an audience",
-    operation_id="updateAudience",
-    responses=problem_responses(404, 409),
-)
+@router.patch("/{audience_id}", **operation("Update an audience", "updateAudience", 404, 409))
 async def update_audience(
     audience_id: AudienceId, body: AudienceUpdate, conn: TenantSession, _: AuthenticatedPrincipal
 ) -> Audience:
@@ -87,10 +71,7 @@ async def update_audience(
 
 @router.delete(
     "/{audience_id}",
-    status_code=status.HTTP_204_NO_CONTENT,
-    summary="Delete an audience",
-    operation_id="deleteAudience",
-    responses=problem_responses(404, 409),
+    **operation("Delete an audience", "deleteAudience", 404, 409, status_code=204),
 )
 async def delete_audience(
     audience_id: AudienceId, conn: TenantSession, _: AuthenticatedPrincipal

@@ -4,16 +4,15 @@ caller: an audience is visible and writable to its owner only."""
 from __future__ import annotations
 
 import uuid
-from typing import Any, cast
+from typing import cast
 
-from sqlalchemy import RowMapping, Table
+from sqlalchemy import Table
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.audiences.schemas import AudienceCreate, AudienceUpdate
+from app.audiences.schemas import AudienceCreate
 from app.db.models import AudienceProfile
 from app.db.rows import Row, TableRows, no_mind
-from app.db.tenancy import Reader
 from app.http.problems import InUse, sqlstate_of
 
 audiences = cast(Table, AudienceProfile.__table__)
@@ -23,7 +22,7 @@ audiences = cast(Table, AudienceProfile.__table__)
 ROWS = TableRows(audiences, "audience", "you can read this audience but not change it")
 
 
-async def create_audience(conn: AsyncConnection, data: AudienceCreate) -> RowMapping:
+async def create_audience(conn: AsyncConnection, data: AudienceCreate) -> Row:
     row = await ROWS.insert_owned(conn, data.model_dump(mode="json"))
     if row["owner_mind_id"] is None:
         # service_role bypasses RLS, so its insert succeeds with no owner: an
@@ -34,18 +33,8 @@ async def create_audience(conn: AsyncConnection, data: AudienceCreate) -> RowMap
 
 
 require_audience = ROWS.require
-
-
-async def list_audiences(
-    conn: Reader, *, filters: dict[str, Any], limit: int, cursor: str | None
-) -> tuple[list[Row], str | None]:
-    return await ROWS.page(conn, filters=filters, limit=limit, cursor=cursor)
-
-
-async def update_audience(
-    conn: AsyncConnection, audience_id: uuid.UUID, data: AudienceUpdate
-) -> Row:
-    return await ROWS.update(conn, audience_id, data.model_dump(mode="json", exclude_unset=True))
+list_audiences = ROWS.page
+update_audience = ROWS.patch
 
 
 async def delete_audience(conn: AsyncConnection, audience_id: uuid.UUID) -> None:

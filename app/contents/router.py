@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import Query, Response
 
 from app.auth import PUBLIC_READ, AuthenticatedPrincipal, PublicReader
 from app.contents import service
@@ -18,27 +18,18 @@ from app.contents.schemas import (
     ContentUpdate,
 )
 from app.db.tenancy import ReadSession, TenantSession
-from app.http.bodies import JsonBodyRoute
 from app.http.ids import ContentId, MindId
 from app.http.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
-from app.http.problems import problem_responses
+from app.http.routes import operation, resource_router
 from app.http.schemas import rows_response
-from app.idempotency import IdempotencyKey
+from app.idempotency import IdempotencyKey, created
 
-router = APIRouter(
-    route_class=JsonBodyRoute,
-    prefix="/contents",
-    tags=["contents"],
-    responses=problem_responses(400, 401, 403, 413, 422, 503),
-)
+router = resource_router("/contents", "contents")
 
 
 @router.post(
     "",
-    status_code=status.HTTP_201_CREATED,
-    summary="Create a content",
-    operation_id="createContent",
-    responses=problem_responses(404, 409),
+    **operation("Create a content", "createContent", 404, 409, status_code=201),
 )
 async def create_content(
     body: ContentCreate,
@@ -50,16 +41,16 @@ async def create_content(
     """Add a content (a draft) to one of the caller's projects. Slugs are unique per
     project; the parent, if any, must be a content of the same project."""
     row = await service.create_content(conn, body)
-    response.headers["Location"] = f"/v1/contents/{row['id']}"
-    return await idempotency.record(Content.model_validate(row), response, 201)
+    return await created(
+        Content.model_validate(row), f"/v1/contents/{row['id']}", response, idempotency
+    )
 
 
 @router.get(
     "",
-    summary="List contents",
-    operation_id="listContents",
-    response_model=Page[Content],
-    openapi_extra=PUBLIC_READ,
+    **operation(
+        "List contents", "listContents", response_model=Page[Content], openapi_extra=PUBLIC_READ
+    ),
 )
 async def list_contents(
     conn: ReadSession,
@@ -94,22 +85,15 @@ async def list_contents(
 
 @router.get(
     "/{content_id}",
-    summary="Get a content",
-    operation_id="getContent",
-    openapi_extra=PUBLIC_READ,
-    response_model=Content,
-    responses=problem_responses(404),
+    **operation(
+        "Get a content", "getContent", 404, openapi_extra=PUBLIC_READ, response_model=Content
+    ),
 )
 async def get_content(content_id: ContentId, conn: ReadSession, _: PublicReader) -> Response:
     return rows_response(await service.require_content(conn, content_id))
 
 
-@router.patch(
-    "/{content_id}",
-    summary="Update a content",
-    operation_id="updateContent",
-    responses=problem_responses(404, 409),
-)
+@router.patch("/{content_id}", **operation("Update a content", "updateContent", 404, 409))
 async def update_content(
     content_id: ContentId, body: ContentUpdate, conn: TenantSession, _: AuthenticatedPrincipal
 ) -> Content:
@@ -121,10 +105,7 @@ async def update_content(
 
 @router.delete(
     "/{content_id}",
-    status_code=status.HTTP_204_NO_CONTENT,
-    summary="Delete a content",
-    operation_id="deleteContent",
-    responses=problem_responses(404),
+    **operation("Delete a content", "deleteContent", 404, status_code=204),
 )
 async def delete_content(
     content_id: ContentId, conn: TenantSession, _: AuthenticatedPrincipal
@@ -134,10 +115,7 @@ async def delete_content(
 
 
 @router.post(
-    "/{content_id}/restore",
-    summary="Restore a deleted content",
-    operation_id="restoreContent",
-    responses=problem_responses(404),
+    "/{content_id}/restore", **operation("Restore a deleted content", "restoreContent", 404)
 )
 async def restore_content(
     content_id: ContentId, conn: TenantSession, _: AuthenticatedPrincipal
@@ -148,10 +126,7 @@ async def restore_content(
 
 @router.get(
     "/{content_id}/minds",
-    summary="List the minds of a content",
-    operation_id="listContentMinds",
-    openapi_extra=PUBLIC_READ,
-    responses=problem_responses(404),
+    **operation("List the minds of a content", "listContentMinds", 404, openapi_extra=PUBLIC_READ),
 )
 async def list_content_minds(
     content_id: ContentId, conn: ReadSession, _: PublicReader
@@ -163,9 +138,7 @@ async def list_content_minds(
 
 @router.put(
     "/{content_id}/minds/{mind_id}",
-    summary="Attribute a content to a mind",
-    operation_id="putContentMind",
-    responses=problem_responses(404),
+    **operation("Attribute a content to a mind", "putContentMind", 404),
 )
 async def put_content_mind(
     content_id: ContentId,
@@ -181,10 +154,12 @@ async def put_content_mind(
 
 @router.delete(
     "/{content_id}/minds/{mind_id}",
-    status_code=status.HTTP_204_NO_CONTENT,
-    summary="Remove a mind from a content",
-    operation_id="deleteContentMind",
-    responses=problem_responses(404),
+    **operation(
+        "Remove a mind from a content",
+        "deleteContentMind",
+        404,
+        status_code=204,
+    ),
 )
 async def delete_content_mind(
     content_id: ContentId, mind_id: MindId, conn: TenantSession, _: AuthenticatedPrincipal
@@ -194,10 +169,7 @@ async def delete_content_mind(
 
 @router.get(
     "/{content_id}/tags",
-    summary="List the tags of a content",
-    operation_id="listContentTags",
-    openapi_extra=PUBLIC_READ,
-    responses=problem_responses(404),
+    **operation("List the tags of a content", "listContentTags", 404, openapi_extra=PUBLIC_READ),
 )
 async def list_content_tags(
     content_id: ContentId, conn: ReadSession, _: PublicReader
@@ -207,12 +179,7 @@ async def list_content_tags(
     )
 
 
-@router.put(
-    "/{content_id}/tags",
-    summary="Set the tags of a content",
-    operation_id="putContentTags",
-    responses=problem_responses(404),
-)
+@router.put("/{content_id}/tags", **operation("Set the tags of a content", "putContentTags", 404))
 async def put_content_tags(
     content_id: ContentId, body: ContentTagsPut, conn: TenantSession, _: AuthenticatedPrincipal
 ) -> ContentTags:

@@ -1,20 +1,26 @@
 """What every resource table's service does the same way: get, list a keyset
-page, update and delete by id. Row level security scopes each statement to
-the caller; a write that matches no row is turned into the right refusal
-(404 when the row is invisible, exactly as if it did not exist; 403 when the
-caller may read it but not change it)."""
+page, insert, update and delete by id, and the statements they run. Row level
+security scopes each statement to the caller; a write that matches no row is
+turned into the right refusal (404 when the row is invisible, exactly as if
+it did not exist; 403 when the caller may read it but not change it).
+
+One statement style: every statement is asyncpg's `$n` SQL, hand-written or
+SQLAlchemy Core compiled once (`Statement`), and runs through the tenant
+door's `fetch` (or `fetchrow`, `fetchval`, `execute` below, which are `fetch`
+with the answer shaped), on either connection type, with no SQLAlchemy
+execution layer on the way."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import (
     ColumnElement,
-    RowMapping,
     Table,
     and_,
     bindparam,
@@ -28,7 +34,6 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.tenancy import Reader, fetch
 from app.http.pagination import decode_cursor, page_of
@@ -41,8 +46,8 @@ from app.http.problems import (
     sqlstate_of,
 )
 
-# A row as services pass it around: by column name (SQLAlchemy's RowMapping,
-# or the dict of an asyncpg Record read on the hot path).
+# A row as services pass it around: by column name (the dict of an asyncpg
+# Record).
 Row = Mapping[Any, Any]
 
 _DIALECT = asyncpg_dialect()
@@ -55,28 +60,114 @@ def compile_sql(statement: Any) -> tuple[str, tuple[str, ...]]:
     return str(compiled), tuple(compiled.positiontup or ())
 
 
-def merge_patch(column: Any, patch: dict[str, Any]) -> Any:
-    """`column = jsonb_merge_patch(column, patch)`: merged in the UPDATE
+class Statement:
+    """A Core statement compiled once to asyncpg's `$n` SQL (the text
+    SQLAlchemy itself would send, casts and all), for the statements whose
+    values need SQLAlchemy's conversion (a jsonb value is sent as its JSON
+    text, `None` as JSON null) or that fix a value themselves (a literal).
+
+    `bind(values)` answers `(sql, *args)`, what `fetch` takes after the
+    connection: `fetch(conn, *STATEMENT.bind(values))`. Each named
+    `bindparam` must have a value in `values`."""
+
+    __slots__ = ("_params", "sql")
+
+    def __init__(self, core: Any) -> None:
+        compiled = core.compile(dialect=_DIALECT)
+        self.sql = str(compiled)
+        params: list[tuple[str, Callable[[Any], Any] | None, bool, Any]] = []
+        for name in compiled.positiontup or ():
+            bind = compiled.binds[name]
+            processor = bind.type.dialect_impl(_DIALECT).bind_processor(_DIALECT)
+            params.append((name, processor, bind.required, bind.value))
+        self._params = tuple(params)
+
+    def bind(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
+        args: list[Any] = [self.sql]
+        for name, processor, required, fixed in self._params:
+            value = values[name] if required else fixed
+            args.append(value if processor is None else processor(value))
+        return tuple(args)
+
+
+class Statements:
+    """Statements of one family by their shape (which columns an UPDATE
+    sets, say), each compiled on its first use and kept: a request never
+    compiles SQL twice."""
+
+    __slots__ = ("_build", "_by_shape")
+
+    def __init__(self, build: Callable[..., Any]) -> None:
+        self._build = build
+        self._by_shape: dict[Any, Statement] = {}
+
+    def __call__(self, *shape: Any) -> Statement:
+        statement = self._by_shape.get(shape)
+        if statement is None:
+            statement = self._by_shape[shape] = Statement(self._build(*shape))
+        return statement
+
+
+# ---- running statements: the door's `fetch`, its answer shaped --------------------------
+
+
+async def fetchrow(conn: Reader, sql: str, *args: Any) -> dict[str, Any] | None:
+    """The statement's first row (as a dict), or None."""
+    rows = await fetch(conn, sql, *args)
+    return dict(rows[0]) if rows else None
+
+
+async def fetchval(conn: Reader, sql: str, *args: Any) -> Any:
+    """The first column of the first row, or None when there is no row."""
+    rows = await fetch(conn, sql, *args)
+    return rows[0][0] if rows else None
+
+
+async def execute(conn: Reader, sql: str, *args: Any) -> None:
+    """A write whose rows (if any) nobody reads."""
+    await fetch(conn, sql, *args)
+
+
+def merge_patch(column: Any, name: str) -> Any:
+    """`column = jsonb_merge_patch(column, $name)`: merged in the UPDATE
     itself, so concurrent patches serialize on the row lock and none is lost
     (the function is migration 0003's)."""
-    return func.jsonb_merge_patch(column, bindparam(None, patch, type_=JSONB))
+    return func.jsonb_merge_patch(column, bindparam(name, type_=JSONB))
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A reference the caller sets (`field`, a column of what they write)
+    must name a row of `table` the caller can read. A foreign key sees every
+    row, whatever RLS says, so without this a creator could point at another
+    creator's row by guessing its id; an invisible row is refused exactly as
+    a missing one (422 naming the field), so its existence is not revealed."""
+
+    table: Table
+    field: str
+    noun: str
+
+    @cached_property
+    def sql(self) -> str:
+        return compile_sql(select(self.table.c.id).where(self.table.c.id == bindparam("id")))[0]
+
+    async def check(self, conn: Reader, values: Mapping[str, Any]) -> None:
+        row_id = values.get(self.field)
+        if row_id is None:
+            return
+        if await fetchrow(conn, self.sql, row_id) is None:
+            raise InvalidReference(f"{self.noun} {row_id} does not exist").with_errors(
+                [{"loc": ["body", self.field], "msg": f"no such {self.noun}",
+                  "type": "invalid_reference"}]
+            )  # fmt: skip
 
 
 async def require_visible(
-    conn: AsyncConnection, table: Table, row_id: uuid.UUID | str | None, *, field: str, noun: str
+    conn: Reader, references: Sequence[Reference], values: Mapping[str, Any]
 ) -> None:
-    """A reference the caller sets (`field`) must name a row the caller can
-    read. A foreign key sees every row, whatever RLS says, so without this a
-    creator could point at another creator's row by guessing its id; an
-    invisible row is refused exactly as a missing one (422 naming the field),
-    so its existence is not revealed."""
-    if row_id is None:
-        return
-    visible = await conn.execute(select(table.c.id).where(table.c.id == row_id))
-    if visible.first() is None:
-        raise InvalidReference(f"{noun} {row_id} does not exist").with_errors(
-            [{"loc": ["body", field], "msg": f"no such {noun}", "type": "invalid_reference"}]
-        )
+    """Every reference set in `values` names a row the caller can read."""
+    for reference in references:
+        await reference.check(conn, values)
 
 
 def no_mind(owned: str) -> NoMind:
@@ -84,6 +175,11 @@ def no_mind(owned: str) -> NoMind:
         f"your user has no mind yet, so it cannot own {owned}; "
         "an admin provisions one with `creatoros minds create`"
     )
+
+
+def bound(table: Table, name: str) -> Any:
+    """A value for column `name`, typed as the column (its conversion and cast)."""
+    return bindparam(name, type_=table.c[name].type)
 
 
 @dataclass(frozen=True)
@@ -99,33 +195,82 @@ class TableRows:
     # List filters that are not a column's equality, by name; each holds a
     # `bindparam` of the same name (contents: `tag`).
     conditions: Mapping[str, ColumnElement[bool]] = field(default_factory=dict)
+    # jsonb columns an update merges into (JSON Merge Patch) instead of replacing.
+    merged: frozenset[str] = frozenset()
     # A page's SQL by its shape (which filters, whether after a cursor):
     # compiled on first use, so a list page costs no SQL compilation.
     _pages: dict[tuple[tuple[str, ...], bool], tuple[str, tuple[str, ...]]] = field(
         default_factory=dict, compare=False, repr=False
     )
 
-    def _this(self, row_id: uuid.UUID) -> list[ColumnElement[bool]]:
-        return [self.table.c.id == row_id, *([self.live] if self.live is not None else [])]
-
     def select(self) -> Any:
         query = select(*self.columns) if self.columns else select(self.table)
         return query if self.live is None else query.where(self.live)
 
-    async def insert_owned(self, conn: AsyncConnection, values: dict[str, Any]) -> RowMapping:
+    def this(self) -> list[ColumnElement[bool]]:
+        """The row `$row_id`, if live."""
+        return [
+            self.table.c.id == bindparam("row_id"),
+            *([self.live] if self.live is not None else []),
+        ]
+
+    @cached_property
+    def returned(self) -> Sequence[ColumnElement[Any]]:
+        """What a write answers: what a read does."""
+        return self.columns or list(self.table.c)
+
+    @cached_property
+    def insert_sql(self) -> Statements:
+        """An INSERT of these columns (names), answering the row."""
+        return Statements(
+            lambda *names: (
+                insert(self.table)
+                .values({name: bound(self.table, name) for name in names})
+                .returning(*self.returned)
+            )
+        )
+
+    @cached_property
+    def update_sql(self) -> Statements:
+        """An UPDATE of the live row `$row_id` setting these columns (names;
+        `merged` ones merged), answering the row."""
+        return Statements(
+            lambda *names: (
+                update(self.table)
+                .where(*self.this())
+                .values(
+                    {
+                        name: merge_patch(self.table.c[name], name)
+                        if name in self.merged
+                        else bound(self.table, name)
+                        for name in names
+                    }
+                )
+                .returning(*self.table.c)
+            )
+        )
+
+    @cached_property
+    def delete_sql(self) -> Statement:
+        return Statement(delete(self.table).where(*self.this()).returning(self.table.c.id))
+
+    async def insert(self, conn: Reader, values: Mapping[str, Any]) -> Row:
+        """Insert a row of these values (by column name); answers it."""
+        row = await fetchrow(conn, *self.insert_sql(*values).bind(values))
+        assert row is not None  # an INSERT … RETURNING answers its row
+        return row
+
+    async def insert_owned(self, conn: Reader, values: Mapping[str, Any]) -> Row:
         """Insert a row whose owner (creator_mind_id, owner_mind_id) the
         database fills from the caller's claims. The only policy such an
         insert can fail is "the owner is me", so a refusal means the caller
         has no mind."""
         try:
-            result = await conn.execute(
-                insert(self.table).values(**values).returning(*self.table.c)
-            )
+            return await self.insert(conn, values)
         except DBAPIError as exc:
             if sqlstate_of(exc) == "42501":
                 raise no_mind(self.plural or f"{self.noun}s") from exc
             raise
-        return result.mappings().one()
 
     def not_found(self, row_id: uuid.UUID) -> NotFound:
         return NotFound(f"{self.noun} {row_id} does not exist")
@@ -141,8 +286,7 @@ class TableRows:
         """The one get-by-id of every resource (reads, and the refusals and
         read-backs of writes): straight on asyncpg, no SQLAlchemy execution
         layer on the way."""
-        rows = await fetch(conn, self.get_sql, row_id)
-        return dict(rows[0]) if rows else None
+        return await fetchrow(conn, self.get_sql, row_id)
 
     async def require(self, conn: Reader, row_id: uuid.UUID) -> Row:
         """`get`, or the resource's 404 (identical for a missing row and one
@@ -199,25 +343,26 @@ class TableRows:
         rows = await fetch(conn, sql, *(values[name] for name in order))
         return page_of([dict(row) for row in rows], limit)
 
-    async def refusal(self, conn: AsyncConnection, row_id: uuid.UUID) -> ProblemError:
+    async def refusal(self, conn: Reader, row_id: uuid.UUID) -> ProblemError:
         if await self.get(conn, row_id) is None:
             return self.not_found(row_id)
         return ReadOnly(self.read_only_detail)
 
-    async def update(self, conn: AsyncConnection, row_id: uuid.UUID, values: dict[str, Any]) -> Row:
+    async def update(self, conn: Reader, row_id: uuid.UUID, values: Mapping[str, Any]) -> Row:
+        """Set these columns of the row (a partial update: the fields sent);
+        nothing to set answers the row as it is."""
         if not values:
             return await self.require(conn, row_id)
-        result = await conn.execute(
-            update(self.table).where(*self._this(row_id)).values(**values).returning(*self.table.c)
-        )
-        row = result.mappings().one_or_none()
+        statement = self.update_sql(*values)
+        row = await fetchrow(conn, *statement.bind({**values, "row_id": row_id}))
         if row is None:
             raise await self.refusal(conn, row_id)
         return row
 
-    async def delete(self, conn: AsyncConnection, row_id: uuid.UUID) -> None:
-        result = await conn.execute(
-            delete(self.table).where(*self._this(row_id)).returning(self.table.c.id)
-        )
-        if result.first() is None:
+    async def patch(self, conn: Reader, row_id: uuid.UUID, data: BaseModel) -> Row:
+        """`update` with the fields a PATCH body sent (as JSON values)."""
+        return await self.update(conn, row_id, data.model_dump(mode="json", exclude_unset=True))
+
+    async def delete(self, conn: Reader, row_id: uuid.UUID) -> None:
+        if await fetchrow(conn, *self.delete_sql.bind({"row_id": row_id})) is None:
             raise await self.refusal(conn, row_id)

@@ -1,31 +1,22 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import Response
 
 from app.auth import AuthenticatedPrincipal
 from app.db.tenancy import ReadSession, TenantSession
 from app.frameworks import service
 from app.frameworks.schemas import Framework, FrameworkCreate, FrameworkType, FrameworkUpdate
-from app.http.bodies import JsonBodyRoute
 from app.http.ids import FrameworkId
 from app.http.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
-from app.http.problems import problem_responses
-from app.idempotency import IdempotencyKey
+from app.http.routes import model_page, operation, resource_router
+from app.idempotency import IdempotencyKey, created
 
-router = APIRouter(
-    route_class=JsonBodyRoute,
-    prefix="/frameworks",
-    tags=["frameworks"],
-    responses=problem_responses(400, 401, 403, 413, 422, 503),
-)
+router = resource_router("/frameworks", "frameworks")
 
 
 @router.post(
     "",
-    status_code=status.HTTP_201_CREATED,
-    summary="Create a framework",
-    operation_id="createFramework",
-    responses=problem_responses(409),
+    **operation("Create a framework", "createFramework", 409, status_code=201),
 )
 async def create_framework(
     body: FrameworkCreate,
@@ -37,11 +28,12 @@ async def create_framework(
     """Create a framework owned by the caller's mind. Slugs are unique per
     owner, so a creator may shadow a global framework's slug with their own."""
     row = await service.create_framework(conn, body)
-    response.headers["Location"] = f"/v1/frameworks/{row['id']}"
-    return await idempotency.record(Framework.model_validate(row), response, 201)
+    return await created(
+        Framework.model_validate(row), f"/v1/frameworks/{row['id']}", response, idempotency
+    )
 
 
-@router.get("", summary="List frameworks", operation_id="listFrameworks")
+@router.get("", **operation("List frameworks", "listFrameworks"))
 async def list_frameworks(
     conn: ReadSession,
     _: AuthenticatedPrincipal,
@@ -52,35 +44,25 @@ async def list_frameworks(
     slug: str | None = None,
 ) -> Page[Framework]:
     """The frameworks the caller may use: the global ones and their own."""
-    rows, next_cursor = await service.list_frameworks(
-        conn,
-        filters={"framework_type": framework_type, "is_active": is_active, "slug": slug},
-        limit=limit,
-        cursor=cursor,
-    )
-    return Page[Framework](
-        items=[Framework.model_validate(r) for r in rows], next_cursor=next_cursor
+    return model_page(
+        Framework,
+        await service.list_frameworks(
+            conn,
+            filters={"framework_type": framework_type, "is_active": is_active, "slug": slug},
+            limit=limit,
+            cursor=cursor,
+        ),
     )
 
 
-@router.get(
-    "/{framework_id}",
-    summary="Get a framework",
-    operation_id="getFramework",
-    responses=problem_responses(404),
-)
+@router.get("/{framework_id}", **operation("Get a framework", "getFramework", 404))
 async def get_framework(
     framework_id: FrameworkId, conn: ReadSession, _: AuthenticatedPrincipal
 ) -> Framework:
     return Framework.model_validate(await service.require_framework(conn, framework_id))
 
 
-@router.patch(
-    "/{framework_id}",
-    summary="Update a framework",
-    operation_id="updateFramework",
-    responses=problem_responses(404, 409),
-)
+@router.patch("/{framework_id}", **operation("Update a framework", "updateFramework", 404, 409))
 async def update_framework(
     framework_id: FrameworkId, body: FrameworkUpdate, conn: TenantSession, _: AuthenticatedPrincipal
 ) -> Framework:
@@ -92,10 +74,7 @@ async def update_framework(
 
 @router.delete(
     "/{framework_id}",
-    status_code=status.HTTP_204_NO_CONTENT,
-    summary="Delete a framework",
-    operation_id="deleteFramework",
-    responses=problem_responses(404),
+    **operation("Delete a framework", "deleteFramework", 404, status_code=204),
 )
 async def delete_framework(
     framework_id: FrameworkId, conn: TenantSession, _: AuthenticatedPrincipal

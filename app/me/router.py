@@ -6,13 +6,14 @@ from app.auth import AuthenticatedPrincipal
 from app.db.tenancy import ReadSession
 from app.http.bodies import JsonBodyRoute
 from app.http.problems import NoMind, problem_responses
+from app.http.routes import operation
 from app.me import service
 from app.me.schemas import Me
 
 router = APIRouter(route_class=JsonBodyRoute, tags=["me"], responses=problem_responses(401, 403))
 
 
-@router.get("/me", summary="Who the token says you are", operation_id="getMe")
+@router.get("/me", **operation("Who the token says you are", "getMe"))
 async def get_me(conn: ReadSession, principal: AuthenticatedPrincipal) -> Me:
     """The caller's user id and role, and the mind the database attributes their work to."""
     mind = await service.current_mind(conn)

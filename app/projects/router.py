@@ -2,16 +2,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response, status
+from fastapi import Path, Response, status
 
 from app.auth import PUBLIC_READ, AuthenticatedPrincipal, PublicReader
 from app.db.tenancy import ReadSession, TenantSession
-from app.http.bodies import JsonBodyRoute
 from app.http.ids import ProjectId
 from app.http.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 from app.http.problems import problem_responses
+from app.http.routes import model_page, operation, resource_router
 from app.http.schemas import SLUG_PATTERN
-from app.idempotency import IdempotencyKey
+from app.idempotency import IdempotencyKey, created
 from app.projects import service
 from app.projects.schemas import (
     Project,
@@ -22,21 +22,10 @@ from app.projects.schemas import (
     ProjectUpsert,
 )
 
-router = APIRouter(
-    route_class=JsonBodyRoute,
-    prefix="/projects",
-    tags=["projects"],
-    responses=problem_responses(400, 401, 403, 413, 422, 503),
-)
+router = resource_router("/projects", "projects")
 
 
-@router.post(
-    "",
-    status_code=status.HTTP_201_CREATED,
-    summary="Create a project",
-    operation_id="createProject",
-    responses=problem_responses(409),
-)
+@router.post("", **operation("Create a project", "createProject", 409, status_code=201))
 async def create_project(
     body: ProjectCreate,
     conn: TenantSession,
@@ -46,18 +35,21 @@ async def create_project(
 ) -> Project:
     """Create a project owned by the caller's mind. Slugs are unique per creator."""
     row = await service.create_project(conn, body)
-    response.headers["Location"] = f"/v1/projects/{row['id']}"
-    return await idempotency.record(Project.model_validate(row), response, 201)
+    return await created(
+        Project.model_validate(row), f"/v1/projects/{row['id']}", response, idempotency
+    )
 
 
 @router.put(
     "/by-slug/{slug}",
-    summary="Create or update a project by slug",
-    operation_id="upsertProjectBySlug",
-    responses={
-        **problem_responses(409),
-        201: {"model": Project, "description": "Created"},
-    },
+    **operation(
+        "Create or update a project by slug",
+        "upsertProjectBySlug",
+        responses={
+            **problem_responses(409),
+            201: {"model": Project, "description": "Created"},
+        },
+    ),
 )
 async def upsert_project_by_slug(
     slug: Annotated[str, Path(min_length=1, max_length=200, pattern=SLUG_PATTERN)],
@@ -75,7 +67,7 @@ async def upsert_project_by_slug(
     return Project.model_validate(row)
 
 
-@router.get("", summary="List projects", operation_id="listProjects", openapi_extra=PUBLIC_READ)
+@router.get("", **operation("List projects", "listProjects", openapi_extra=PUBLIC_READ))
 async def list_projects(
     conn: ReadSession,
     _: PublicReader,
@@ -86,32 +78,25 @@ async def list_projects(
     slug: str | None = None,
 ) -> Page[Project]:
     """The projects the caller may see: their own, and those they are the persona of."""
-    rows, next_cursor = await service.list_projects(
-        conn,
-        filters={"status": status, "project_type": project_type, "slug": slug},
-        limit=limit,
-        cursor=cursor,
+    return model_page(
+        Project,
+        await service.list_projects(
+            conn,
+            filters={"status": status, "project_type": project_type, "slug": slug},
+            limit=limit,
+            cursor=cursor,
+        ),
     )
-    return Page[Project](items=[Project.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
 @router.get(
-    "/{project_id}",
-    summary="Get a project",
-    operation_id="getProject",
-    openapi_extra=PUBLIC_READ,
-    responses=problem_responses(404),
+    "/{project_id}", **operation("Get a project", "getProject", 404, openapi_extra=PUBLIC_READ)
 )
 async def get_project(project_id: ProjectId, conn: ReadSession, _: PublicReader) -> Project:
     return Project.model_validate(await service.require_project(conn, project_id))
 
 
-@router.patch(
-    "/{project_id}",
-    summary="Update a project",
-    operation_id="updateProject",
-    responses=problem_responses(404, 409),
-)
+@router.patch("/{project_id}", **operation("Update a project", "updateProject", 404, 409))
 async def update_project(
     project_id: ProjectId, body: ProjectUpdate, conn: TenantSession, _: AuthenticatedPrincipal
 ) -> Project:
@@ -121,10 +106,7 @@ async def update_project(
 
 @router.delete(
     "/{project_id}",
-    status_code=status.HTTP_204_NO_CONTENT,
-    summary="Delete a project",
-    operation_id="deleteProject",
-    responses=problem_responses(404),
+    **operation("Delete a project", "deleteProject", 404, status_code=204),
 )
 async def delete_project(
     project_id: ProjectId, conn: TenantSession, _: AuthenticatedPrincipal

@@ -1,14 +1,13 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import Response
 
 from app.auth import AuthenticatedPrincipal
 from app.db.tenancy import ReadSession, TenantSession
-from app.http.bodies import JsonBodyRoute
 from app.http.ids import ProjectId, ResearchId
 from app.http.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
-from app.http.problems import problem_responses
-from app.idempotency import IdempotencyKey
+from app.http.routes import model_page, operation, resource_router
+from app.idempotency import IdempotencyKey, created
 from app.research import service
 from app.research.schemas import (
     MarketResearch,
@@ -19,20 +18,18 @@ from app.research.schemas import (
 
 # No common prefix: reports are created and listed under their project, and
 # addressed on their own once they exist.
-router = APIRouter(
-    route_class=JsonBodyRoute,
-    prefix="",
-    tags=["market research"],
-    responses=problem_responses(400, 401, 403, 413, 422, 503),
-)
+router = resource_router("", "market research")
 
 
 @router.post(
     "/projects/{project_id}/market-research",
-    status_code=status.HTTP_201_CREATED,
-    summary="Create a market research report",
-    operation_id="createMarketResearch",
-    responses=problem_responses(404, 409),
+    **operation(
+        "Create a market research report",
+        "createMarketResearch",
+        404,
+        409,
+        status_code=201,
+    ),
 )
 async def create_market_research(
     project_id: ProjectId,
@@ -45,15 +42,17 @@ async def create_market_research(
     """Add a report to one of the caller's projects. Its persona may read the
     project's reports but not add to them (403)."""
     row = await service.create_research(conn, project_id, body)
-    response.headers["Location"] = f"/v1/market-research/{row['id']}"
-    return await idempotency.record(MarketResearch.model_validate(row), response, 201)
+    return await created(
+        MarketResearch.model_validate(row),
+        f"/v1/market-research/{row['id']}",
+        response,
+        idempotency,
+    )
 
 
 @router.get(
     "/projects/{project_id}/market-research",
-    summary="List a project's market research",
-    operation_id="listMarketResearch",
-    responses=problem_responses(404),
+    **operation("List a project's market research", "listMarketResearch", 404),
 )
 async def list_market_research(
     project_id: ProjectId,
@@ -64,23 +63,21 @@ async def list_market_research(
     research_type: ResearchType | None = None,
 ) -> Page[MarketResearch]:
     """The reports of a project the caller may see (as its creator or persona)."""
-    rows, next_cursor = await service.list_research(
-        conn,
-        project_id,
-        filters={"research_type": research_type},
-        limit=limit,
-        cursor=cursor,
-    )
-    return Page[MarketResearch](
-        items=[MarketResearch.model_validate(r) for r in rows], next_cursor=next_cursor
+    return model_page(
+        MarketResearch,
+        await service.list_research(
+            conn,
+            project_id,
+            filters={"research_type": research_type},
+            limit=limit,
+            cursor=cursor,
+        ),
     )
 
 
 @router.get(
     "/market-research/{research_id}",
-    summary="Get a market research report",
-    operation_id="getMarketResearch",
-    responses=problem_responses(404),
+    **operation("Get a market research report", "getMarketResearch", 404),
 )
 async def get_market_research(
     research_id: ResearchId, conn: ReadSession, _: AuthenticatedPrincipal
@@ -90,9 +87,7 @@ async def get_market_research(
 
 @router.patch(
     "/market-research/{research_id}",
-    summary="Update a market research report",
-    operation_id="updateMarketResearch",
-    responses=problem_responses(404),
+    **operation("Update a market research report", "updateMarketResearch", 404),
 )
 async def update_market_research(
     research_id: ResearchId,
@@ -107,10 +102,12 @@ async def update_market_research(
 
 @router.delete(
     "/market-research/{research_id}",
-    status_code=status.HTTP_204_NO_CONTENT,
-    summary="Delete a market research report",
-    operation_id="deleteMarketResearch",
-    responses=problem_responses(404),
+    **operation(
+        "Delete a market research report",
+        "deleteMarketResearch",
+        404,
+        status_code=204,
+    ),
 )
 async def delete_market_research(
     research_id: ResearchId, conn: TenantSession, _: AuthenticatedPrincipal

@@ -7,14 +7,14 @@ from __future__ import annotations
 import uuid
 from typing import Any, cast
 
-from sqlalchemy import RowMapping, Table, insert
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.models import MarketResearch
 from app.db.rows import Row, TableRows
 from app.db.tenancy import Reader
 from app.projects.service import insert_under_project, require_project
-from app.research.schemas import MarketResearchCreate, MarketResearchUpdate
+from app.research.schemas import MarketResearchCreate
 
 research = cast(Table, MarketResearch.__table__)
 
@@ -25,10 +25,8 @@ ROWS = TableRows(research, "market research", "you can read this market research
 
 async def create_research(
     conn: AsyncConnection, project_id: uuid.UUID, data: MarketResearchCreate
-) -> RowMapping:
-    values = {**data.model_dump(mode="json"), "project_id": project_id}
-    statement = insert(research).values(**values).returning(*research.c)
-    return (await insert_under_project(conn, project_id, statement)).mappings().one()
+) -> Row:
+    return await insert_under_project(conn, project_id, ROWS, data.model_dump(mode="json"))
 
 
 require_research = ROWS.require
@@ -50,11 +48,5 @@ async def list_research(
     )
 
 
-async def update_research(
-    conn: AsyncConnection, research_id: uuid.UUID, data: MarketResearchUpdate
-) -> Row:
-    return await ROWS.update(conn, research_id, data.model_dump(mode="json", exclude_unset=True))
-
-
-async def delete_research(conn: AsyncConnection, research_id: uuid.UUID) -> None:
-    await ROWS.delete(conn, research_id)
+update_research = ROWS.patch
+delete_research = ROWS.delete

@@ -10,6 +10,7 @@ from app.db.tenancy import ReadSession
 from app.http.bodies import JsonBodyRoute
 from app.http.pagination import Cursor, Limit, Page
 from app.http.problems import problem_responses
+from app.http.routes import operation
 from app.search import service
 from app.search.schemas import SearchHit, SearchQuery
 
@@ -21,7 +22,7 @@ router = APIRouter(
 )
 
 
-@router.get("", summary="Search contents", operation_id="searchContents", openapi_extra=PUBLIC_READ)
+@router.get("", **operation("Search contents", "searchContents", openapi_extra=PUBLIC_READ))
 async def search_contents(
     conn: ReadSession,
     q: SearchQuery,

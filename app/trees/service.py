@@ -4,40 +4,61 @@ statements `app.trees.sql`'s."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import RowMapping
+import xxhash
+from pydantic_core import to_json
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.contents.service import check_placement, content_not_found, refused_write
-from app.db.rows import Row
+from app.db.rows import Row, execute, fetchrow
 from app.db.tenancy import Reader, fetch
 from app.http.observability import TREE_UPSERT_NODES
 from app.http.problems import Conflict, InvalidTree, NotFound, ReadOnly, sqlstate_of
+from app.http.schemas import dumps
+from app.projects.schemas import Project
 from app.projects.service import get_project, project_not_found, require_project
 from app.trees import shape, sql
-from app.trees.schemas import TreeNodeIn
+from app.trees.schemas import MAX_DEPTH, TreeNodeIn, TreeUpsert
+
+# ---- a tree as the API answers it --------------------------------------------------------
 
 
-async def _rows(conn: AsyncConnection, statement: str, *args: Any) -> Sequence[RowMapping]:
-    result = await conn.exec_driver_sql(statement, args)
-    return result.mappings().all()
+@dataclass(frozen=True)
+class TreeAnswer:
+    """A tree serialized once, straight to bytes (no second validation pass
+    of the nodes), and the hash its ETag carries: a 128-bit hash of those
+    bytes (xxHash's XXH3: 670 KB in ~0.02 ms, where BLAKE2b took 0.8 ms), so
+    an unchanged tree answers 304. `after_commit`, if any, is to run once the
+    transaction committed (and the answer is out)."""
+
+    body: bytes
+    digest: str
+    after_commit: Callable[[], Any] | None = None
+
+
+def tree_answer(project: Row, nodes: list[dict[str, Any]]) -> TreeAnswer:
+    body = b"".join(
+        (b'{"project":', to_json(Project.model_validate(project)), b',"nodes":', dumps(nodes), b"}")
+    )
+    return TreeAnswer(body, xxhash.xxh3_128_hexdigest(body))
 
 
 async def read_project_tree(
     conn: Reader, project_id: uuid.UUID, *, include_body: bool, max_depth: int
-) -> tuple[Row, list[dict[str, Any]]]:
+) -> TreeAnswer:
     """The project and its nested nodes."""
     project = await require_project(conn, project_id)
     rows = await fetch(conn, sql.READ_PROJECT_TREE, project_id, include_body)
-    return project, shape.nest(rows, include_body=include_body, max_depth=max_depth)
+    return tree_answer(project, shape.nest(rows, include_body=include_body, max_depth=max_depth))
 
 
 async def read_subtree(
     conn: Reader, content_id: uuid.UUID, *, include_body: bool, max_depth: int
-) -> tuple[Row, list[dict[str, Any]]]:
+) -> TreeAnswer:
     """A content's project and the content, nested with its descendants."""
     rows = await fetch(conn, sql.READ_SUBTREE, content_id, include_body)
     nodes = shape.nest(rows, include_body=include_body, max_depth=max_depth, root_id=content_id)
@@ -48,7 +69,7 @@ async def read_subtree(
         # A published content of another creator's project: its tree is
         # readable, its project is not.
         raise NotFound(f"content {content_id} is not part of a project you can read")
-    return project, nodes
+    return tree_answer(project, nodes)
 
 
 async def upsert_tree(
@@ -59,24 +80,23 @@ async def upsert_tree(
     errors = shape.tree_errors(nodes)
     if errors:
         raise InvalidTree("the tree is not valid; nothing was written").with_errors(errors)
-    locked = await conn.exec_driver_sql(sql.LOCK_PROJECT, (project_id,))
-    if locked.first() is None:
+    if await fetchrow(conn, sql.LOCK_PROJECT, project_id) is None:
         if await get_project(conn, project_id) is None:
             raise project_not_found(project_id)
         raise ReadOnly("you can read this project but not change it")
     slugs = shape.all_slugs(nodes)
     existing = {
-        row["slug"]: row["id"] for row in await _rows(conn, sql.EXISTING_SLUGS, project_id, slugs)
+        row["slug"]: row["id"] for row in await fetch(conn, sql.EXISTING_SLUGS, project_id, slugs)
     }
     plan = shape.plan_upsert(nodes, existing)
     try:
-        await conn.exec_driver_sql(sql.UPSERT_NODES, plan.args(project_id))
+        await execute(conn, sql.UPSERT_NODES, *plan.args(project_id))
     except DBAPIError as exc:
         if sqlstate_of(exc) == "23505":
             raise Conflict("another write to this tree got in the way; retry") from exc
         raise
     if prune:
-        await conn.exec_driver_sql(sql.PRUNE, (project_id, plan.ids))
+        await execute(conn, sql.PRUNE, project_id, plan.ids)
     TREE_UPSERT_NODES.observe(len(plan.ids))
     return plan.ids
 
@@ -87,25 +107,39 @@ async def move_content(
 ) -> None:  # fmt: skip
     """Move a content under a new parent (or to the root) at a position, and
     renumber the siblings it leaves and joins, in one statement."""
-    locked = await _rows(conn, sql.LOCK_CONTENT, content_id)
-    if not locked:
+    node = await fetchrow(conn, sql.LOCK_CONTENT, content_id)
+    if node is None:
         raise await refused_write(conn, content_id)
-    node = locked[0]
     if parent_id is not None:
         await check_placement(
             conn, node["project_id"], parent_id, node["content_type"],
             node_id=content_id, parent_field="parent_id", type_field=None,
         )  # fmt: skip
     joined = [
-        r["id"] for r in await _rows(conn, sql.SIBLINGS, node["project_id"], parent_id, content_id)
+        r["id"] for r in await fetch(conn, sql.SIBLINGS, node["project_id"], parent_id, content_id)
     ]
     index = len(joined) if position is None else min(position - 1, len(joined))
     joined.insert(index, content_id)
     ids, positions = list(joined), list(range(1, len(joined) + 1))
     if node["parent_content_id"] != parent_id:
-        left = await _rows(
+        left = await fetch(
             conn, sql.SIBLINGS, node["project_id"], node["parent_content_id"], content_id
         )
         ids += [r["id"] for r in left]
         positions += list(range(1, len(left) + 1))
-    await conn.exec_driver_sql(sql.RENUMBER, (ids, positions, content_id, parent_id))
+    await execute(conn, sql.RENUMBER, ids, positions, content_id, parent_id)
+
+
+async def put_tree(
+    conn: AsyncConnection,
+    project_id: uuid.UUID,
+    tree: TreeUpsert,
+    *,
+    wake_indexer: Callable[[], None],
+) -> TreeAnswer:
+    """PUT /projects/{id}/tree: write the tree, answer it as it now is. The
+    written rows' search indexing was deferred (app.search.indexer): the
+    indexer is woken once the answer is out, i.e. after the commit."""
+    await upsert_tree(conn, project_id, tree.nodes, prune=tree.prune)
+    answer = await read_project_tree(conn, project_id, include_body=False, max_depth=MAX_DEPTH)
+    return replace(answer, after_commit=wake_indexer)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.db.rows import fetchval
 from app.db.tenancy import tenant_transaction
 from app.idempotency import _LOCK
 from creatoros_client import ApiError, CreatorOS
@@ -29,7 +30,7 @@ async def test_replay_reuse_and_in_use(
 
     # A request with this key still running (its transaction holds the key).
     async with tenant_transaction(engine, alice.principal, read_only=False) as running:
-        assert (await running.execute(_LOCK, {"key": "k-2"})).scalar_one()
+        assert await fetchval(running, _LOCK, "k-2")
         with pytest.raises(ApiError) as busy:
             api.projects.create({**BODY, "slug": "second"}, idempotency_key="k-2")
         assert busy.value.status == 409

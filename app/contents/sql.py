@@ -1,0 +1,156 @@
+"""The SQL of contents that is not every table's (`app.db.rows.TableRows`):
+Core compiled once, at import or (updates, by the fields sent) on first use,
+or hand-written in asyncpg's `$n` style. Deleted contents (`deleted_at`) are
+invisible to all of it but `RESTORE`."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from sqlalchemy import Table, bindparam, case, exists, func, select, update
+
+from app.contents.schemas import STATUS_MOVES
+from app.contents.schemas import Content as ContentOut
+from app.db.models import (
+    Content,
+    ContentFramework,
+    ContentMind,
+    ContentTag,
+    JobExecution,
+    Mind,
+    Tag,
+)
+from app.db.rows import Reference, Statement, Statements, bound, compile_sql, merge_patch
+
+contents = cast(Table, Content.__table__)
+content_minds = cast(Table, ContentMind.__table__)
+content_tags = cast(Table, ContentTag.__table__)
+tags = cast(Table, Tag.__table__)
+
+# What a content is in the API (`Content`'s fields, in its order; not
+# deleted_at): reads select exactly these, so a row serializes as the model.
+COLUMNS = [contents.c[name] for name in ContentOut.model_fields]
+ALIVE = contents.c.deleted_at.is_(None)
+
+# The `tag` filter of a list: the content has the tag of that name.
+HAS_TAG = exists().where(
+    content_tags.c.content_id == contents.c.id,
+    content_tags.c.tag_id == tags.c.id,
+    tags.c.name == bindparam("tag"),
+)
+
+# Frameworks (a global one or the caller's own) and generation runs (one the
+# caller can read) must be visible, not merely exist.
+REFERENCES = (
+    Reference(cast(Table, ContentFramework.__table__), "framework_id", "framework"),
+    Reference(
+        cast(Table, JobExecution.__table__), "generation_execution_id", "generation execution"
+    ),
+)
+# A mind attributed to a content: one the caller may see.
+MIND = Reference(cast(Table, Mind.__table__), "mind_id", "mind")
+
+
+def _update(names: tuple[str, ...], new_status: str | None) -> Any:
+    """Set these fields of the live content `$row_id` (metadata merged). A
+    status moves only from a status that may move there (or is a no-op),
+    checked in the UPDATE itself so that two concurrent moves cannot both
+    pass; a content becoming published is stamped, a repeated publish keeps
+    its stamp."""
+    conditions = [contents.c.id == bindparam("row_id"), ALIVE]
+    values = {
+        name: merge_patch(contents.c.metadata, name)
+        if name == "metadata"
+        else bound(contents, name)
+        for name in names
+    }
+    if new_status is not None:
+        allowed_from = [s for s, moves in STATUS_MOVES.items() if new_status in moves]
+        conditions.append(
+            contents.c.status.in_(
+                [
+                    bindparam(None, s, type_=contents.c.status.type)
+                    for s in [*allowed_from, new_status]
+                ]
+            )
+        )
+        if new_status == "published":
+            values["published_at"] = case(
+                (contents.c.status == "published", contents.c.published_at), else_=func.now()
+            )
+    return update(contents).where(*conditions).values(values).returning(*COLUMNS)
+
+
+# By (the fields set, in order; the new status or None).
+UPDATE = Statements(_update)
+
+# $1 the content: soft delete, answering its id.
+SOFT_DELETE = compile_sql(
+    update(contents)
+    .where(contents.c.id == bindparam("id"), ALIVE)
+    .values(deleted_at=func.now())
+    .returning(contents.c.id)
+)[0]
+
+RESTORE = Statement(
+    update(contents)
+    .where(contents.c.id == bindparam("id"), contents.c.deleted_at.is_not(None))
+    .values(deleted_at=None)
+    .returning(*COLUMNS)
+)
+
+# $1 the content: locked for a change of its minds or tags, if the caller may.
+LOCK_WRITABLE = compile_sql(
+    select(contents.c.id)
+    .where(contents.c.id == bindparam("id"), ALIVE)
+    .with_for_update(of=contents, key_share=True)
+)[0]
+
+# $1 the content.
+CONTENT_MINDS = compile_sql(
+    select(content_minds)
+    .where(content_minds.c.content_id == bindparam("content_id"))
+    .order_by(content_minds.c.created_at, content_minds.c.mind_id)
+)[0]
+
+# $1 content, $2 mind, $3 role.
+PUT_MIND = (
+    "INSERT INTO content_minds (content_id, mind_id, role) VALUES ($1, $2, $3)"
+    " ON CONFLICT (content_id, mind_id) DO UPDATE SET role = EXCLUDED.role"
+    " RETURNING content_id, mind_id, role, created_at"
+)
+
+# $1 content, $2 mind.
+DELETE_MIND = compile_sql(
+    content_minds.delete()
+    .where(
+        content_minds.c.content_id == bindparam("content_id"),
+        content_minds.c.mind_id == bindparam("mind_id"),
+    )
+    .returning(content_minds.c.mind_id)
+)[0]
+
+# $1 the content: its tags' names, sorted.
+TAG_NAMES = compile_sql(
+    select(tags.c.name)
+    .join(content_tags, content_tags.c.tag_id == tags.c.id)
+    .where(content_tags.c.content_id == bindparam("content_id"))
+    .order_by(tags.c.name)
+)[0]
+
+# $1 the names, $2 the content: its tags become exactly these, unknown ones
+# created, in one statement (a failure leaves the old set intact).
+REPLACE_TAGS = """WITH wanted AS (SELECT DISTINCT unnest(CAST($1 AS text[])) AS name),
+       created AS (
+           INSERT INTO tags (name, tag_type) SELECT name, 'theme' FROM wanted
+           ON CONFLICT (name) DO NOTHING RETURNING id, name),
+       resolved AS (
+           SELECT id FROM created
+           UNION SELECT t.id FROM tags t JOIN wanted w ON w.name = t.name),
+       removed AS (
+           DELETE FROM content_tags
+           WHERE content_id = $2 AND tag_id NOT IN (SELECT id FROM resolved)
+           RETURNING tag_id)
+       INSERT INTO content_tags (content_id, tag_id)
+       SELECT $2, id FROM resolved
+       ON CONFLICT (content_id, tag_id) DO NOTHING"""
