@@ -22,8 +22,6 @@ down_revision: str | None = "0001_baseline_v070"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-ME = "(select public.current_mind_id())"
-
 # Tables the API exposes, each with RLS on after this revision.
 RLS_TABLES = (
     "minds",
@@ -264,58 +262,87 @@ $$;
 """
 
 
-MY_PROJECTS = f"SELECT p.id FROM public.content_projects p WHERE p.creator_mind_id = {ME}"
-PERSONA_PROJECTS = f"SELECT p.id FROM public.content_projects p WHERE p.persona_mind_id = {ME}"
-VISIBLE_CONTENTS = "SELECT c.id FROM public.contents c"
-MY_CONTENTS = f"SELECT c.id FROM public.contents c WHERE c.project_id IN ({MY_PROJECTS})"
-
 # 3. Policies. service_role bypasses RLS (BYPASSRLS); anon reads published
 # contents at most. `(select current_mind_id())` runs once per statement.
 POLICIES: list[tuple[str, str, str]] = [
     ("minds", "minds_select_visible",
-     f"FOR SELECT TO authenticated USING (privacy_level = 'public' OR id = {ME})"),
+     "FOR SELECT TO authenticated"
+     " USING (privacy_level = 'public' OR id = (select public.current_mind_id()))"),
     ("minds", "minds_update_own",
-     f"FOR UPDATE TO authenticated USING (id = {ME}) WITH CHECK (id = {ME})"),
+     "FOR UPDATE TO authenticated"
+     " USING (id = (select public.current_mind_id()))"
+     " WITH CHECK (id = (select public.current_mind_id()))"),
     ("user_profiles", "user_profiles_select_own",
      "FOR SELECT TO authenticated USING (id = (select auth.uid()))"),
-    ("tags", "tags_select_all", "FOR SELECT TO authenticated USING (true)"),
-    ("tags", "tags_insert_any", "FOR INSERT TO authenticated WITH CHECK (true)"),
+    ("tags", "tags_select_all",
+     "FOR SELECT TO authenticated USING (true)"),
+    ("tags", "tags_insert_any",
+     "FOR INSERT TO authenticated WITH CHECK (true)"),
     ("job_executions", "job_executions_select_via_contents",
-     "FOR SELECT TO authenticated USING (id IN (SELECT c.generation_execution_id"
-     " FROM public.contents c WHERE c.generation_execution_id IS NOT NULL))"),
+     "FOR SELECT TO authenticated"
+     " USING (id IN (SELECT c.generation_execution_id FROM public.contents c"
+     " WHERE c.generation_execution_id IS NOT NULL))"),
     ("content_projects", "content_projects_creator_all",
-     f"FOR ALL TO authenticated USING (creator_mind_id = {ME})"
-     f" WITH CHECK (creator_mind_id = {ME})"),
+     "FOR ALL TO authenticated"
+     " USING (creator_mind_id = (select public.current_mind_id()))"
+     " WITH CHECK (creator_mind_id = (select public.current_mind_id()))"),
     ("content_projects", "content_projects_persona_select",
-     f"FOR SELECT TO authenticated USING (persona_mind_id = {ME})"),
+     "FOR SELECT TO authenticated USING (persona_mind_id = (select public.current_mind_id()))"),
     ("contents", "contents_project_owner_all",
-     f"FOR ALL TO authenticated USING (project_id IN ({MY_PROJECTS}))"
-     f" WITH CHECK (project_id IN ({MY_PROJECTS}))"),
+     "FOR ALL TO authenticated"
+     " USING (project_id IN (SELECT p.id FROM public.content_projects p"
+     " WHERE p.creator_mind_id = (select public.current_mind_id())))"
+     " WITH CHECK (project_id IN (SELECT p.id FROM public.content_projects p"
+     " WHERE p.creator_mind_id = (select public.current_mind_id())))"),
     ("contents", "contents_persona_select",
-     f"FOR SELECT TO authenticated USING (project_id IN ({PERSONA_PROJECTS}))"),
+     "FOR SELECT TO authenticated"
+     " USING (project_id IN (SELECT p.id FROM public.content_projects p"
+     " WHERE p.persona_mind_id = (select public.current_mind_id())))"),
     ("contents", "contents_published_select",
      "FOR SELECT TO anon, authenticated USING (status = 'published' AND deleted_at IS NULL)"),
     ("content_minds", "content_minds_select_visible",
-     f"FOR SELECT TO anon, authenticated USING (content_id IN ({VISIBLE_CONTENTS}))"),
+     "FOR SELECT TO anon, authenticated"
+     " USING (content_id IN (SELECT c.id FROM public.contents c))"),
     ("content_minds", "content_minds_project_owner_all",
-     f"FOR ALL TO authenticated USING (content_id IN ({MY_CONTENTS}))"
-     f" WITH CHECK (content_id IN ({MY_CONTENTS}))"),
+     "FOR ALL TO authenticated"
+     " USING (content_id IN (SELECT c.id FROM public.contents c"
+     " WHERE c.project_id IN (SELECT p.id FROM public.content_projects p"
+     " WHERE p.creator_mind_id = (select public.current_mind_id()))))"
+     " WITH CHECK (content_id IN (SELECT c.id FROM public.contents c"
+     " WHERE c.project_id IN (SELECT p.id FROM public.content_projects p"
+     " WHERE p.creator_mind_id = (select public.current_mind_id()))))"),
     ("content_tags", "content_tags_select_visible",
-     f"FOR SELECT TO anon, authenticated USING (content_id IN ({VISIBLE_CONTENTS}))"),
+     "FOR SELECT TO anon, authenticated"
+     " USING (content_id IN (SELECT c.id FROM public.contents c))"),
     ("content_tags", "content_tags_project_owner_all",
-     f"FOR ALL TO authenticated USING (content_id IN ({MY_CONTENTS}))"
-     f" WITH CHECK (content_id IN ({MY_CONTENTS}))"),
+     "FOR ALL TO authenticated"
+     " USING (content_id IN (SELECT c.id FROM public.contents c"
+     " WHERE c.project_id IN (SELECT p.id FROM public.content_projects p"
+     " WHERE p.creator_mind_id = (select public.current_mind_id()))))"
+     " WITH CHECK (content_id IN (SELECT c.id FROM public.contents c"
+     " WHERE c.project_id IN (SELECT p.id FROM public.content_projects p"
+     " WHERE p.creator_mind_id = (select public.current_mind_id()))))"),
     ("market_research", "market_research_project_owner_all",
-     f"FOR ALL TO authenticated USING (project_id IN ({MY_PROJECTS}))"
-     f" WITH CHECK (project_id IN ({MY_PROJECTS}))"),
+     "FOR ALL TO authenticated"
+     " USING (project_id IN (SELECT p.id FROM public.content_projects p"
+     " WHERE p.creator_mind_id = (select public.current_mind_id())))"
+     " WITH CHECK (project_id IN (SELECT p.id FROM public.content_projects p"
+     " WHERE p.creator_mind_id = (select public.current_mind_id())))"),
     ("market_research", "market_research_persona_select",
-     f"FOR SELECT TO authenticated USING (project_id IN ({PERSONA_PROJECTS}))"),
+     "FOR SELECT TO authenticated"
+     " USING (project_id IN (SELECT p.id FROM public.content_projects p"
+     " WHERE p.persona_mind_id = (select public.current_mind_id())))"),
     ("audience_profiles", "audience_profiles_owner_all",
-     f"FOR ALL TO authenticated USING (owner_mind_id = {ME}) WITH CHECK (owner_mind_id = {ME})"),
+     "FOR ALL TO authenticated"
+     " USING (owner_mind_id = (select public.current_mind_id()))"
+     " WITH CHECK (owner_mind_id = (select public.current_mind_id()))"),
     ("content_frameworks", "content_frameworks_select_global_or_own",
-     f"FOR SELECT TO authenticated USING (owner_mind_id IS NULL OR owner_mind_id = {ME})"),
+     "FOR SELECT TO authenticated"
+     " USING (owner_mind_id IS NULL OR owner_mind_id = (select public.current_mind_id()))"),
     ("content_frameworks", "content_frameworks_owner_write",
-     f"FOR ALL TO authenticated USING (owner_mind_id = {ME}) WITH CHECK (owner_mind_id = {ME})"),
+     "FOR ALL TO authenticated"
+     " USING (owner_mind_id = (select public.current_mind_id()))"
+     " WITH CHECK (owner_mind_id = (select public.current_mind_id()))"),
 ]  # fmt: skip
 
 CREATOROS_WRITABLE = (

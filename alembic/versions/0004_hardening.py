@@ -40,12 +40,7 @@ depends_on: str | Sequence[str] | None = None
 # Undoing this revision loses no row (see app/db/migrations.py).
 DATA_LOSS: str | None = None
 
-ME = "(select public.current_mind_id())"
 MARKER = "creatoros:baseline"
-MY_PROJECTS = f"SELECT p.id FROM public.content_projects p WHERE p.creator_mind_id = {ME}"
-PERSONA_PROJECTS = f"SELECT p.id FROM public.content_projects p WHERE p.persona_mind_id = {ME}"
-MY_CONTENTS = f"SELECT c.id FROM public.contents c WHERE c.project_id IN ({MY_PROJECTS})"
-PUBLISHED = "status = 'published' AND deleted_at IS NULL"
 
 REVISION_FUNCTION = [
     """CREATE OR REPLACE FUNCTION public.creatoros_schema_revision() RETURNS text
@@ -144,76 +139,180 @@ $$;
 """
 
 
-def _owner_writes(table: str, prefix: str, owned: str) -> list[tuple[str, str, str]]:
-    """A `FOR ALL … USING (owned) WITH CHECK (owned)` policy, minus SELECT."""
-    return [
-        (table, f"{prefix}_insert", f"FOR INSERT TO authenticated WITH CHECK ({owned})"),
-        (table, f"{prefix}_update",
-         f"FOR UPDATE TO authenticated USING ({owned}) WITH CHECK ({owned})"),
-        (table, f"{prefix}_delete", f"FOR DELETE TO authenticated USING ({owned})"),
-    ]  # fmt: skip
-
-
-OWN_PROJECT = f"creator_mind_id = {ME}"
-IN_MY_PROJECTS = f"project_id IN ({MY_PROJECTS})"
-IN_MY_CONTENTS = f"content_id IN ({MY_CONTENTS})"
-OWN = f"owner_mind_id = {ME}"
-
 # The policies this revision replaces (revision 0002's), restored on downgrade.
 OLD_POLICIES: list[tuple[str, str, str]] = [
-    ("tags", "tags_insert_any", "FOR INSERT TO authenticated WITH CHECK (true)"),
+    ("tags", "tags_insert_any",
+     "FOR INSERT TO authenticated WITH CHECK (true)"),
     ("content_projects", "content_projects_creator_all",
-     f"FOR ALL TO authenticated USING ({OWN_PROJECT}) WITH CHECK ({OWN_PROJECT})"),
+     "FOR ALL TO authenticated"
+     " USING (creator_mind_id = (select public.current_mind_id()))"
+     " WITH CHECK (creator_mind_id = (select public.current_mind_id()))"),
     ("content_projects", "content_projects_persona_select",
-     f"FOR SELECT TO authenticated USING (persona_mind_id = {ME})"),
+     "FOR SELECT TO authenticated USING (persona_mind_id = (select public.current_mind_id()))"),
     ("contents", "contents_project_owner_all",
-     f"FOR ALL TO authenticated USING ({IN_MY_PROJECTS}) WITH CHECK ({IN_MY_PROJECTS})"),
+     "FOR ALL TO authenticated"
+     " USING (project_id IN (SELECT p.id FROM public.content_projects p"
+     " WHERE p.creator_mind_id = (select public.current_mind_id())))"
+     " WITH CHECK (project_id IN (SELECT p.id FROM public.content_projects p"
+     " WHERE p.creator_mind_id = (select public.current_mind_id())))"),
     ("contents", "contents_persona_select",
-     f"FOR SELECT TO authenticated USING (project_id IN ({PERSONA_PROJECTS}))"),
+     "FOR SELECT TO authenticated"
+     " USING (project_id IN (SELECT p.id FROM public.content_projects p"
+     " WHERE p.persona_mind_id = (select public.current_mind_id())))"),
     ("contents", "contents_published_select",
-     f"FOR SELECT TO anon, authenticated USING ({PUBLISHED})"),
+     "FOR SELECT TO anon, authenticated USING (status = 'published' AND deleted_at IS NULL)"),
     ("content_minds", "content_minds_project_owner_all",
-     f"FOR ALL TO authenticated USING ({IN_MY_CONTENTS}) WITH CHECK ({IN_MY_CONTENTS})"),
+     "FOR ALL TO authenticated"
+     " USING (content_id IN (SELECT c.id FROM public.contents c"
+     " WHERE c.project_id IN (SELECT p.id FROM public.content_projects p"
+     " WHERE p.creator_mind_id = (select public.current_mind_id()))))"
+     " WITH CHECK (content_id IN (SELECT c.id FROM public.contents c"
+     " WHERE c.project_id IN (SELECT p.id FROM public.content_projects p"
+     " WHERE p.creator_mind_id = (select public.current_mind_id()))))"),
     ("content_tags", "content_tags_project_owner_all",
-     f"FOR ALL TO authenticated USING ({IN_MY_CONTENTS}) WITH CHECK ({IN_MY_CONTENTS})"),
+     "FOR ALL TO authenticated"
+     " USING (content_id IN (SELECT c.id FROM public.contents c"
+     " WHERE c.project_id IN (SELECT p.id FROM public.content_projects p"
+     " WHERE p.creator_mind_id = (select public.current_mind_id()))))"
+     " WITH CHECK (content_id IN (SELECT c.id FROM public.contents c"
+     " WHERE c.project_id IN (SELECT p.id FROM public.content_projects p"
+     " WHERE p.creator_mind_id = (select public.current_mind_id()))))"),
     ("market_research", "market_research_project_owner_all",
-     f"FOR ALL TO authenticated USING ({IN_MY_PROJECTS}) WITH CHECK ({IN_MY_PROJECTS})"),
+     "FOR ALL TO authenticated"
+     " USING (project_id IN (SELECT p.id FROM public.content_projects p"
+     " WHERE p.creator_mind_id = (select public.current_mind_id())))"
+     " WITH CHECK (project_id IN (SELECT p.id FROM public.content_projects p"
+     " WHERE p.creator_mind_id = (select public.current_mind_id())))"),
     ("market_research", "market_research_persona_select",
-     f"FOR SELECT TO authenticated USING (project_id IN ({PERSONA_PROJECTS}))"),
+     "FOR SELECT TO authenticated"
+     " USING (project_id IN (SELECT p.id FROM public.content_projects p"
+     " WHERE p.persona_mind_id = (select public.current_mind_id())))"),
     ("content_frameworks", "content_frameworks_owner_write",
-     f"FOR ALL TO authenticated USING ({OWN}) WITH CHECK ({OWN})"),
+     "FOR ALL TO authenticated"
+     " USING (owner_mind_id = (select public.current_mind_id()))"
+     " WITH CHECK (owner_mind_id = (select public.current_mind_id()))"),
 ]  # fmt: skip
 
 # One SELECT policy per table and role. content_minds/content_tags keep
 # `*_select_visible` (any visible content), which already covers the owner's
 # rows; content_frameworks keeps `select_global_or_own`, which covers its
 # owner's.
+#
+# Each `FOR ALL` owner policy of 0002 becomes INSERT, UPDATE and DELETE
+# policies with its own condition; tags_insert_with_mind: only a user with a
+# mind (a creator) adds to the shared vocabulary. content_projects_public_select
+# (a public course page: anon reads a project that has a published content) is
+# anon's only: for authenticated it would read contents, whose policies read
+# content_projects, a recursion PostgreSQL refuses.
 NEW_POLICIES: list[tuple[str, str, str]] = [
-    # Tags are a shared vocabulary; only a user with a mind (a creator) adds to it.
     ("tags", "tags_insert_with_mind",
-     f"FOR INSERT TO authenticated WITH CHECK ({ME} IS NOT NULL)"),
+     "FOR INSERT TO authenticated WITH CHECK ((select public.current_mind_id()) IS NOT NULL)"),
     ("content_projects", "content_projects_select",
-     f"FOR SELECT TO authenticated USING ({OWN_PROJECT} OR persona_mind_id = {ME})"),
-    # A public course page: anon reads a project that has a published
-    # content. (anon only: for authenticated this policy would read contents,
-    # whose policies read content_projects, a recursion PostgreSQL refuses.)
+     "FOR SELECT TO authenticated"
+     " USING (creator_mind_id = (select public.current_mind_id())"
+     " OR persona_mind_id = (select public.current_mind_id()))"),
     ("content_projects", "content_projects_public_select",
-     "FOR SELECT TO anon USING (EXISTS (SELECT FROM public.contents c"
+     "FOR SELECT TO anon"
+     " USING (EXISTS (SELECT FROM public.contents c"
      " WHERE c.project_id = content_projects.id AND c.status = 'published'"
      " AND c.deleted_at IS NULL))"),
-    *_owner_writes("content_projects", "content_projects_creator", OWN_PROJECT),
+    ("content_projects", "content_projects_creator_insert",
+     "FOR INSERT TO authenticated"
+     " WITH CHECK (creator_mind_id = (select public.current_mind_id()))"),
+    ("content_projects", "content_projects_creator_update",
+     "FOR UPDATE TO authenticated"
+     " USING (creator_mind_id = (select public.current_mind_id()))"
+     " WITH CHECK (creator_mind_id = (select public.current_mind_id()))"),
+    ("content_projects", "content_projects_creator_delete",
+     "FOR DELETE TO authenticated USING (creator_mind_id = (select public.current_mind_id()))"),
     ("contents", "contents_select",
-     f"FOR SELECT TO authenticated USING ({IN_MY_PROJECTS}"
-     f" OR project_id IN ({PERSONA_PROJECTS}) OR ({PUBLISHED}))"),
-    ("contents", "contents_public_select", f"FOR SELECT TO anon USING ({PUBLISHED})"),
-    *_owner_writes("contents", "contents_project_owner", IN_MY_PROJECTS),
-    *_owner_writes("content_minds", "content_minds_project_owner", IN_MY_CONTENTS),
-    *_owner_writes("content_tags", "content_tags_project_owner", IN_MY_CONTENTS),
+     "FOR SELECT TO authenticated"
+     " USING (project_id IN (SELECT p.id FROM public.content_projects p"
+     " WHERE p.creator_mind_id = (select public.current_mind_id()))"
+     " OR project_id IN (SELECT p.id FROM public.content_projects p"
+     " WHERE p.persona_mind_id = (select public.current_mind_id()))"
+     " OR (status = 'published' AND deleted_at IS NULL))"),
+    ("contents", "contents_public_select",
+     "FOR SELECT TO anon USING (status = 'published' AND deleted_at IS NULL)"),
+    ("contents", "contents_project_owner_insert",
+     "FOR INSERT TO authenticated"
+     " WITH CHECK (project_id IN (SELECT p.id FROM public.content_projects p"
+     " WHERE p.creator_mind_id = (select public.current_mind_id())))"),
+    ("contents", "contents_project_owner_update",
+     "FOR UPDATE TO authenticated"
+     " USING (project_id IN (SELECT p.id FROM public.content_projects p"
+     " WHERE p.creator_mind_id = (select public.current_mind_id())))"
+     " WITH CHECK (project_id IN (SELECT p.id FROM public.content_projects p"
+     " WHERE p.creator_mind_id = (select public.current_mind_id())))"),
+    ("contents", "contents_project_owner_delete",
+     "FOR DELETE TO authenticated"
+     " USING (project_id IN (SELECT p.id FROM public.content_projects p"
+     " WHERE p.creator_mind_id = (select public.current_mind_id())))"),
+    ("content_minds", "content_minds_project_owner_insert",
+     "FOR INSERT TO authenticated"
+     " WITH CHECK (content_id IN (SELECT c.id FROM public.contents c"
+     " WHERE c.project_id IN (SELECT p.id FROM public.content_projects p"
+     " WHERE p.creator_mind_id = (select public.current_mind_id()))))"),
+    ("content_minds", "content_minds_project_owner_update",
+     "FOR UPDATE TO authenticated"
+     " USING (content_id IN (SELECT c.id FROM public.contents c"
+     " WHERE c.project_id IN (SELECT p.id FROM public.content_projects p"
+     " WHERE p.creator_mind_id = (select public.current_mind_id()))))"
+     " WITH CHECK (content_id IN (SELECT c.id FROM public.contents c"
+     " WHERE c.project_id IN (SELECT p.id FROM public.content_projects p"
+     " WHERE p.creator_mind_id = (select public.current_mind_id()))))"),
+    ("content_minds", "content_minds_project_owner_delete",
+     "FOR DELETE TO authenticated"
+     " USING (content_id IN (SELECT c.id FROM public.contents c"
+     " WHERE c.project_id IN (SELECT p.id FROM public.content_projects p"
+     " WHERE p.creator_mind_id = (select public.current_mind_id()))))"),
+    ("content_tags", "content_tags_project_owner_insert",
+     "FOR INSERT TO authenticated"
+     " WITH CHECK (content_id IN (SELECT c.id FROM public.contents c"
+     " WHERE c.project_id IN (SELECT p.id FROM public.content_projects p"
+     " WHERE p.creator_mind_id = (select public.current_mind_id()))))"),
+    ("content_tags", "content_tags_project_owner_update",
+     "FOR UPDATE TO authenticated"
+     " USING (content_id IN (SELECT c.id FROM public.contents c"
+     " WHERE c.project_id IN (SELECT p.id FROM public.content_projects p"
+     " WHERE p.creator_mind_id = (select public.current_mind_id()))))"
+     " WITH CHECK (content_id IN (SELECT c.id FROM public.contents c"
+     " WHERE c.project_id IN (SELECT p.id FROM public.content_projects p"
+     " WHERE p.creator_mind_id = (select public.current_mind_id()))))"),
+    ("content_tags", "content_tags_project_owner_delete",
+     "FOR DELETE TO authenticated"
+     " USING (content_id IN (SELECT c.id FROM public.contents c"
+     " WHERE c.project_id IN (SELECT p.id FROM public.content_projects p"
+     " WHERE p.creator_mind_id = (select public.current_mind_id()))))"),
     ("market_research", "market_research_select",
-     f"FOR SELECT TO authenticated USING ({IN_MY_PROJECTS}"
-     f" OR project_id IN ({PERSONA_PROJECTS}))"),
-    *_owner_writes("market_research", "market_research_project_owner", IN_MY_PROJECTS),
-    *_owner_writes("content_frameworks", "content_frameworks_owner", OWN),
+     "FOR SELECT TO authenticated"
+     " USING (project_id IN (SELECT p.id FROM public.content_projects p"
+     " WHERE p.creator_mind_id = (select public.current_mind_id()))"
+     " OR project_id IN (SELECT p.id FROM public.content_projects p"
+     " WHERE p.persona_mind_id = (select public.current_mind_id())))"),
+    ("market_research", "market_research_project_owner_insert",
+     "FOR INSERT TO authenticated"
+     " WITH CHECK (project_id IN (SELECT p.id FROM public.content_projects p"
+     " WHERE p.creator_mind_id = (select public.current_mind_id())))"),
+    ("market_research", "market_research_project_owner_update",
+     "FOR UPDATE TO authenticated"
+     " USING (project_id IN (SELECT p.id FROM public.content_projects p"
+     " WHERE p.creator_mind_id = (select public.current_mind_id())))"
+     " WITH CHECK (project_id IN (SELECT p.id FROM public.content_projects p"
+     " WHERE p.creator_mind_id = (select public.current_mind_id())))"),
+    ("market_research", "market_research_project_owner_delete",
+     "FOR DELETE TO authenticated"
+     " USING (project_id IN (SELECT p.id FROM public.content_projects p"
+     " WHERE p.creator_mind_id = (select public.current_mind_id())))"),
+    ("content_frameworks", "content_frameworks_owner_insert",
+     "FOR INSERT TO authenticated"
+     " WITH CHECK (owner_mind_id = (select public.current_mind_id()))"),
+    ("content_frameworks", "content_frameworks_owner_update",
+     "FOR UPDATE TO authenticated"
+     " USING (owner_mind_id = (select public.current_mind_id()))"
+     " WITH CHECK (owner_mind_id = (select public.current_mind_id()))"),
+    ("content_frameworks", "content_frameworks_owner_delete",
+     "FOR DELETE TO authenticated USING (owner_mind_id = (select public.current_mind_id()))"),
 ]  # fmt: skip
 
 

@@ -50,12 +50,6 @@ depends_on: str | Sequence[str] | None = None
 # only an index, a function and a text search configuration.
 DATA_LOSS: str | None = None
 
-CONFIG = "public.creatoros_pt"
-DOCUMENT = (
-    f"to_tsvector('{CONFIG}'::regconfig,"
-    " public.creatoros_pt_fold(coalesce(title, '') || ' ' || coalesce(content, '')))"
-)
-
 # The Portuguese stemmer strips -ção/-ções only as written with accents;
 # once unaccented, "configuracao" and "configuracoes" stem apart. Folding the
 # plural -ões (or -oes, as typed without accents) into -ão first makes
@@ -85,7 +79,7 @@ $$;
 # Words with letters outside ASCII (`word`, `hword`, `hword_part`) lose their
 # accents before the Portuguese stemmer sees them; ASCII words already map to
 # it. The dictionary is found in whatever schema holds the extension.
-TEXT_SEARCH_CONFIG = f"""
+TEXT_SEARCH_CONFIG = """
 DO $$
 DECLARE
     dictionary text;
@@ -99,11 +93,11 @@ BEGIN
         JOIN pg_namespace n ON n.oid = d.dictnamespace
         JOIN pg_extension e ON e.extnamespace = n.oid AND e.extname = 'unaccent'
         WHERE d.dictname = 'unaccent';
-        CREATE TEXT SEARCH CONFIGURATION {CONFIG} (COPY = pg_catalog.portuguese);
-        EXECUTE format('ALTER TEXT SEARCH CONFIGURATION {CONFIG}'
+        CREATE TEXT SEARCH CONFIGURATION public.creatoros_pt (COPY = pg_catalog.portuguese);
+        EXECUTE format('ALTER TEXT SEARCH CONFIGURATION public.creatoros_pt'
                        ' ALTER MAPPING FOR hword, hword_part, word WITH %s, portuguese_stem',
                        dictionary);
-        COMMENT ON TEXT SEARCH CONFIGURATION {CONFIG} IS
+        COMMENT ON TEXT SEARCH CONFIGURATION public.creatoros_pt IS
             'creatoros: portuguese, accent-insensitive (unaccent then portuguese_stem)';
     END IF;
 END
@@ -131,7 +125,7 @@ $fn$;
 # not deleted, or a project the caller creates or is the persona of.
 # service_role bypasses RLS, so it keeps every match. OFFSET 0 keeps the
 # phrase check above the narrowing.
-SEARCH_FUNCTION = f"""
+SEARCH_FUNCTION = """
 CREATE OR REPLACE FUNCTION creatoros_internal.search_visible_content_ids(query tsquery)
 RETURNS SETOF uuid
 LANGUAGE sql STABLE SECURITY DEFINER
@@ -139,7 +133,7 @@ SET search_path = ''
 AS $fn$
     SELECT id FROM (
         SELECT id, title, content FROM public.contents
-        WHERE {DOCUMENT} @@ public.creatoros_relax_phrases(query)
+        WHERE to_tsvector('public.creatoros_pt'::regconfig, public.creatoros_pt_fold(coalesce(title, '') || ' ' || coalesce(content, ''))) @@ public.creatoros_relax_phrases(query)
           AND ((status = 'published' AND deleted_at IS NULL)
                OR project_id IN (
                    SELECT p.id FROM public.content_projects p
@@ -147,9 +141,9 @@ AS $fn$
                          IN (p.creator_mind_id, p.persona_mind_id))
                OR (SELECT auth.role()) = 'service_role')
         OFFSET 0) visible
-    WHERE CASE WHEN query::text ~ '<[0-9]*->' THEN {DOCUMENT} @@ query ELSE true END
+    WHERE CASE WHEN query::text ~ '<[0-9]*->' THEN to_tsvector('public.creatoros_pt'::regconfig, public.creatoros_pt_fold(coalesce(title, '') || ' ' || coalesce(content, ''))) @@ query ELSE true END
 $fn$;
-"""
+"""  # noqa: E501
 # Outside `public`: Supabase exposes every function of `public` as an RPC
 # endpoint, and a SECURITY DEFINER one there is a linter warning
 # (security_definer_function_executable). The API roles may only use it.
@@ -168,33 +162,36 @@ SEARCH_FUNCTION_GRANTS = [
     " (full-text index lookup, which RLS cannot use: @@ is not leakproof)';",
 ]
 
-NEW_INDEX = "idx_contents_search"
-OLD_INDEX = "idx_contents_fts"
-CREATE_NEW_INDEX = (
-    f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {NEW_INDEX} ON public.contents USING gin ({DOCUMENT})"
-)
+# 0006's index: the Portuguese document of title and body.
+CREATE_NEW_INDEX = """CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_contents_search ON public.contents USING gin (to_tsvector('public.creatoros_pt'::regconfig, public.creatoros_pt_fold(coalesce(title, '') || ' ' || coalesce(content, ''))))"""  # noqa: E501
 # Production's definition, exactly (SCHEMA.md part 1): a query only uses an
 # expression index when it repeats its expression.
-CREATE_OLD_INDEX = (
-    f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {OLD_INDEX} ON public.contents USING gin"
-    " (to_tsvector('english', coalesce(title, '') || ' ' || coalesce(content, '')))"
-)
+CREATE_OLD_INDEX = """CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_contents_fts ON public.contents USING gin (to_tsvector('english', coalesce(title, '') || ' ' || coalesce(content, '')))"""  # noqa: E501
 
-
-def _drop_invalid_index(name: str) -> str:
-    """A CONCURRENTLY build that failed leaves an INVALID index that
-    IF NOT EXISTS would then skip: drop it, so a re-run builds it again."""
-    return f"""
+# A CONCURRENTLY build that failed leaves an INVALID index that IF NOT EXISTS
+# would then skip: it is dropped first, so a re-run builds it again.
+DROP_INVALID_NEW_INDEX = """
 DO $$
 BEGIN
     IF EXISTS (SELECT FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
                JOIN pg_namespace n ON n.oid = c.relnamespace
-               WHERE n.nspname = 'public' AND c.relname = '{name}' AND NOT i.indisvalid) THEN
-        DROP INDEX public.{name};
+               WHERE n.nspname = 'public' AND c.relname = 'idx_contents_search' AND NOT i.indisvalid) THEN
+        DROP INDEX public.idx_contents_search;
     END IF;
 END
 $$;
-"""
+"""  # noqa: E501
+DROP_INVALID_OLD_INDEX = """
+DO $$
+BEGIN
+    IF EXISTS (SELECT FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+               JOIN pg_namespace n ON n.oid = c.relnamespace
+               WHERE n.nspname = 'public' AND c.relname = 'idx_contents_fts' AND NOT i.indisvalid) THEN
+        DROP INDEX public.idx_contents_fts;
+    END IF;
+END
+$$;
+"""  # noqa: E501
 
 
 def upgrade() -> None:
@@ -208,19 +205,19 @@ def upgrade() -> None:
     for statement in SEARCH_FUNCTION_GRANTS:
         op.execute(statement)
     with op.get_context().autocommit_block():
-        op.execute(_drop_invalid_index(NEW_INDEX))
+        op.execute(DROP_INVALID_NEW_INDEX)
         op.execute(CREATE_NEW_INDEX)
         # Only once the new index is built: searches never lose their index.
-        op.execute(f"DROP INDEX CONCURRENTLY IF EXISTS public.{OLD_INDEX}")
+        op.execute("DROP INDEX CONCURRENTLY IF EXISTS public.idx_contents_fts")
 
 
 def downgrade() -> None:
     with op.get_context().autocommit_block():
-        op.execute(_drop_invalid_index(OLD_INDEX))
+        op.execute(DROP_INVALID_OLD_INDEX)
         op.execute(CREATE_OLD_INDEX)
-        op.execute(f"DROP INDEX CONCURRENTLY IF EXISTS public.{NEW_INDEX}")
+        op.execute("DROP INDEX CONCURRENTLY IF EXISTS public.idx_contents_search")
     op.execute("DROP FUNCTION IF EXISTS creatoros_internal.search_visible_content_ids(tsquery);")
     op.execute("DROP SCHEMA IF EXISTS creatoros_internal RESTRICT;")
     op.execute("DROP FUNCTION IF EXISTS public.creatoros_relax_phrases(tsquery);")
     op.execute("DROP FUNCTION IF EXISTS public.creatoros_pt_fold(text);")
-    op.execute(f"DROP TEXT SEARCH CONFIGURATION IF EXISTS {CONFIG};")
+    op.execute("DROP TEXT SEARCH CONFIGURATION IF EXISTS public.creatoros_pt;")

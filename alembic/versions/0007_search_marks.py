@@ -51,8 +51,8 @@ it calls, has `SET search_path` and is called, ~2 µs per call (two per row).
 
 Safe on a production-size table: the new index is built CONCURRENTLY before
 0006's is dropped; the downgrade rebuilds 0006's index (CONCURRENTLY, before
-dropping this one) and restores 0006's function, by running 0006's own
-statements. It loses no data.
+dropping this one) and restores 0006's function, both written out here as
+0006 declared them. It loses no data.
 
 Revision ID: 0007_search_marks
 Revises: 0006_search_portuguese
@@ -61,10 +61,7 @@ Create Date: 2026-11-25
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Sequence
-from pathlib import Path
-from types import ModuleType
 
 from alembic import op
 
@@ -77,18 +74,9 @@ depends_on: str | Sequence[str] | None = None
 # only an index and functions.
 DATA_LOSS: str | None = None
 
-
-def _revision_0006() -> ModuleType:
-    """0006's module: its downgrade target is rebuilt from its own statements."""
-    path = Path(__file__).with_name("0006_search_portuguese.py")
-    spec = importlib.util.spec_from_file_location("creatoros_revision_0006", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-CONFIG = "public.creatoros_pt"
+# Every statement below is written out whole, as it runs: a revision never
+# changes once released, and never reads another one's text (the current
+# definitions live in app/db/sql/).
 
 # Words as 0006 indexed them (`to_tsvector` of title and body, folded), then
 # the markers, written as a tsvector's text and cast: the title's lexemes
@@ -103,17 +91,17 @@ CONFIG = "public.creatoros_pt"
 # when created, so every name in it is bound then, whatever the caller's
 # search_path (the linter test exempts such bodies for that reason).
 # IMMUTABLE is honest: the result depends on the arguments only.
-DOCUMENT_FUNCTION = f"""
+DOCUMENT_FUNCTION = """
 CREATE OR REPLACE FUNCTION public.creatoros_search_document(
     title text, body text, status text, project_id uuid)
 RETURNS tsvector
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 BEGIN ATOMIC
-SELECT pg_catalog.to_tsvector('{CONFIG}'::regconfig,
+SELECT pg_catalog.to_tsvector('public.creatoros_pt'::regconfig,
            public.creatoros_pt_fold(COALESCE(title, '') || ' ' || COALESCE(body, '')))
     OPERATOR(pg_catalog.||) (
         COALESCE('''~ t ' OPERATOR(pg_catalog.||) pg_catalog.replace(pg_catalog.substr(NULLIF(
-            pg_catalog.strip(pg_catalog.to_tsvector('{CONFIG}'::regconfig,
+            pg_catalog.strip(pg_catalog.to_tsvector('public.creatoros_pt'::regconfig,
                 public.creatoros_pt_fold(COALESCE(title, ''))))::text, ''), 2),
             ' ''', ' ''~ t '), '')
         OPERATOR(pg_catalog.||) CASE WHEN status OPERATOR(pg_catalog.=) 'published'
@@ -128,31 +116,6 @@ COMMENT ON FUNCTION public.creatoros_search_document(text, text, text, uuid) IS
     'creatoros: the search document of a content: its words, and markers (~ t <title word>,'
     ' ~ published, ~ p <project>) that let one GIN index narrow by title and visibility';
 """
-
-
-def _document(alias: str) -> str:
-    """The document of the `contents` row `alias`: the index's expression."""
-    columns = ", ".join(f"{alias}.{c}" for c in ("title", "content", "status", "project_id"))
-    return f"public.creatoros_search_document({columns})"
-
-
-def _rank(alias: str) -> str:
-    """The rank: ts_rank of the title's words (weight A), as 0006's statement had it."""
-    return (
-        f"pg_catalog.ts_rank(pg_catalog.setweight(pg_catalog.to_tsvector('{CONFIG}'::regconfig,"
-        f" public.creatoros_pt_fold(coalesce({alias}.title, ''))), 'A'), query)::float8"
-    )
-
-
-def _visible(c: str) -> str:
-    """The rows the caller may read (the read policies of `contents`, 0002, as
-    0006's function had them), not deleted (the API never shows those), and
-    the filters."""
-    return f"""{c}.deleted_at IS NULL
-          AND (sees_all OR {c}.status = 'published' OR {c}.project_id = ANY (own))
-          AND (only_project IS NULL OR {c}.project_id = only_project)
-          AND (only_type IS NULL OR {c}.content_type = only_type)
-          AND (only_status IS NULL OR {c}.status = only_status)"""
 
 
 # One page of the caller's matches, best first: (id, rank); ties by id;
@@ -184,7 +147,12 @@ def _visible(c: str) -> str:
 #    order (the phrase check, which rebuilds the document, stops at the
 #    page's end); then the kept ones below `base`, if any (a title whose
 #    words lie too far apart ranks 0).
-SEARCH_FUNCTION = f"""
+#
+# Its pieces: the rank is ts_rank of the title's words (weight A), as 0006's
+# statement had it; the rows the caller may read are the read policies of
+# `contents` (0002), as 0006's function had them, not deleted (the API never
+# shows those), and the filters.
+SEARCH_FUNCTION = """
 CREATE OR REPLACE FUNCTION creatoros_internal.search_page(
     query tsquery, only_project uuid, only_type text, only_status text,
     after_rank double precision, after_id uuid, page_size integer)
@@ -205,7 +173,7 @@ DECLARE
         FROM pg_catalog.regexp_matches(query::text, '''(?:[^'']|'''')*''', 'g') m);
     root text := pg_catalog.regexp_replace(query::text, '''(?:[^'']|'''')*''', '', 'g');
     phrase boolean := query::text ~ '<[0-9]*->';
-    base float8 := pg_catalog.ts_rank('{{"~ none"}}'::tsvector, query)::float8;
+    base float8 := pg_catalog.ts_rank('{"~ none"}'::tsvector, query)::float8;
     ranked_ids uuid[];
     ranks float8[];
     found_rows bigint;
@@ -241,15 +209,19 @@ BEGIN
             FROM unnest(lexemes) a)::tsquery;
     END IF;
 
-    SELECT coalesce(array_agg(r.id), '{{}}'), coalesce(array_agg(r.rank), '{{}}')
+    SELECT coalesce(array_agg(r.id), '{}'), coalesce(array_agg(r.rank), '{}')
     INTO ranked_ids, ranks
-    FROM (SELECT c.id, {_rank("c")} AS rank
+    FROM (SELECT c.id, pg_catalog.ts_rank(pg_catalog.setweight(pg_catalog.to_tsvector('public.creatoros_pt'::regconfig, public.creatoros_pt_fold(coalesce(c.title, ''))), 'A'), query)::float8 AS rank
           FROM (SELECT c.id, c.title, c.content, c.status, c.project_id
                 FROM public.contents c
-                WHERE {_document("c")} @@ titled
-                  AND {_visible("c")}
+                WHERE public.creatoros_search_document(c.title, c.content, c.status, c.project_id) @@ titled
+                  AND c.deleted_at IS NULL
+          AND (sees_all OR c.status = 'published' OR c.project_id = ANY (own))
+          AND (only_project IS NULL OR c.project_id = only_project)
+          AND (only_type IS NULL OR c.content_type = only_type)
+          AND (only_status IS NULL OR c.status = only_status)
                 OFFSET 0) c
-          WHERE NOT phrase OR {_document("c")} @@ query) r
+          WHERE NOT phrase OR public.creatoros_search_document(c.title, c.content, c.status, c.project_id) @@ query) r
     WHERE r.rank <> base;
 
     RETURN QUERY
@@ -273,13 +245,17 @@ BEGIN
         WITH matches AS MATERIALIZED (
             SELECT c.id, c.title, c.content, c.status, c.project_id
             FROM public.contents c
-            WHERE {_document("c")} @@ lookup
-              AND {_visible("c")}
+            WHERE public.creatoros_search_document(c.title, c.content, c.status, c.project_id) @@ lookup
+              AND c.deleted_at IS NULL
+          AND (sees_all OR c.status = 'published' OR c.project_id = ANY (own))
+          AND (only_project IS NULL OR c.project_id = only_project)
+          AND (only_type IS NULL OR c.content_type = only_type)
+          AND (only_status IS NULL OR c.status = only_status)
               AND (after_rank IS NULL OR after_rank > base OR c.id > after_id)
               AND c.id NOT IN (SELECT unnest(ranked_ids)))
         SELECT rest.id, base FROM (
             SELECT * FROM matches m ORDER BY m.id OFFSET 0) rest
-        WHERE NOT phrase OR {_document("rest")} @@ query
+        WHERE NOT phrase OR public.creatoros_search_document(rest.title, rest.content, rest.status, rest.project_id) @@ query
         LIMIT page_size - found_rows;
         GET DIAGNOSTICS more = ROW_COUNT;
         found_rows := found_rows + more;
@@ -294,7 +270,7 @@ BEGIN
     LIMIT page_size - found_rows;
 END
 $fn$;
-"""
+"""  # noqa: E501
 
 FUNCTION_GRANTS = [
     "REVOKE ALL ON FUNCTION creatoros_internal.search_page"
@@ -308,39 +284,87 @@ FUNCTION_GRANTS = [
     " may read (full-text index lookup, which RLS cannot use: @@ is not leakproof)';",
 ]
 
-NEW_INDEX = "idx_contents_search_document"
-OLD_INDEX = "idx_contents_search"
-CREATE_NEW_INDEX = (
-    f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {NEW_INDEX} ON public.contents"
-    f" USING gin (public.creatoros_search_document(title, content, status, project_id))"
-)
-OLD_FUNCTION = "creatoros_internal.search_visible_content_ids(tsquery)"
+
+# A CONCURRENTLY build that failed leaves an INVALID index that IF NOT EXISTS
+# would then skip: it is dropped first, so a re-run builds it again.
+DROP_INVALID_NEW_INDEX = """
+DO $$
+BEGIN
+    IF EXISTS (SELECT FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+               JOIN pg_namespace n ON n.oid = c.relnamespace
+               WHERE n.nspname = 'public' AND c.relname = 'idx_contents_search_document' AND NOT i.indisvalid) THEN
+        DROP INDEX public.idx_contents_search_document;
+    END IF;
+END
+$$;
+"""  # noqa: E501
+CREATE_NEW_INDEX = """CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_contents_search_document ON public.contents USING gin (public.creatoros_search_document(title, content, status, project_id))"""  # noqa: E501
+
+# The downgrade's target: 0006's function, its rights, and its index, as 0006
+# declared them.
+OLD_SEARCH_FUNCTION = """
+CREATE OR REPLACE FUNCTION creatoros_internal.search_visible_content_ids(query tsquery)
+RETURNS SETOF uuid
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = ''
+AS $fn$
+    SELECT id FROM (
+        SELECT id, title, content FROM public.contents
+        WHERE to_tsvector('public.creatoros_pt'::regconfig, public.creatoros_pt_fold(coalesce(title, '') || ' ' || coalesce(content, ''))) @@ public.creatoros_relax_phrases(query)
+          AND ((status = 'published' AND deleted_at IS NULL)
+               OR project_id IN (
+                   SELECT p.id FROM public.content_projects p
+                   WHERE (SELECT public.current_mind_id())
+                         IN (p.creator_mind_id, p.persona_mind_id))
+               OR (SELECT auth.role()) = 'service_role')
+        OFFSET 0) visible
+    WHERE CASE WHEN query::text ~ '<[0-9]*->' THEN to_tsvector('public.creatoros_pt'::regconfig, public.creatoros_pt_fold(coalesce(title, '') || ' ' || coalesce(content, ''))) @@ query ELSE true END
+$fn$;
+"""  # noqa: E501
+OLD_SEARCH_FUNCTION_GRANTS = [
+    "REVOKE ALL ON FUNCTION creatoros_internal.search_visible_content_ids(tsquery) FROM PUBLIC;",
+    "GRANT EXECUTE ON FUNCTION creatoros_internal.search_visible_content_ids(tsquery)"
+    " TO anon, authenticated, service_role;",
+    "COMMENT ON FUNCTION creatoros_internal.search_visible_content_ids(tsquery) IS"
+    " 'creatoros: ids of the contents matching the query that the caller may read"
+    " (full-text index lookup, which RLS cannot use: @@ is not leakproof)';",
+]
+DROP_INVALID_OLD_INDEX = """
+DO $$
+BEGIN
+    IF EXISTS (SELECT FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+               JOIN pg_namespace n ON n.oid = c.relnamespace
+               WHERE n.nspname = 'public' AND c.relname = 'idx_contents_search' AND NOT i.indisvalid) THEN
+        DROP INDEX public.idx_contents_search;
+    END IF;
+END
+$$;
+"""  # noqa: E501
+CREATE_OLD_INDEX = """CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_contents_search ON public.contents USING gin (to_tsvector('public.creatoros_pt'::regconfig, public.creatoros_pt_fold(coalesce(title, '') || ' ' || coalesce(content, ''))))"""  # noqa: E501
 
 
 def upgrade() -> None:
-    r0006 = _revision_0006()
     op.execute(DOCUMENT_FUNCTION)
     op.execute(DOCUMENT_COMMENT)
     op.execute(SEARCH_FUNCTION)
     for statement in FUNCTION_GRANTS:
         op.execute(statement)
     with op.get_context().autocommit_block():
-        op.execute(r0006._drop_invalid_index(NEW_INDEX))
+        op.execute(DROP_INVALID_NEW_INDEX)
         op.execute(CREATE_NEW_INDEX)
         # Only once the new index is built: searches never lose their index.
-        op.execute(f"DROP INDEX CONCURRENTLY IF EXISTS public.{OLD_INDEX}")
-    op.execute(f"DROP FUNCTION IF EXISTS {OLD_FUNCTION};")
+        op.execute("DROP INDEX CONCURRENTLY IF EXISTS public.idx_contents_search")
+    op.execute("DROP FUNCTION IF EXISTS creatoros_internal.search_visible_content_ids(tsquery);")
 
 
 def downgrade() -> None:
-    r0006 = _revision_0006()
-    op.execute(r0006.SEARCH_FUNCTION)
-    for statement in r0006.SEARCH_FUNCTION_GRANTS:
+    op.execute(OLD_SEARCH_FUNCTION)
+    for statement in OLD_SEARCH_FUNCTION_GRANTS:
         op.execute(statement)
     with op.get_context().autocommit_block():
-        op.execute(r0006._drop_invalid_index(OLD_INDEX))
-        op.execute(r0006.CREATE_NEW_INDEX)
-        op.execute(f"DROP INDEX CONCURRENTLY IF EXISTS public.{NEW_INDEX}")
+        op.execute(DROP_INVALID_OLD_INDEX)
+        op.execute(CREATE_OLD_INDEX)
+        op.execute("DROP INDEX CONCURRENTLY IF EXISTS public.idx_contents_search_document")
     op.execute(
         "DROP FUNCTION IF EXISTS creatoros_internal.search_page"
         "(tsquery, uuid, text, text, double precision, uuid, integer);"

@@ -1,0 +1,31 @@
+-- The search document of a content, and the expression of the one GIN index
+-- on contents (idx_contents_search_indexed): the words of title and body
+-- (Portuguese, accent-insensitive), plus markers no text can produce (each
+-- holds a space): `~ t <word>` for each title word, `~ published`, and
+-- `~ p <project id>`. They let search_page ask the index for "visible to the
+-- caller" and "the title says it" at once. BEGIN ATOMIC and no SET clause:
+-- the planner inlines it, and its names are bound when it is created.
+-- Revision 0007.
+
+CREATE OR REPLACE FUNCTION public.creatoros_search_document(
+    title text, body text, status text, project_id uuid)
+RETURNS tsvector
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+BEGIN ATOMIC
+SELECT pg_catalog.to_tsvector('public.creatoros_pt'::regconfig,
+           public.creatoros_pt_fold(COALESCE(title, '') || ' ' || COALESCE(body, '')))
+    OPERATOR(pg_catalog.||) (
+        COALESCE('''~ t ' OPERATOR(pg_catalog.||) pg_catalog.replace(pg_catalog.substr(NULLIF(
+            pg_catalog.strip(pg_catalog.to_tsvector('public.creatoros_pt'::regconfig,
+                public.creatoros_pt_fold(COALESCE(title, ''))))::text, ''), 2),
+            ' ''', ' ''~ t '), '')
+        OPERATOR(pg_catalog.||) CASE WHEN status OPERATOR(pg_catalog.=) 'published'
+                                     THEN ' ''~ published''' ELSE '' END
+        OPERATOR(pg_catalog.||) COALESCE(' ''~ p ' OPERATOR(pg_catalog.||) project_id::text
+                                         OPERATOR(pg_catalog.||) '''', '')
+    )::tsvector;
+END;
+
+COMMENT ON FUNCTION public.creatoros_search_document(text, text, text, uuid) IS
+    'creatoros: the search document of a content: its words, and markers (~ t <title word>,'
+    ' ~ published, ~ p <project>) that let one GIN index narrow by title and visibility';
