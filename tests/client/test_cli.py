@@ -13,7 +13,7 @@ from app.auth import SERVICE
 from app.db.tenancy import tenant_transaction
 from app.ops.cli import cli
 from tests.client.conftest import COURSES, LiveServer
-from tests.conftest import Creator
+from tests.factories import Creator
 
 runner = CliRunner()
 

@@ -7,9 +7,13 @@ import json
 import uuid
 from typing import Any
 
+import pytest
+
 from app.trees.schemas import MAX_DEPTH, NODE_FIELDS, TreeNode, TreeNodeIn
 from app.trees.service import nest, tree_errors
 from app.trees.sql import plan_upsert
+
+pytestmark = pytest.mark.pure
 
 
 def node(slug: str, content_type: str = "course_lesson", **extra: Any) -> dict[str, Any]:
