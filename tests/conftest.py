@@ -4,32 +4,46 @@ template database, and a fresh copy of it for every test."""
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.auth import Principal, mint_token, principal_for
 from app.db import migrations
-from app.db.engine import LOGIN_ROLE, create_engine
+from app.db.engine import create_engine
 from app.main import create_app
-from app.ops.admin import provision_mind
 from app.settings import Settings
+from tests.factories import Creator, provision
+from tests.helpers import TEST_JWT_SECRET, client_for, login_url
 from tests.pg import PgServer, embedded_server, server_from_url
 
 TEMPLATE_DATABASE = "creatoros_template"
-TEST_JWT_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
+
+# The fixtures that start or reach a PostgreSQL server. A test marked `pure`
+# (`pytest -m pure`: the tests that need no database) may use none of them.
+SERVER_FIXTURES = frozenset({"pg_server", "pg15_server", "blank_db", "outage"})
+_pure_test_running = False
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Fail a test marked `pure` that asks for a server, before one starts:
+    by its fixtures here, and in `pg_server` for one it asks for at run time."""
+    global _pure_test_running
+    _pure_test_running = item.get_closest_marker("pure") is not None
+    used = SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+    if _pure_test_running and used:
+        pytest.fail(f"marked pure but uses {sorted(used)}: it needs a database", pytrace=False)
 
 
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PgServer]:
-    """The run's server: `TEST_DATABASE_URL` (a superuser URL), else embedded."""
+    """The run's server: `TEST_DATABASE_URL` (a superuser URL), else embedded.
+    Started by the first test that needs it, so `-m pure` never starts it."""
+    if _pure_test_running:
+        pytest.fail("a test marked pure started PostgreSQL", pytrace=False)
     url = os.environ.get("TEST_DATABASE_URL")
     if url:
         yield server_from_url(url)
@@ -85,23 +99,6 @@ def settings(tmp_path: Path) -> Settings:
     )
 
 
-async def client_for(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield client
-
-
-def login_url(url: str) -> str:
-    """The same database, logged in as the service's login role: tenancy is
-    only tested through it (a superuser would bypass RLS and hide leaks)."""
-    return (
-        make_url(url)
-        .set(username=LOGIN_ROLE, password=os.environ.get("TEST_AUTHENTICATOR_PASSWORD"))
-        .render_as_string(hide_password=False)
-    )
-
-
 @pytest.fixture
 def api_url(database: str) -> str:
     return login_url(database)
@@ -122,30 +119,6 @@ async def engine(settings: Settings, api_url: str) -> AsyncIterator[AsyncEngine]
         yield engine
     finally:
         await engine.dispose()
-
-
-@dataclass(frozen=True)
-class Creator:
-    """A provisioned creator: a mind, its user, and a valid token."""
-
-    slug: str
-    mind_id: uuid.UUID
-    user_id: uuid.UUID
-    token: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
-
-    @property
-    def principal(self) -> Principal:
-        return principal_for(self.user_id)
-
-
-async def provision(engine: AsyncEngine, slug: str) -> Creator:
-    mind = await provision_mind(engine, slug=slug, name=slug.title(), user_id=None)
-    token = mint_token(TEST_JWT_SECRET, user_id=mind.user_id)
-    return Creator(slug, mind.mind_id, mind.user_id, token)
 
 
 @pytest.fixture

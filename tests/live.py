@@ -12,7 +12,7 @@ import uvicorn
 
 from app.main import create_app
 from app.settings import Settings
-from tests.test_cli import free_port
+from tests.helpers import free_port
 
 
 class LiveServer:

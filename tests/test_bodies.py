@@ -26,7 +26,7 @@ from app.http.problems import PROBLEM_MEDIA_TYPE
 from app.http.schemas import MAX_JSON_DEPTH
 from app.main import create_app
 from app.settings import Settings
-from tests.conftest import Creator
+from tests.factories import Creator, new_project
 
 NIL = "00000000-0000-4000-8000-000000000000"
 
@@ -52,6 +52,7 @@ def body_endpoints(app: FastAPI) -> list[tuple[str, str]]:
     )
 
 
+@pytest.mark.pure
 def test_every_route_with_a_body_parses_it_under_the_one_policy(settings: Settings) -> None:
     app = create_app(settings)
     with_body = [route for route in api_routes(app) if route.body_field is not None]
@@ -107,13 +108,9 @@ def nested(depth: int, leaf: Any = 1) -> Any:
 async def test_json_depth_is_limited_at_validation(
     client: httpx.AsyncClient, alice: Creator
 ) -> None:
-    ok = await client.post(
-        "/v1/projects", headers=alice.headers,
-        json={"slug": "deep", "name": "Deep", "project_type": "course",
-              "project_metadata": nested(MAX_JSON_DEPTH)},
-    )  # fmt: skip
-    assert ok.status_code == 201, ok.text
-    project = ok.json()["id"]
+    project = await new_project(
+        client, alice, "deep", name="Deep", project_metadata=nested(MAX_JSON_DEPTH)
+    )
     too_deep = await client.patch(
         f"/v1/projects/{project}", headers=alice.headers,
         json={"project_metadata": nested(MAX_JSON_DEPTH + 1)},
@@ -278,12 +275,14 @@ def outcome(parse: Any, raw: bytes) -> tuple[str, Any]:
         return "refused", str(exc)
 
 
+@pytest.mark.pure
 @pytest.mark.parametrize("raw", EDGE_BODIES, ids=lambda raw: repr(raw[:24]))
 def test_the_fast_path_accepts_and_refuses_as_the_strict_path(raw: bytes) -> None:
     fast, strict = outcome(parse_json_body, raw), outcome(_parse_strictly, raw)
     assert repr(fast) == repr(strict)  # repr: -0.0 and 0, 1 and 1.0 differ
 
 
+@pytest.mark.pure
 def test_only_a_doubt_leaves_the_fast_path() -> None:
     tree = {"nodes": [{"slug": "a", "metadata": {"n": 10**30, "f": 0.5}, "children": []}]}
     assert _surely_plain(tree)
@@ -293,6 +292,7 @@ def test_only_a_doubt_leaves_the_fast_path() -> None:
     assert not _surely_plain([10**99]) and not _surely_plain(-(10**99))
 
 
+@pytest.mark.pure
 def test_a_surrogate_in_its_utf8_form_is_refused_too() -> None:
     """`json` decodes ED A0 80 to a lone surrogate (it passed, and the
     response encoder could not write it)."""

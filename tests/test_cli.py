@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,24 +13,7 @@ import httpx
 import pytest
 
 from app.db.migrations import head_revision
-
-CREATOROS = str(Path(sys.executable).with_name("creatoros"))
-READY_WITHIN_SECONDS = 60
-
-
-def clean_env(data_dir: Path, **extra: str) -> dict[str, str]:
-    """The environment of a fresh machine: none of the service's settings."""
-    names = ("DATABASE_URL", "JWT_SECRET", "JWT_JWKS_URL", "JWT_JWKS_FILE", "TEST_DATABASE_URL")
-    env = {k: v for k, v in os.environ.items() if k not in names}
-    env["CREATOROS_DATA_DIR"] = str(data_dir)
-    env.update(extra)
-    return env
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.helpers import CREATOROS, READY_WITHIN_SECONDS, clean_env, free_port, wait_ready
 
 
 @contextmanager
@@ -59,22 +38,6 @@ def serving(data_dir: Path, cwd: Path) -> Iterator[tuple[str, subprocess.Popen[s
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-
-
-def wait_ready(base: str, proc: subprocess.Popen[str]) -> float:
-    started = time.monotonic()
-    while time.monotonic() - started < READY_WITHIN_SECONDS:
-        if proc.poll() is not None:
-            pytest.fail(
-                f"creatoros serve exited early:\n{proc.stdout.read() if proc.stdout else ''}"
-            )
-        try:
-            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                return time.monotonic() - started
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"/readyz not 200 within {READY_WITHIN_SECONDS}s")
 
 
 def stop(proc: subprocess.Popen[str]) -> str:

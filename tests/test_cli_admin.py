@@ -13,8 +13,7 @@ from app.main import create_app
 from app.ops import admin
 from app.settings import Settings
 from tests.catalog import execute
-from tests.conftest import TEST_JWT_SECRET, client_for
-from tests.test_cli import CREATOROS, clean_env
+from tests.helpers import CREATOROS, TEST_JWT_SECRET, clean_env, client_for
 
 
 @pytest.fixture

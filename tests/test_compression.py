@@ -6,7 +6,11 @@ from __future__ import annotations
 import asyncio
 import gzip
 
+import pytest
+
 from app.http.compression import Compression, GzipCache, accepts_gzip, gzip_bytes
+
+pytestmark = pytest.mark.pure
 
 
 def test_cache_keeps_the_most_recently_used_within_its_bytes() -> None:

@@ -11,7 +11,7 @@ from fastapi import Response
 from pydantic import BaseModel
 
 from app.idempotency import HEADER, REPLAYED_HEADER, Idempotency, created
-from tests.conftest import Creator
+from tests.factories import Creator
 
 
 class Thing(BaseModel):

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from app.db.migrations import head_revision
 from app.http.problems import PROBLEM_MEDIA_TYPE
@@ -28,6 +29,7 @@ async def test_readyz_refuses_an_unmigrated_database(make_client, empty_database
     assert "creatoros db upgrade" in problem["detail"]
 
 
+@pytest.mark.pure
 async def test_readyz_refuses_an_unreachable_database(make_client) -> None:
     unreachable = "postgresql+asyncpg://nobody@127.0.0.1:1/none"
     async for client in make_client(unreachable):

@@ -13,7 +13,7 @@ from app.db.rows import fetchval
 from app.db.tenancy import tenant_transaction
 from app.http.problems import PROBLEM_MEDIA_TYPE
 from app.idempotency import _LOCK
-from tests.conftest import Creator
+from tests.factories import Creator
 
 PROJECT = {"slug": "course", "name": "Course", "project_type": "course"}
 REPORT = {"research_type": "sources", "report_data": {"n": 1}, "title": "Fontes"}

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from app.main import create_app
 from app.settings import Settings
-from tests.conftest import Creator, client_for
+from tests.factories import Creator
+from tests.helpers import client_for
 
 
 async def test_a_body_over_max_body_bytes_is_413_before_it_is_read(
@@ -53,6 +56,7 @@ async def test_cors_allows_only_configured_origins(settings: Settings, api_url: 
         assert "access-control-allow-origin" not in other.headers
 
 
+@pytest.mark.pure
 def test_cors_origins_setting_is_comma_separated() -> None:
     settings = Settings(_env_file=None, cors_origins="https://a.dev, https://b.dev")  # type: ignore[call-arg]
     assert settings.cors_origins == ["https://a.dev", "https://b.dev"]

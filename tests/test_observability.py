@@ -16,7 +16,8 @@ from app.db.tenancy import tenant_transaction
 from app.http.logs import JsonFormatter
 from app.http.observability import accepted_request_id
 from app.settings import Settings
-from tests.conftest import Creator
+from tests.factories import Creator, new_project
+from tests.helpers import gauge
 
 
 async def test_metrics_are_labelled_by_route_template_not_by_path(
@@ -39,8 +40,8 @@ async def test_metrics_are_labelled_by_route_template_not_by_path(
     assert 'route="unmatched",status="404"' in text
     assert "creatoros_http_request_duration_seconds_bucket" in text
     assert str(missing) not in text
-    for gauge in ("db_pool_size", "db_pool_in_use", "db_pool_waiting"):
-        assert f"creatoros_{gauge} " in text
+    for name in ("db_pool_size", "db_pool_in_use", "db_pool_waiting"):
+        assert f"creatoros_{name} " in text
     assert "/metrics" not in (await client.get("/openapi.json")).json()["paths"]
 
 
@@ -52,12 +53,7 @@ async def test_tree_upsert_node_counts_are_counted(
         return float(line.split()[-1])
 
     before = count((await client.get("/metrics")).text)
-    project = (
-        await client.post(
-            "/v1/projects", headers=alice.headers,
-            json={"slug": "m", "name": "M", "project_type": "course"},
-        )
-    ).json()["id"]  # fmt: skip
+    project = await new_project(client, alice, "m", name="M")
     nodes = [
         {"slug": "o", "title": "O", "content_type": "course_outline",
          "children": [{"slug": "l", "title": "L", "content_type": "course_lesson"}]}
@@ -113,20 +109,10 @@ async def test_access_log_line_as_json(
     assert alice.token not in line
 
 
-def gauge(text: str, name: str) -> float:
-    line = next(x for x in text.splitlines() if x.startswith(f"creatoros_{name} "))
-    return float(line.split()[-1])
-
-
 async def test_pool_gauges_follow_the_connections_requests_hold(
     client: httpx.AsyncClient, alice: Creator, engine: AsyncEngine, settings: Settings
 ) -> None:
-    project = (
-        await client.post(
-            "/v1/projects", headers=alice.headers,
-            json={"slug": "g", "name": "G", "project_type": "course"},
-        )
-    ).json()["id"]  # fmt: skip
+    project = await new_project(client, alice, "g", name="G")
     idle = (await client.get("/metrics")).text
     assert gauge(idle, "db_pool_size") == settings.db_pool_size
     assert gauge(idle, "db_pool_in_use") == 0  # every request gave its connection back

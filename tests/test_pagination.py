@@ -11,6 +11,8 @@ import pytest
 from app.http.pagination import decode_cursor, encode_cursor, page_of
 from app.http.problems import ProblemError
 
+pytestmark = pytest.mark.pure
+
 
 def test_cursor_round_trip() -> None:
     created, row_id = datetime(2026, 11, 25, 18, 0, 1, 123456, tzinfo=UTC), uuid.uuid4()

@@ -11,6 +11,8 @@ from starlette.requests import Request
 
 from app.http.problems import PROBLEM_TYPE_BASE, ProblemError, _database_error
 
+pytestmark = pytest.mark.pure
+
 
 class _Orig(Exception):
     def __init__(self, sqlstate: str) -> None:

@@ -16,7 +16,7 @@ from app.db.models import AudienceProfile
 from app.db.rows import Statement, Statements, TableRows, execute, fetchrow, fetchval
 from app.db.tenancy import tenant_transaction
 from app.http.problems import NotFound
-from tests.conftest import Creator
+from tests.factories import Creator
 
 audiences = cast(Table, AudienceProfile.__table__)
 ROWS = TableRows(audiences, "audience", "read only")

@@ -13,6 +13,8 @@ from pydantic_core import to_json
 
 from app.http.schemas import dumps
 
+pytestmark = pytest.mark.pure
+
 EDGES = [
     0.1, 1e16, 1e21, 1e-7, 123456789.123456789, 5e-324, 1.7976931348623157e308, -0.0, 100.0,
     2**63 - 1, -(2**63), True, False, None, [], {},

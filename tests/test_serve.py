@@ -13,8 +13,8 @@ from pathlib import Path
 import asyncpg
 import httpx
 
-from tests.conftest import TEST_JWT_SECRET, Creator
-from tests.test_cli import CREATOROS, clean_env, free_port, wait_ready
+from tests.factories import Creator
+from tests.helpers import CREATOROS, TEST_JWT_SECRET, clean_env, free_port, wait_ready
 
 REQUEST_ID = "trace-me-0042"
 

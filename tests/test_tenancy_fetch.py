@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db.tenancy import fetch, tenant_transaction
 from app.http.problems import sqlstate_of
-from tests.conftest import Creator
+from tests.factories import Creator
 
 
 async def test_fetch_runs_as_the_caller_inside_the_transaction(

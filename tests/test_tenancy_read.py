@@ -23,9 +23,9 @@ from app.http.problems import NotFound, ProblemError, sqlstate_of
 from app.main import create_app
 from app.projects.service import ROWS as PROJECTS
 from app.settings import Settings
-from tests.conftest import Creator, client_for
+from tests.factories import Creator, new_project
+from tests.helpers import client_for, gauge
 from tests.pg import PgServer
-from tests.test_observability import gauge
 
 
 async def test_a_read_runs_as_the_caller_read_only_and_names_its_request(
@@ -102,11 +102,7 @@ async def test_the_switch_carries_hostile_claims_exactly(
 async def test_a_read_sees_what_row_level_security_shows_the_caller(
     client: httpx.AsyncClient, engine: AsyncEngine, alice: Creator, bob: Creator
 ) -> None:
-    made = await client.post(
-        "/v1/projects", headers=alice.headers,
-        json={"slug": "secret", "name": "Secret", "project_type": "course"},
-    )  # fmt: skip
-    project = uuid.UUID(made.json()["id"])
+    project = uuid.UUID(await new_project(client, alice, "secret", name="Secret"))
     for who, visible in ((alice.principal, True), (bob.principal, False), (ANONYMOUS, False)):
         async with read_transaction(engine, who) as reader:
             assert (await PROJECTS.get(reader, project) is not None) is visible, who.role

@@ -13,7 +13,7 @@ from types import ModuleType
 
 import httpx
 
-from tests.conftest import Creator
+from tests.factories import Creator
 
 GENERATOR = str(Path(sys.executable).with_name("openapi-python-client"))
 PACKAGE = "creatoros_generated_client"

@@ -7,8 +7,11 @@ import asyncio
 import gzip
 
 import orjson
+import pytest
 
 from bench.http import LeanClient
+
+pytestmark = pytest.mark.pure
 
 BODY = orjson.dumps({"nodes": [{"slug": f"n{i}", "title": "ação " * 50} for i in range(200)]})
 

@@ -15,7 +15,7 @@ from creatoros_client import Client
 from creatoros_client.cli import app as cli
 from creatoros_client.outbox import Account, OutboxStore, normalize_api, token_subject
 from tests.client.conftest import LiveServer
-from tests.conftest import Creator
+from tests.factories import Creator
 
 runner = CliRunner()
 

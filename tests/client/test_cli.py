@@ -20,7 +20,7 @@ from app.db.tenancy import tenant_transaction
 from app.ops.cli import cli as service_cli
 from creatoros_client.cli import app as cli
 from tests.client.conftest import COURSES, LiveServer
-from tests.conftest import Creator
+from tests.factories import Creator
 from tests.trees.courses import FIXTURES
 
 runner = CliRunner()

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from tests.client.conftest import LiveServer
-from tests.conftest import Creator
+from tests.factories import Creator
 
 CLIENT = Path(__file__).resolve().parents[2] / "client"
 SERVER_PACKAGES = ("fastapi", "sqlalchemy", "asyncpg", "uvicorn", "alembic",

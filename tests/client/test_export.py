@@ -16,7 +16,7 @@ from creatoros_client.cli import read_courses
 from creatoros_client.course import walk
 from creatoros_client.export import course_files, safe_relative, write_files
 from tests.client.conftest import LiveServer
-from tests.conftest import Creator
+from tests.factories import Creator
 from tests.trees.courses import FIXTURES
 
 runner = CliRunner()

@@ -10,7 +10,7 @@ from app.db.tenancy import tenant_transaction
 from app.idempotency import _LOCK
 from creatoros_client import ApiError, CreatorOS
 from tests.client.conftest import LiveServer
-from tests.conftest import Creator
+from tests.factories import Creator
 
 BODY = {"slug": "keyed", "name": "Keyed", "project_type": "course"}
 

@@ -21,7 +21,7 @@ from app.db.tenancy import tenant_transaction
 from creatoros_client import CreatorOS, RetryPolicy, read_course
 from creatoros_client.outbox import Account, Entry, OutboxStore
 from tests.client.conftest import COURSES, LiveServer
-from tests.conftest import Creator
+from tests.factories import Creator
 
 QUICK = RetryPolicy(budget=1.0)  # the default (20 s) would make this test slow
 

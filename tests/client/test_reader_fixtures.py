@@ -17,7 +17,7 @@ from creatoros_client import CreatorOS, read_course, read_courses
 from creatoros_client.course import CoursePlan, walk
 from creatoros_client.models import TreeNode, TreeNodeIn
 from tests.client.conftest import LiveServer
-from tests.conftest import Creator
+from tests.factories import Creator
 from tests.trees.courses import FIXTURES
 
 # Where each folder keeps its lessons, written out here from looking at the

@@ -10,7 +10,7 @@ import pytest
 from creatoros_client import ApiError, AsyncCreatorOS, CreatorOS, read_course
 from creatoros_client.models import TreeNode
 from tests.client.conftest import COURSES, LiveServer
-from tests.conftest import Creator
+from tests.factories import Creator
 
 
 def flat(nodes: list[TreeNode]) -> list[TreeNode]:

@@ -11,15 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.auth import SERVICE
 from app.db.tenancy import tenant_transaction
-from tests.conftest import Creator
-from tests.contents.test_router import lesson, project_of
+from tests.factories import Creator, create_content, new_project
 
 
 async def new_content(client: httpx.AsyncClient, who: Creator, **extra: object) -> dict:
-    project = await project_of(client, who, f"p-{uuid.uuid4().hex[:8]}")
-    response = await client.post("/v1/contents", headers=who.headers, json=lesson(project, **extra))
-    assert response.status_code == 201, response.text
-    return response.json()
+    """A lesson in a project of its own."""
+    project = await new_project(client, who, f"p-{uuid.uuid4().hex[:8]}")
+    return await create_content(client, who, project, **extra)
 
 
 async def test_the_status_workflow(client: httpx.AsyncClient, alice: Creator) -> None:
@@ -185,15 +183,15 @@ async def test_tags_of_a_content(client: httpx.AsyncClient, alice: Creator, bob:
 async def test_reparenting_refuses_cycles_and_other_projects(
     client: httpx.AsyncClient, alice: Creator
 ) -> None:
-    project = await project_of(client, alice, "tree")
-    other = await project_of(client, alice, "other-tree")
+    project = await new_project(client, alice, "tree")
+    other = await new_project(client, alice, "other-tree")
 
     async def node(slug: str, parent: str | None = None, in_project: str = project) -> str:
         # articles may hold anything: only cycles and projects are in question
-        body = lesson(in_project, slug, content_type="article", parent_content_id=parent)
-        response = await client.post("/v1/contents", headers=alice.headers, json=body)
-        assert response.status_code == 201, response.text
-        return str(response.json()["id"])
+        made = await create_content(
+            client, alice, in_project, slug, content_type="article", parent_content_id=parent
+        )
+        return str(made["id"])
 
     root = await node("root")
     child = await node("child", root)

@@ -11,8 +11,7 @@ import httpx
 
 from app.http.problems import PROBLEM_TYPE_BASE
 from app.trees.schemas import MAX_DEPTH
-from tests.conftest import Creator
-from tests.contents.test_router import project_of
+from tests.factories import Creator, new_project
 
 INVALID_TREE = PROBLEM_TYPE_BASE + "invalid-tree"
 
@@ -77,7 +76,7 @@ class Course:
 
 
 async def course(client: httpx.AsyncClient, who: Creator) -> Course:
-    written = Course(client, who, await project_of(client, who, "hierarchy"))
+    written = Course(client, who, await new_project(client, who, "hierarchy"))
     response = await written.write(COURSE)
     assert response.status_code == 200, response.text
     written.ids = {c["slug"]: c["id"] for c in await written.read()}

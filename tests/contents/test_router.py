@@ -9,25 +9,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db.tenancy import tenant_transaction
-from tests.conftest import Creator
-
-
-async def project_of(client: httpx.AsyncClient, who: Creator, slug: str = "course") -> str:
-    response = await client.post(
-        "/v1/projects", headers=who.headers,
-        json={"slug": slug, "name": slug, "project_type": "course"},
-    )  # fmt: skip
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
-
-
-def lesson(project_id: str, slug: str = "1-1-intro", **extra: object) -> dict:
-    return {"project_id": project_id, "slug": slug, "title": "1.1 Introdução",
-            "content_type": "course_lesson", "content": "# Olá\n", **extra}  # fmt: skip
+from tests.factories import Creator, create_content, lesson, new_project
 
 
 async def test_create_get_update_soft_delete(client: httpx.AsyncClient, alice: Creator) -> None:
-    project = await project_of(client, alice)
+    project = await new_project(client, alice)
     created = await client.post("/v1/contents", headers=alice.headers, json=lesson(project))
     assert created.status_code == 201, created.text
     content = created.json()
@@ -49,7 +35,7 @@ async def test_create_get_update_soft_delete(client: httpx.AsyncClient, alice: C
 async def test_contents_of_another_creator_are_invisible(
     client: httpx.AsyncClient, alice: Creator, bob: Creator
 ) -> None:
-    project = await project_of(client, alice)
+    project = await new_project(client, alice)
     content = (
         await client.post("/v1/contents", headers=alice.headers, json=lesson(project))
     ).json()
@@ -70,11 +56,9 @@ async def test_contents_of_another_creator_are_invisible(
 async def test_published_contents_are_readable_by_others(
     client: httpx.AsyncClient, engine: AsyncEngine, alice: Creator, bob: Creator
 ) -> None:
-    project = await project_of(client, alice)
-    draft = (await client.post("/v1/contents", headers=alice.headers, json=lesson(project))).json()
-    public = (
-        await client.post("/v1/contents", headers=alice.headers, json=lesson(project, "pub"))
-    ).json()
+    project = await new_project(client, alice)
+    draft = await create_content(client, alice, project)
+    public = await create_content(client, alice, project, "pub")
     async with tenant_transaction(engine, alice.principal, read_only=False) as conn:
         await conn.execute(
             text("UPDATE contents SET status = 'published' WHERE id = :id"), {"id": public["id"]}
@@ -90,14 +74,9 @@ async def test_published_contents_are_readable_by_others(
 async def test_parent_must_be_in_the_same_project(
     client: httpx.AsyncClient, alice: Creator
 ) -> None:
-    first = await project_of(client, alice, "first")
-    second = await project_of(client, alice, "second")
-    module = (
-        await client.post(
-            "/v1/contents", headers=alice.headers,
-            json={**lesson(first, "m1"), "content_type": "course_module"},
-        )
-    ).json()  # fmt: skip
+    first = await new_project(client, alice, "first")
+    second = await new_project(client, alice, "second")
+    module = await create_content(client, alice, first, "m1", content_type="course_module")
     ok = await client.post(
         "/v1/contents", headers=alice.headers,
         json=lesson(first, "l1", parent_content_id=module["id"], sequence_order=1),
@@ -116,8 +95,8 @@ async def test_parent_must_be_in_the_same_project(
 
 
 async def test_slugs_are_unique_per_project(client: httpx.AsyncClient, alice: Creator) -> None:
-    first = await project_of(client, alice, "first")
-    second = await project_of(client, alice, "second")
+    first = await new_project(client, alice, "first")
+    second = await new_project(client, alice, "second")
     assert (await client.post("/v1/contents", headers=alice.headers,
                               json=lesson(first))).status_code == 201  # fmt: skip
     assert (await client.post("/v1/contents", headers=alice.headers,
@@ -127,7 +106,7 @@ async def test_slugs_are_unique_per_project(client: httpx.AsyncClient, alice: Cr
 
 
 async def test_bad_content_is_422(client: httpx.AsyncClient, alice: Creator) -> None:
-    project = await project_of(client, alice)
+    project = await new_project(client, alice)
     for body in (
         lesson(project, content_type="podcast"),
         lesson(project, fidelity_score=1.5),
@@ -150,7 +129,7 @@ async def test_reads_serialize_exactly_as_the_response_models(
     from app.contents.schemas import Content
     from app.http.pagination import Page
 
-    project = await project_of(client, alice)
+    project = await new_project(client, alice)
     full = lesson(
         project, "1-2-full", fidelity_score=0.875, sequence_order=3, file_path="a/b.md",
         metadata={"z": [1, {"é": None}], "a": True}, keywords=["ia", "código"],

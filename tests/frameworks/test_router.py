@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
 import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.auth import SERVICE, mint_token
+from app.auth import SERVICE
 from app.db.tenancy import tenant_transaction
 from app.http.problems import PROBLEM_MEDIA_TYPE
-from tests.conftest import TEST_JWT_SECRET, Creator
+from tests.factories import Creator, create_content, new_project, token_headers
+from tests.helpers import (
+    after,
+    assert_hidden_like_missing,
+    assert_invalid,
+    operations_under,
+    walk_pages,
+)
 
 AIDA = {
     "slug": "aida",
@@ -20,10 +26,6 @@ AIDA = {
     "framework_type": "marketing",
     "framework_schema": {"type": "object", "required": ["attention", "action"]},
 }
-
-
-def after(later: str, earlier: str) -> bool:
-    return datetime.fromisoformat(later) > datetime.fromisoformat(earlier)
 
 
 async def create(client: httpx.AsyncClient, who: Creator, **overrides: object) -> dict:
@@ -77,15 +79,13 @@ async def test_another_creators_framework_is_404_exactly_like_a_missing_one(
 ) -> None:
     framework = await create(client, alice)
     missing = uuid.uuid4()
-    for method, body in (("GET", None), ("PATCH", {"name": "mine now"}), ("DELETE", None)):
-        theirs = await client.request(
-            method, f"/v1/frameworks/{framework['id']}", headers=bob.headers, json=body
-        )
-        nothing = await client.request(
-            method, f"/v1/frameworks/{missing}", headers=bob.headers, json=body
-        )
-        assert theirs.status_code == nothing.status_code == 404, method
-        assert theirs.json()["title"] == nothing.json()["title"]
+    await assert_hidden_like_missing(
+        client,
+        bob.headers,
+        f"/v1/frameworks/{framework['id']}",
+        f"/v1/frameworks/{missing}",
+        (("GET", None), ("PATCH", {"name": "mine now"}), ("DELETE", None)),
+    )
     assert (await client.get("/v1/frameworks", headers=bob.headers)).json()["items"] == []
     still = await client.get(f"/v1/frameworks/{framework['id']}", headers=alice.headers)
     assert still.json() == framework
@@ -137,8 +137,7 @@ async def test_global_frameworks_are_read_only_to_creators(
 
 
 async def test_service_role_manages_global_frameworks(client: httpx.AsyncClient) -> None:
-    token = mint_token(TEST_JWT_SECRET, user_id=None, role="service_role")
-    service = {"Authorization": f"Bearer {token}"}
+    service = token_headers(None, "service_role")
     created = await client.post("/v1/frameworks", headers=service, json=AIDA)
     assert created.status_code == 201, created.text
     assert created.json()["is_global"] is True and created.json()["owner_mind_id"] is None
@@ -151,10 +150,7 @@ async def test_service_role_manages_global_frameworks(client: httpx.AsyncClient)
 
 
 async def test_a_user_without_a_mind_cannot_create_one(client: httpx.AsyncClient) -> None:
-    token = mint_token(TEST_JWT_SECRET, user_id=uuid.uuid4())
-    response = await client.post(
-        "/v1/frameworks", headers={"Authorization": f"Bearer {token}"}, json=AIDA
-    )
+    response = await client.post("/v1/frameworks", headers=token_headers(uuid.uuid4()), json=AIDA)
     assert response.status_code == 403
     assert response.json()["type"].endswith("/no-mind")
 
@@ -163,28 +159,21 @@ async def test_deleting_a_framework_detaches_its_contents(
     client: httpx.AsyncClient, engine: AsyncEngine, alice: Creator
 ) -> None:
     framework = await create(client, alice)
-    project = await client.post(
-        "/v1/projects", headers=alice.headers,
-        json={"slug": "course", "name": "Course", "project_type": "course"},
-    )  # fmt: skip
-    lesson = await client.post(
-        "/v1/contents", headers=alice.headers,
-        json={"project_id": project.json()["id"], "slug": "l1", "title": "L1",
-              "content_type": "course_lesson"},
-    )  # fmt: skip
+    project = await new_project(client, alice, name="Course")
+    lesson = await create_content(client, alice, project, "l1", title="L1")
     async with tenant_transaction(engine, alice.principal, read_only=False) as conn:
         await conn.execute(
             text("UPDATE contents SET framework_id = :f WHERE id = :c"),
-            {"f": framework["id"], "c": lesson.json()["id"]},
+            {"f": framework["id"], "c": lesson["id"]},
         )
     url = f"/v1/frameworks/{framework['id']}"
     assert (await client.delete(url, headers=alice.headers)).status_code == 204
     async with tenant_transaction(engine, alice.principal, read_only=True) as conn:
         framework_id = await conn.scalar(
-            text("SELECT framework_id FROM contents WHERE id = :c"), {"c": lesson.json()["id"]}
+            text("SELECT framework_id FROM contents WHERE id = :c"), {"c": lesson["id"]}
         )
     assert framework_id is None
-    still = await client.get(f"/v1/contents/{lesson.json()['id']}", headers=alice.headers)
+    still = await client.get(f"/v1/contents/{lesson['id']}", headers=alice.headers)
     assert still.status_code == 200
 
 
@@ -205,10 +194,7 @@ async def test_bad_input_is_a_422_problem_and_changes_nothing(
         {"slug": "only-a-slug"},
     ]
     for body in bad:
-        response = await client.post("/v1/frameworks", headers=alice.headers, json=body)
-        assert response.status_code == 422, (body, response.text)
-        assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
-        assert response.json()["errors"], body
+        assert_invalid(await client.post("/v1/frameworks", headers=alice.headers, json=body), body)
     assert (await client.get("/v1/frameworks", headers=alice.headers)).json()["items"] == []
 
     framework = await create(client, alice)
@@ -221,9 +207,7 @@ async def test_bad_input_is_a_422_problem_and_changes_nothing(
         {"is_active": None},
         {"slug": None},
     ):
-        response = await client.patch(url, headers=alice.headers, json=body)
-        assert response.status_code == 422, (body, response.text)
-        assert response.json()["errors"], body
+        assert_invalid(await client.patch(url, headers=alice.headers, json=body), body)
     assert (await client.get(url, headers=alice.headers)).json() == framework
     assert (await client.get("/v1/frameworks/not-a-uuid", headers=alice.headers)).status_code == 422
     bad_filter = await client.get(
@@ -242,15 +226,7 @@ async def test_keyset_pagination_walks_every_framework_once(
 ) -> None:
     made = {(await create(client, alice, slug=f"f-{i}"))["id"] for i in range(7)}
     made.add(await insert_global(engine))
-    seen: list[str] = []
-    cursor = None
-    while True:
-        params = {"limit": 3, **({"cursor": cursor} if cursor else {})}
-        page = (await client.get("/v1/frameworks", headers=alice.headers, params=params)).json()
-        seen += [f["id"] for f in page["items"]]
-        cursor = page["next_cursor"]
-        if cursor is None:
-            break
+    seen = await walk_pages(client, "/v1/frameworks", alice.headers)
     assert sorted(seen) == sorted(made) and len(seen) == len(made)
     bad_cursor = await client.get("/v1/frameworks", headers=alice.headers, params={"cursor": "zz"})
     assert bad_cursor.status_code == 422
@@ -277,12 +253,7 @@ async def test_filters(client: httpx.AsyncClient, alice: Creator) -> None:
 
 async def test_openapi_documents_every_operation(client: httpx.AsyncClient) -> None:
     spec = (await client.get("/openapi.json")).json()
-    operations = {
-        op["operationId"]: op
-        for path, item in spec["paths"].items()
-        if path.startswith("/v1/frameworks")
-        for op in item.values()
-    }
+    operations = operations_under(spec, "/v1/frameworks")
     assert set(operations) == {
         "createFramework", "listFrameworks", "getFramework", "updateFramework", "deleteFramework",
     }  # fmt: skip

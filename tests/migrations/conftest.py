@@ -4,10 +4,10 @@ the machine's PostgreSQL 15 (Supabase runs 15 and 17)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 
 import pytest
 
+from tests.helpers import Db
 from tests.pg import PgServer, machine_pg15, pg15_unavailable_reason
 
 
@@ -18,20 +18,6 @@ def pg15_server() -> Iterator[PgServer]:
         pytest.skip(reason)
     with machine_pg15() as server:
         yield server
-
-
-@dataclass(frozen=True)
-class Db:
-    server: PgServer
-    name: str
-
-    @property
-    def dsn(self) -> str:
-        return self.server.dsn(self.name)
-
-    @property
-    def url(self) -> str:
-        return self.server.url(self.name)
 
 
 @pytest.fixture(params=["embedded", "pg15"])

@@ -15,8 +15,7 @@ import asyncpg
 import pytest
 
 from app.db import migrations
-from tests.migrations.conftest import Db
-from tests.migrations.test_migrations import upgrade
+from tests.helpers import Db, upgrade
 
 # Schemas that belong to Supabase or extensions, never linted.
 SYSTEM_SCHEMAS = (

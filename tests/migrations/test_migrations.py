@@ -11,7 +11,7 @@ import pytest
 from alembic import command
 from app.db import migrations
 from tests.catalog import column_lists, execute, row_digests, scalar, snapshot
-from tests.migrations.conftest import Db
+from tests.helpers import Db, downgrade, upgrade
 from tests.pg import run_psql_script
 
 BASELINE_FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "baseline_v070.sql"
@@ -25,14 +25,6 @@ CREATOROS_TABLES = {
     "minds", "user_profiles", "tags", "job_executions", "content_frameworks",
     "audience_profiles", "content_projects", "contents", "content_minds", "content_tags",
 }  # fmt: skip
-
-
-async def upgrade(db: Db, revision: str = "head") -> None:
-    await asyncio.to_thread(migrations.upgrade, db.url, revision)
-
-
-async def downgrade(db: Db, revision: str, *, allow_data_loss: bool = False) -> None:
-    await asyncio.to_thread(migrations.downgrade, db.url, revision, allow_data_loss=allow_data_loss)
 
 
 async def public_tables(db: Db) -> set[str]:
@@ -271,6 +263,7 @@ async def test_a_downgrade_that_would_lose_data_is_refused_before_anything_chang
     assert await public_tables(blank_db) == set()
 
 
+@pytest.mark.pure
 def test_every_revision_declares_what_its_downgrade_would_lose() -> None:
     """The check runs before anything changes only if each revision says,
     in one line, what undoing it loses (None: nothing)."""

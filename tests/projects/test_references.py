@@ -8,18 +8,16 @@ import uuid
 
 import asyncpg
 import httpx
-from sqlalchemy.engine import make_url
 
-from tests.audiences.test_router import create as create_audience
-from tests.conftest import Creator
+from tests.factories import Creator, create_audience, new_project
+from tests.helpers import assert_invalid, superuser_dsn
 
 MISSING = str(uuid.uuid4())
 
 
 def refused_naming(response: httpx.Response, field: str) -> None:
-    assert response.status_code == 422, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    assert [e["loc"] for e in response.json()["errors"]] == [["body", field]]
+    problem = assert_invalid(response)
+    assert [e["loc"] for e in problem["errors"]] == [["body", field]]
 
 
 async def refused_on_every_write(
@@ -74,7 +72,7 @@ async def test_target_audience_is_set_read_patched_and_must_be_visible(
 
 
 async def admin_execute(database: str, sql: str, *args: object) -> None:
-    dsn = make_url(database).set(drivername="postgresql").render_as_string(hide_password=False)
+    dsn = superuser_dsn(database)
     admin = await asyncpg.connect(dsn)
     try:
         await admin.execute(sql, *args)
@@ -115,12 +113,8 @@ async def test_generation_execution_must_be_visible(
     contents they can read. Bob's is invisible to alice."""
     projects = {}
     for who in (alice, bob):
-        response = await client.post(
-            "/v1/projects", headers=who.headers,
-            json={"slug": "p", "name": "P", "project_type": "course"},
-        )  # fmt: skip
-        projects[who.slug] = response.json()["id"]
-    dsn = make_url(database).set(drivername="postgresql").render_as_string(hide_password=False)
+        projects[who.slug] = await new_project(client, who, "p", name="P")
+    dsn = superuser_dsn(database)
     admin = await asyncpg.connect(dsn)
     try:
         runs = {}

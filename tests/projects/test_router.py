@@ -7,7 +7,8 @@ import uuid
 import httpx
 
 from app.http.problems import PROBLEM_MEDIA_TYPE
-from tests.conftest import Creator
+from tests.factories import Creator
+from tests.helpers import assert_hidden_like_missing, assert_invalid, walk_pages
 
 COURSE = {"slug": "claude-code", "name": "Claude Code na prática", "project_type": "course"}
 
@@ -48,15 +49,13 @@ async def test_another_creators_project_is_404_exactly_like_a_missing_one(
 ) -> None:
     project = await create(client, alice)
     missing = uuid.uuid4()
-    for method, body in (("GET", None), ("PATCH", {"name": "mine now"}), ("DELETE", None)):
-        theirs = await client.request(
-            method, f"/v1/projects/{project['id']}", headers=bob.headers, json=body
-        )
-        nothing = await client.request(
-            method, f"/v1/projects/{missing}", headers=bob.headers, json=body
-        )
-        assert theirs.status_code == nothing.status_code == 404, method
-        assert theirs.json()["title"] == nothing.json()["title"]
+    await assert_hidden_like_missing(
+        client,
+        bob.headers,
+        f"/v1/projects/{project['id']}",
+        f"/v1/projects/{missing}",
+        (("GET", None), ("PATCH", {"name": "mine now"}), ("DELETE", None)),
+    )
     listed = await client.get("/v1/projects", headers=bob.headers)
     assert listed.json()["items"] == []
     still = await client.get(f"/v1/projects/{project['id']}", headers=alice.headers)
@@ -100,10 +99,7 @@ async def test_bad_input_is_a_422_problem_and_changes_nothing(
         {"slug": "only-a-slug"},
     ]
     for body in bad:
-        response = await client.post("/v1/projects", headers=alice.headers, json=body)
-        assert response.status_code == 422, (body, response.text)
-        assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
-        assert response.json()["errors"], body
+        assert_invalid(await client.post("/v1/projects", headers=alice.headers, json=body), body)
     not_json = await client.post(
         "/v1/projects", headers={**alice.headers, "content-type": "application/json"},
         content=b"{not json",
@@ -127,15 +123,7 @@ async def test_keyset_pagination_walks_every_project_once(
     client: httpx.AsyncClient, alice: Creator
 ) -> None:
     made = {(await create(client, alice, slug=f"p-{i}"))["id"] for i in range(7)}
-    seen: list[str] = []
-    cursor = None
-    while True:
-        params = {"limit": 3, **({"cursor": cursor} if cursor else {})}
-        page = (await client.get("/v1/projects", headers=alice.headers, params=params)).json()
-        seen += [p["id"] for p in page["items"]]
-        cursor = page["next_cursor"]
-        if cursor is None:
-            break
+    seen = await walk_pages(client, "/v1/projects", alice.headers)
     assert sorted(seen) == sorted(made) and len(seen) == len(made)
     bad_cursor = await client.get("/v1/projects", headers=alice.headers, params={"cursor": "zz"})
     assert bad_cursor.status_code == 422

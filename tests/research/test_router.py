@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
 import httpx
 from sqlalchemy import text
@@ -12,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.auth import SERVICE
 from app.db.tenancy import tenant_transaction
 from app.http.problems import PROBLEM_MEDIA_TYPE
-from tests.conftest import Creator
+from tests.factories import Creator, new_project
+from tests.helpers import after, assert_hidden_like_missing, assert_invalid, walk_pages
 
 REPORT = {
     "research_type": "competitive_analysis",
@@ -21,21 +21,6 @@ REPORT = {
     "body": "# Concorrentes\n\n- Curso X\n",
     "competitors_count": 1,
 }
-
-
-def after(later: str, earlier: str) -> bool:
-    return datetime.fromisoformat(later) > datetime.fromisoformat(earlier)
-
-
-async def project_of(
-    client: httpx.AsyncClient, who: Creator, slug: str = "course", **extra: object
-) -> str:
-    response = await client.post(
-        "/v1/projects", headers=who.headers,
-        json={"slug": slug, "name": slug, "project_type": "course", **extra},
-    )  # fmt: skip
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
 
 
 async def create(
@@ -51,7 +36,7 @@ async def create(
 
 
 async def test_create_get_list_update_delete(client: httpx.AsyncClient, alice: Creator) -> None:
-    project = await project_of(client, alice)
+    project = await new_project(client, alice)
     response = await client.post(
         f"/v1/projects/{project}/market-research", headers=alice.headers, json=REPORT
     )
@@ -82,7 +67,7 @@ async def test_create_get_list_update_delete(client: httpx.AsyncClient, alice: C
 
 
 async def test_a_minimal_report(client: httpx.AsyncClient, alice: Creator) -> None:
-    project = await project_of(client, alice)
+    project = await new_project(client, alice)
     report = await create(
         client, alice, project, research_type="sources", report_data={}, title=None,
         body=None, competitors_count=None,
@@ -93,28 +78,24 @@ async def test_a_minimal_report(client: httpx.AsyncClient, alice: Creator) -> No
 async def test_another_creators_research_is_404_exactly_like_a_missing_one(
     client: httpx.AsyncClient, alice: Creator, bob: Creator
 ) -> None:
-    project = await project_of(client, alice)
+    project = await new_project(client, alice)
     report = await create(client, alice, project)
     missing = uuid.uuid4()
-    for method, body in (("GET", None), ("PATCH", {"title": "mine now"}), ("DELETE", None)):
-        theirs = await client.request(
-            method, f"/v1/market-research/{report['id']}", headers=bob.headers, json=body
-        )
-        nothing = await client.request(
-            method, f"/v1/market-research/{missing}", headers=bob.headers, json=body
-        )
-        assert theirs.status_code == nothing.status_code == 404, method
-        assert theirs.json()["title"] == nothing.json()["title"]
+    await assert_hidden_like_missing(
+        client,
+        bob.headers,
+        f"/v1/market-research/{report['id']}",
+        f"/v1/market-research/{missing}",
+        (("GET", None), ("PATCH", {"title": "mine now"}), ("DELETE", None)),
+    )
     # The project itself: listing or adding answers as if it did not exist.
-    for method, body in (("GET", None), ("POST", REPORT)):
-        theirs = await client.request(
-            method, f"/v1/projects/{project}/market-research", headers=bob.headers, json=body
-        )
-        nothing = await client.request(
-            method, f"/v1/projects/{missing}/market-research", headers=bob.headers, json=body
-        )
-        assert theirs.status_code == nothing.status_code == 404, method
-        assert theirs.json()["title"] == nothing.json()["title"]
+    await assert_hidden_like_missing(
+        client,
+        bob.headers,
+        f"/v1/projects/{project}/market-research",
+        f"/v1/projects/{missing}/market-research",
+        (("GET", None), ("POST", REPORT)),
+    )
     still = await client.get(f"/v1/market-research/{report['id']}", headers=alice.headers)
     assert still.json() == report
     listed = await client.get(f"/v1/projects/{project}/market-research", headers=alice.headers)
@@ -124,7 +105,7 @@ async def test_another_creators_research_is_404_exactly_like_a_missing_one(
 async def test_the_persona_reads_but_cannot_change(
     client: httpx.AsyncClient, alice: Creator, bob: Creator
 ) -> None:
-    project = await project_of(client, alice, persona_mind_id=str(bob.mind_id))
+    project = await new_project(client, alice, persona_mind_id=str(bob.mind_id))
     report = await create(client, alice, project)
     url = f"/v1/market-research/{report['id']}"
     listed = await client.get(f"/v1/projects/{project}/market-research", headers=bob.headers)
@@ -147,8 +128,8 @@ async def test_the_persona_reads_but_cannot_change(
 async def test_research_goes_with_its_project(
     client: httpx.AsyncClient, engine: AsyncEngine, alice: Creator
 ) -> None:
-    project = await project_of(client, alice)
-    kept_project = await project_of(client, alice, "kept")
+    project = await new_project(client, alice)
+    kept_project = await new_project(client, alice, "kept")
     reports = [(await create(client, alice, project))["id"] for _ in range(2)]
     kept = await create(client, alice, kept_project)
     assert (
@@ -167,7 +148,7 @@ async def test_research_goes_with_its_project(
 async def test_bad_input_is_a_422_problem_and_changes_nothing(
     client: httpx.AsyncClient, alice: Creator
 ) -> None:
-    project = await project_of(client, alice)
+    project = await new_project(client, alice)
     collection = f"/v1/projects/{project}/market-research"
     missing_report = {k: v for k, v in REPORT.items() if k != "report_data"}
     bad = [
@@ -185,10 +166,7 @@ async def test_bad_input_is_a_422_problem_and_changes_nothing(
         {"report_data": {}},
     ]
     for body in bad:
-        response = await client.post(collection, headers=alice.headers, json=body)
-        assert response.status_code == 422, (body, response.text)
-        assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
-        assert response.json()["errors"], body
+        assert_invalid(await client.post(collection, headers=alice.headers, json=body), body)
     assert (await client.get(collection, headers=alice.headers)).json()["items"] == []
 
     report = await create(client, alice, project)
@@ -199,11 +177,9 @@ async def test_bad_input_is_a_422_problem_and_changes_nothing(
         {"report_data": None},
         {"research_type": None},
         {"body": "a\u0000b"},
-        {"project_id": await project_of(client, alice, "other")},
+        {"project_id": await new_project(client, alice, "other")},
     ):
-        response = await client.patch(url, headers=alice.headers, json=body)
-        assert response.status_code == 422, (body, response.text)
-        assert response.json()["errors"], body
+        assert_invalid(await client.patch(url, headers=alice.headers, json=body), body)
     assert (await client.get(url, headers=alice.headers)).json() == report
     assert (
         await client.get("/v1/market-research/not-a-uuid", headers=alice.headers)
@@ -221,27 +197,19 @@ async def test_anonymous_callers_are_401(client: httpx.AsyncClient) -> None:
 async def test_keyset_pagination_walks_every_report_once(
     client: httpx.AsyncClient, alice: Creator
 ) -> None:
-    project = await project_of(client, alice)
-    other = await project_of(client, alice, "other")
+    project = await new_project(client, alice)
+    other = await new_project(client, alice, "other")
     made = {(await create(client, alice, project))["id"] for _ in range(7)}
     await create(client, alice, other)
     collection = f"/v1/projects/{project}/market-research"
-    seen: list[str] = []
-    cursor = None
-    while True:
-        params = {"limit": 3, **({"cursor": cursor} if cursor else {})}
-        page = (await client.get(collection, headers=alice.headers, params=params)).json()
-        seen += [r["id"] for r in page["items"]]
-        cursor = page["next_cursor"]
-        if cursor is None:
-            break
+    seen = await walk_pages(client, collection, alice.headers)
     assert sorted(seen) == sorted(made) and len(seen) == len(made)
     bad_cursor = await client.get(collection, headers=alice.headers, params={"cursor": "zz"})
     assert bad_cursor.status_code == 422
 
 
 async def test_filter_by_research_type(client: httpx.AsyncClient, alice: Creator) -> None:
-    project = await project_of(client, alice)
+    project = await new_project(client, alice)
     await create(client, alice, project)
     keywords = await create(client, alice, project, research_type="keyword_research")
     listed = await client.get(

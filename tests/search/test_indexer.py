@@ -20,12 +20,9 @@ from app.main import create_app
 from app.search.indexer import INDEX_DEFERRED, index_batch, index_deferred
 from app.settings import Settings
 from app.trees.sql import DEFER_INDEXING_MAX_BYTES
-from tests.conftest import Creator, client_for
-from tests.search.explain import EXPLAIN_NESTED, superuser
-from tests.search.test_search import count_deferred, hits
-from tests.test_observability import gauge
+from tests.factories import Creator, new_project, put_tree, write_tree
+from tests.helpers import EXPLAIN_NESTED, client_for, count_deferred, gauge, hits, superuser
 from tests.trees.courses import course_payload
-from tests.trees.test_trees import new_project, put_tree
 
 ROWS = text(
     "SELECT id, updated_at, search_deferred FROM contents WHERE project_id = :project ORDER BY id"
@@ -38,9 +35,8 @@ async def rows_of(engine: AsyncEngine, project: str) -> list[Any]:
 
 
 async def written_course(client: httpx.AsyncClient, who: Creator) -> str:
-    project = await new_project(client, who)
-    response = await put_tree(client, who, project, course_payload("claude-code"))
-    assert response.status_code == 200, response.text
+    project = await new_project(client, who, "claude-code")
+    await write_tree(client, who, project, course_payload("claude-code"))
     return project
 
 
@@ -167,7 +163,7 @@ async def test_a_body_too_big_to_index_is_a_422_and_writes_nothing(
     """Such a body is refused when written, never left to fail the indexer
     (and every search) later: a tree write indexes big bodies in its own
     statement (see `DEFER_INDEXING_MAX_BYTES`), and a content POST always does."""
-    project = await new_project(client, alice)
+    project = await new_project(client, alice, "claude-code")
     posted = await client.post(
         "/v1/contents", headers=alice.headers,
         json={"project_id": project, "slug": "huge", "title": "Huge",
@@ -196,7 +192,7 @@ async def test_a_batch_probes_its_rows_whatever_the_statistics_say(
     turn a batch into a loop over every deferred row per claimed row (seen:
     0.45 s per batch of 500 out of 5,000): auto_explain shows the batch's
     UPDATE probing the claimed ids, with no join filter."""
-    project = await new_project(client, alice)
+    project = await new_project(client, alice, "claude-code")
     async with superuser(database) as admin:
         await admin.conn.execute(
             "INSERT INTO contents (project_id, slug, title, content_type, content)"

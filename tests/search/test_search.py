@@ -12,28 +12,21 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.auth import SERVICE, Principal, mint_token
+from app.auth import Principal
 from app.db.tenancy import tenant_transaction
 from app.search import sql
 from app.search.indexer import index_batch, index_deferred
 from app.search.schemas import MAX_QUERY_CHARS
-from tests.conftest import TEST_JWT_SECRET, Creator, provision
-from tests.search.explain import EXPLAIN_NESTED, superuser
+from tests.factories import (
+    Creator,
+    create_project,
+    new_project,
+    provision,
+    token_headers,
+    write_tree,
+)
+from tests.helpers import EXPLAIN_NESTED, count_deferred, hits, search, superuser
 from tests.trees.courses import course_payload, flatten
-from tests.trees.test_trees import new_project, put_tree
-
-
-async def search(
-    client: httpx.AsyncClient, who: Creator | None, q: str, **params: Any
-) -> httpx.Response:
-    headers = who.headers if who is not None else {}
-    return await client.get("/v1/search", headers=headers, params={"q": q, **params})
-
-
-async def hits(client: httpx.AsyncClient, who: Creator | None, q: str, **params: Any) -> list[Any]:
-    response = await search(client, who, q, limit=200, **params)
-    assert response.status_code == 200, response.text
-    return list(response.json()["items"])
 
 
 def slugs_of(items: list[dict[str, Any]]) -> list[str]:
@@ -46,16 +39,9 @@ async def courses(client: httpx.AsyncClient, alice: Creator, bob: Creator) -> di
     projects = {}
     for who, name in ((alice, "claude-code"), (bob, "github-essencial")):
         project = await new_project(client, who, name)
-        written = await put_tree(client, who, project, course_payload(name))
-        assert written.status_code == 200, written.text
+        await write_tree(client, who, project, course_payload(name))
         projects[name] = project
     return projects
-
-
-async def count_deferred(engine: AsyncEngine) -> int:
-    """Contents whose search indexing is deferred (as service_role: all of them)."""
-    async with tenant_transaction(engine, SERVICE, read_only=True) as conn:
-        return int(await conn.scalar(text("SELECT count(*) FROM contents WHERE search_deferred")))
 
 
 async def publish(client: httpx.AsyncClient, who: Creator, content_id: str) -> None:
@@ -418,11 +404,7 @@ async def test_the_marked_index_answers_exactly_the_plain_definition(
     assert (await client.delete(f"/v1/contents/{deleted}", headers=alice.headers)).status_code
     # An empty project of alice's: the function leaves it out of her
     # markers (it adds cost and no rows); the answers must not change.
-    empty = await client.post(
-        "/v1/projects", headers=alice.headers,
-        json={"slug": "empty", "name": "Empty", "project_type": "course"},
-    )  # fmt: skip
-    assert empty.status_code == 201, empty.text
+    await create_project(client, alice, "empty", name="Empty")
     carol = await provision(engine, "carol")
     voiced = await client.patch(
         f"/v1/projects/{courses['claude-code']}", headers=alice.headers,
@@ -435,13 +417,12 @@ async def test_the_marked_index_answers_exactly_the_plain_definition(
         assert await index_deferred(engine, batch_size=10) == deferred
     elif indexing == "half indexed":
         assert await index_batch(engine, deferred // 2) == deferred // 2
-    service = mint_token(TEST_JWT_SECRET, user_id=None, role="service_role")
     callers = [
         (alice.principal, alice.headers),
         (bob.principal, bob.headers),
         (carol.principal, carol.headers),
         (Principal(role="anon"), {}),
-        (Principal(role="service_role"), {"Authorization": f"Bearer {service}"}),
+        (Principal(role="service_role"), token_headers(None, "service_role")),
     ]
     no_filter = {"project_id": None, "content_type": None, "status": None}
     cases: list[tuple[str, dict[str, Any]]] = [(q, {}) for q in EXACT_QUERIES]

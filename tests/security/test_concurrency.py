@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.main import create_app
 from app.settings import Settings
-from tests.conftest import Creator, client_for, provision
+from tests.factories import Creator, provision
+from tests.helpers import client_for
 
 TENANTS = 3
 ROUNDS = 40  # 40 rounds x 3 tenants x 3 requests = 360 requests

@@ -20,7 +20,7 @@ from app.auth import SERVICE, principal_for
 from app.db.tenancy import tenant_transaction
 from app.http.problems import sqlstate_of
 from app.ops.admin import run_as
-from tests.conftest import Creator
+from tests.factories import Creator
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,8 @@ from app.db.engine import CONNECT_TIMEOUT_SECONDS, create_engine
 from app.http.problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
 from app.main import create_app
 from app.settings import Settings
-from tests.conftest import Creator, login_url, provision
+from tests.factories import Creator, provision
+from tests.helpers import login_url
 from tests.pg import StoppableServer, stoppable_server
 
 SLOWEST_ANSWER_SECONDS = CONNECT_TIMEOUT_SECONDS + 1
@@ -229,6 +230,7 @@ def _wrapped(error: Exception) -> DBAPIError:
     return DBAPIError("SELECT 1", None, error)
 
 
+@pytest.mark.pure
 @pytest.mark.parametrize(
     "error",
     [
@@ -265,6 +267,7 @@ async def test_every_form_of_a_lost_connection_is_a_503(error: Exception) -> Non
     assert int(answer.headers["retry-after"]) > 0
 
 
+@pytest.mark.pure
 async def test_a_parameter_the_driver_cannot_encode_is_a_422_not_a_503() -> None:
     app = FastAPI()
     install_problem_handlers(app)

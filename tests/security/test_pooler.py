@@ -21,10 +21,10 @@ import asyncpg
 import httpx
 from sqlalchemy.engine import make_url
 
-from tests.conftest import TEST_JWT_SECRET, Creator
+from tests.factories import Creator
+from tests.helpers import CREATOROS, TEST_JWT_SECRET, clean_env, free_port
 from tests.pg import PgServer
 from tests.pgbouncer import Bouncer, pgbouncer
-from tests.test_cli import CREATOROS, clean_env, free_port
 
 POOL_SIZE = 2  # server connections PgBouncer keeps for the login role
 REQUESTS = 2000

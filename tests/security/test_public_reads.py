@@ -6,10 +6,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from app.auth import mint_token
-from tests.conftest import TEST_JWT_SECRET, Creator
+from tests.factories import Creator, token_headers
 
-ANON_TOKEN = {"Authorization": f"Bearer {mint_token(TEST_JWT_SECRET, user_id=None, role='anon')}"}
+ANON_TOKEN = token_headers(None, "anon")
 
 
 async def publish_course(client: httpx.AsyncClient, creator: Creator) -> tuple[str, str]:

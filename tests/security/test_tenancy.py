@@ -18,7 +18,8 @@ from app.db.tenancy import TenantSession, read_session, tenant_session, tenant_t
 from app.http.problems import sqlstate_of
 from app.main import create_app
 from app.settings import Settings
-from tests.conftest import Creator, client_for
+from tests.factories import Creator
+from tests.helpers import client_for
 
 
 def depends_on(dependant: Dependant, target: object) -> bool:
@@ -44,6 +45,7 @@ def api_routes(routes: list[Any]) -> list[APIRoute]:
 OUTSIDE_TENANCY = {"/healthz", "/readyz"}
 
 
+@pytest.mark.pure
 def test_every_endpoint_gets_its_connection_from_the_tenant_transaction(
     settings: Settings,
 ) -> None:

@@ -13,6 +13,8 @@ from app.auth import LEEWAY_SECONDS, TokenVerifier, mint_token
 from app.http.problems import ProblemError
 from app.settings import Settings
 
+pytestmark = pytest.mark.pure
+
 SECRET = "a-secret-long-enough-for-hs256-0123456789abcdef"
 
 

@@ -17,7 +17,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from app.http.problems import PROBLEM_MEDIA_TYPE
 from app.main import create_app
 from app.settings import Settings
-from tests.conftest import TEST_JWT_SECRET, Creator, client_for
+from tests.factories import Creator
+from tests.helpers import TEST_JWT_SECRET, client_for
 
 
 def sign(claims: dict[str, Any], key: Any = TEST_JWT_SECRET, alg: str = "HS256", **kw: Any) -> str:

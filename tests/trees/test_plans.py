@@ -15,8 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db.tenancy import tenant_transaction
 from app.trees import sql
-from tests.conftest import Creator
-from tests.trees.test_trees import new_project
+from tests.factories import Creator, new_project
 
 MODULES, LESSONS = 30, 100  # 3,031 nodes
 CONTENTS_SCAN = re.compile(r"Scan (?:using \S+ )?on contents\b")
@@ -69,7 +68,7 @@ async def test_tree_reads_scan_the_project_index_on_a_fresh_database(
     client: httpx.AsyncClient, alice: Creator, engine: AsyncEngine, database: str,
     plan_cache_mode: str, statistics: str,
 ) -> None:  # fmt: skip
-    project = await new_project(client, alice)
+    project = await new_project(client, alice, "claude-code")
     dsn = database.replace("postgresql+asyncpg://", "postgresql://", 1)
     outline = await _seed_before_statistics(dsn, project, statistics)
 

@@ -14,6 +14,8 @@ from app.trees.shape import nest, plan_upsert, tree_errors
 
 pytestmark = pytest.mark.pure
 
+pytestmark = pytest.mark.pure
+
 
 def node(slug: str, content_type: str = "course_lesson", **extra: Any) -> dict[str, Any]:
     return {"slug": slug, "title": slug.upper(), "content_type": content_type, **extra}

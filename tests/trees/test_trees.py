@@ -15,27 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.db.tenancy import tenant_transaction
 from app.main import create_app
 from app.settings import Settings
-from tests.conftest import Creator, client_for
-from tests.test_observability import gauge
+from tests.factories import Creator, new_project, put_tree
+from tests.helpers import client_for, gauge
 from tests.trees.courses import course_payload, flatten
-
-
-async def new_project(client: httpx.AsyncClient, who: Creator, slug: str = "claude-code") -> str:
-    response = await client.post(
-        "/v1/projects", headers=who.headers,
-        json={"slug": slug, "name": slug, "project_type": "course"},
-    )  # fmt: skip
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
-
-
-async def put_tree(
-    client: httpx.AsyncClient, who: Creator, project: str, nodes: list[dict[str, Any]],
-    prune: bool = False,
-) -> httpx.Response:  # fmt: skip
-    return await client.put(
-        f"/v1/projects/{project}/tree", headers=who.headers, json={"nodes": nodes, "prune": prune}
-    )
 
 
 def shape(nodes: list[dict[str, Any]], with_body: bool = False) -> list[Any]:
@@ -51,7 +33,7 @@ async def test_what_was_written_reads_back_exactly_in_order(
     client: httpx.AsyncClient, alice: Creator
 ) -> None:
     payload = course_payload("claude-code")
-    project = await new_project(client, alice)
+    project = await new_project(client, alice, "claude-code")
     written = await put_tree(client, alice, project, payload)
     assert written.status_code == 200, written.text
     assert shape(written.json()["nodes"]) == shape(payload)
@@ -113,7 +95,7 @@ async def test_a_bad_node_anywhere_leaves_the_tree_untouched(
     client: httpx.AsyncClient, alice: Creator, case: str
 ) -> None:
     payload = course_payload("claude-code")
-    project = await new_project(client, alice)
+    project = await new_project(client, alice, "claude-code")
     await put_tree(client, alice, project, payload)
     before = (await client.get(f"/v1/projects/{project}/tree?include_body=true",
                                headers=alice.headers)).json()  # fmt: skip
@@ -131,7 +113,7 @@ async def test_a_bad_node_anywhere_leaves_the_tree_untouched(
 
 
 async def test_limits_on_depth_and_size(client: httpx.AsyncClient, alice: Creator) -> None:
-    project = await new_project(client, alice)
+    project = await new_project(client, alice, "claude-code")
     deep: dict[str, Any] = {"slug": "n0", "title": "n", "content_type": "other"}
     cursor = deep
     for level in range(1, 17):
@@ -177,7 +159,7 @@ async def test_a_5000_node_course_fits_the_default_body_limit(
 ) -> None:
     """~7 MB of JSON: over the old 5 MiB default (it answered 413), under
     the default MAX_BODY_BYTES; a body over it is still a 413."""
-    project = await new_project(client, alice)
+    project = await new_project(client, alice, "claude-code")
     nodes = five_thousand_nodes()
     assert len(flatten(nodes)) == 5000
     raw = json.dumps({"nodes": nodes}, ensure_ascii=False).encode()
@@ -197,7 +179,7 @@ async def test_prune_soft_deletes_what_the_payload_left_out(
     client: httpx.AsyncClient, alice: Creator
 ) -> None:
     payload = course_payload("claude-code")
-    project = await new_project(client, alice)
+    project = await new_project(client, alice, "claude-code")
     await put_tree(client, alice, project, payload)
     smaller = copy.deepcopy(payload)
     dropped = smaller[0]["children"].pop(1)  # module 2 and its lessons
@@ -260,7 +242,7 @@ async def test_the_upsert_is_set_based(
 async def test_move_renumbers_and_refuses_cycles(
     client: httpx.AsyncClient, alice: Creator, bob: Creator
 ) -> None:
-    project = await new_project(client, alice)
+    project = await new_project(client, alice, "claude-code")
     tree = (await put_tree(client, alice, project, course_payload("claude-code"))).json()
     outline = tree["nodes"][0]
     module_1, module_2 = outline["children"][0], outline["children"][1]
@@ -308,7 +290,7 @@ async def test_move_renumbers_and_refuses_cycles(
 
 
 async def test_etag_and_304(client: httpx.AsyncClient, alice: Creator) -> None:
-    project = await new_project(client, alice)
+    project = await new_project(client, alice, "claude-code")
     await put_tree(client, alice, project, course_payload("claude-code"))
     url = f"/v1/projects/{project}/tree"
     first = await client.get(url, headers=alice.headers)
@@ -335,7 +317,7 @@ async def test_each_encoding_of_a_tree_has_its_own_etag(
     same tree has one ETag gzipped and another as is. Each 304s only for a
     client that would get that same form, and says the answer varies with
     Accept-Encoding as its 200 does."""
-    project = await new_project(client, alice)
+    project = await new_project(client, alice, "claude-code")
     await put_tree(client, alice, project, course_payload("claude-code"))
     url, params = f"/v1/projects/{project}/tree", {"include_body": "true"}
     forms = {
@@ -364,7 +346,7 @@ async def test_each_encoding_of_a_tree_has_its_own_etag(
 
 
 async def test_big_trees_are_gzipped(client: httpx.AsyncClient, alice: Creator) -> None:
-    project = await new_project(client, alice)
+    project = await new_project(client, alice, "claude-code")
     await put_tree(client, alice, project, course_payload("claude-code"))
     response = await client.get(
         f"/v1/projects/{project}/tree", params={"include_body": "true"},
@@ -398,7 +380,7 @@ async def test_gzipped_trees_are_kept_by_etag(
     app = create_app(settings, database_url=api_url)
     cache = app.state.compression.cache
     async for client in client_for(app):
-        project = await new_project(client, alice)
+        project = await new_project(client, alice, "claude-code")
         nodes = course_payload("claude-code")
         await put_tree(client, alice, project, nodes)
         gzipped = {**alice.headers, "Accept-Encoding": "gzip"}
@@ -437,7 +419,7 @@ async def test_gzipped_trees_are_kept_by_etag(
 
 
 async def test_subtree_and_max_depth(client: httpx.AsyncClient, alice: Creator) -> None:
-    project = await new_project(client, alice)
+    project = await new_project(client, alice, "claude-code")
     tree = (await put_tree(client, alice, project, course_payload("claude-code"))).json()
     module = tree["nodes"][0]["children"][1]
     sub = await client.get(f"/v1/contents/{module['id']}/tree", headers=alice.headers)
@@ -453,7 +435,7 @@ async def test_subtree_and_max_depth(client: httpx.AsyncClient, alice: Creator) 
 
 
 async def test_deleted_nodes_are_left_out(client: httpx.AsyncClient, alice: Creator) -> None:
-    project = await new_project(client, alice)
+    project = await new_project(client, alice, "claude-code")
     tree = (await put_tree(client, alice, project, course_payload("claude-code"))).json()
     module = tree["nodes"][0]["children"][0]
     await client.delete(f"/v1/contents/{module['id']}", headers=alice.headers)
@@ -466,7 +448,7 @@ async def test_deleted_nodes_are_left_out(client: httpx.AsyncClient, alice: Crea
 async def test_rls_holds_for_trees(
     client: httpx.AsyncClient, engine: AsyncEngine, alice: Creator, bob: Creator
 ) -> None:
-    project = await new_project(client, alice)
+    project = await new_project(client, alice, "claude-code")
     tree = (await put_tree(client, alice, project, course_payload("claude-code"))).json()
     node = tree["nodes"][0]["children"][0]
     for url in (f"/v1/projects/{project}/tree", f"/v1/contents/{node['id']}/tree"):
@@ -493,7 +475,7 @@ async def test_gzip_can_be_left_to_a_proxy(
 
     app = create_app(settings.model_copy(update={"gzip_minimum_bytes": 0}), database_url=api_url)
     async for c in client_for(app):
-        project = await new_project(c, alice)
+        project = await new_project(c, alice, "claude-code")
         await put_tree(c, alice, project, course_payload("claude-code"))
         response = await c.get(
             f"/v1/projects/{project}/tree", params={"include_body": "true"},
