@@ -29,7 +29,7 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.db.tenancy import TenantSession
+from app.db.sessions import WriteSession
 from app.http.problems import IdempotencyKeyInUse, IdempotencyKeyReused
 
 HEADER = "Idempotency-Key"
@@ -117,7 +117,7 @@ class Idempotency:
 
 async def idempotency(
     request: Request,
-    conn: TenantSession,
+    conn: WriteSession,
     key: Annotated[
         str | None,
         Header(

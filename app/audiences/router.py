@@ -4,8 +4,7 @@ from fastapi import APIRouter, Response, status
 
 from app.audiences import service
 from app.audiences.schemas import Audience, AudienceCreate, AudienceUpdate, TechnicalLevel
-from app.auth import AuthenticatedPrincipal
-from app.db.tenancy import ReadSession, TenantSession
+from app.db.sessions import UserReadSession, WriteSession
 from app.http.bodies import JsonBodyRoute
 from app.http.ids import AudienceId
 from app.http.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
@@ -29,8 +28,7 @@ router = APIRouter(
 )
 async def create_audience(
     body: AudienceCreate,
-    conn: TenantSession,
-    _: AuthenticatedPrincipal,
+    conn: WriteSession,
     response: Response,
     idempotency: IdempotencyKey,
 ) -> Audience:
@@ -42,8 +40,7 @@ async def create_audience(
 
 @router.get("", summary="List audiences", operation_id="listAudiences")
 async def list_audiences(
-    conn: ReadSession,
-    _: AuthenticatedPrincipal,
+    conn: UserReadSession,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
     technical_level: TechnicalLevel | None = None,
@@ -65,9 +62,7 @@ async def list_audiences(
     operation_id="getAudience",
     responses=problem_responses(404),
 )
-async def get_audience(
-    audience_id: AudienceId, conn: ReadSession, _: AuthenticatedPrincipal
-) -> Audience:
+async def get_audience(audience_id: AudienceId, conn: UserReadSession) -> Audience:
     return Audience.model_validate(await service.require_audience(conn, audience_id))
 
 
@@ -78,7 +73,7 @@ async def get_audience(
     responses=problem_responses(404, 409),
 )
 async def update_audience(
-    audience_id: AudienceId, body: AudienceUpdate, conn: TenantSession, _: AuthenticatedPrincipal
+    audience_id: AudienceId, body: AudienceUpdate, conn: WriteSession
 ) -> Audience:
     """Partial update: only the fields sent change; a JSON field sent is
     replaced whole (not merged), and null clears it."""
@@ -92,8 +87,6 @@ async def update_audience(
     operation_id="deleteAudience",
     responses=problem_responses(404, 409),
 )
-async def delete_audience(
-    audience_id: AudienceId, conn: TenantSession, _: AuthenticatedPrincipal
-) -> None:
+async def delete_audience(audience_id: AudienceId, conn: WriteSession) -> None:
     """Delete an audience no project targets any more (409 while one does)."""
     await service.delete_audience(conn, audience_id)

@@ -4,7 +4,7 @@ import uuid
 
 from fastapi import APIRouter, Query, Response, status
 
-from app.auth import PUBLIC_READ, AuthenticatedPrincipal, PublicReader
+from app.auth import PUBLIC_READ
 from app.contents import service
 from app.contents.schemas import (
     Content,
@@ -17,7 +17,7 @@ from app.contents.schemas import (
     ContentType,
     ContentUpdate,
 )
-from app.db.tenancy import ReadSession, TenantSession
+from app.db.sessions import ReadSession, WriteSession
 from app.http.bodies import JsonBodyRoute
 from app.http.ids import ContentId, MindId
 from app.http.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
@@ -42,8 +42,7 @@ router = APIRouter(
 )
 async def create_content(
     body: ContentCreate,
-    conn: TenantSession,
-    _: AuthenticatedPrincipal,
+    conn: WriteSession,
     response: Response,
     idempotency: IdempotencyKey,
 ) -> Content:
@@ -63,7 +62,6 @@ async def create_content(
 )
 async def list_contents(
     conn: ReadSession,
-    _: PublicReader,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
     project_id: uuid.UUID | None = None,
@@ -100,7 +98,7 @@ async def list_contents(
     response_model=Content,
     responses=problem_responses(404),
 )
-async def get_content(content_id: ContentId, conn: ReadSession, _: PublicReader) -> Response:
+async def get_content(content_id: ContentId, conn: ReadSession) -> Response:
     return rows_response(await service.require_content(conn, content_id))
 
 
@@ -110,9 +108,7 @@ async def get_content(content_id: ContentId, conn: ReadSession, _: PublicReader)
     operation_id="updateContent",
     responses=problem_responses(404, 409),
 )
-async def update_content(
-    content_id: ContentId, body: ContentUpdate, conn: TenantSession, _: AuthenticatedPrincipal
-) -> Content:
+async def update_content(content_id: ContentId, body: ContentUpdate, conn: WriteSession) -> Content:
     """Partial update: only the fields sent change. `metadata` is merged on the
     server (JSON Merge Patch: `null` deletes a key); `status` follows the
     workflow draft → reviewed → published → archived (409 otherwise)."""
@@ -126,9 +122,7 @@ async def update_content(
     operation_id="deleteContent",
     responses=problem_responses(404),
 )
-async def delete_content(
-    content_id: ContentId, conn: TenantSession, _: AuthenticatedPrincipal
-) -> None:
+async def delete_content(content_id: ContentId, conn: WriteSession) -> None:
     """Soft delete: the content disappears from every answer until restored."""
     await service.delete_content(conn, content_id)
 
@@ -139,9 +133,7 @@ async def delete_content(
     operation_id="restoreContent",
     responses=problem_responses(404),
 )
-async def restore_content(
-    content_id: ContentId, conn: TenantSession, _: AuthenticatedPrincipal
-) -> Content:
+async def restore_content(content_id: ContentId, conn: WriteSession) -> Content:
     """Undo a soft delete. Restoring a live content changes nothing."""
     return Content.model_validate(await service.restore_content(conn, content_id))
 
@@ -153,9 +145,7 @@ async def restore_content(
     openapi_extra=PUBLIC_READ,
     responses=problem_responses(404),
 )
-async def list_content_minds(
-    content_id: ContentId, conn: ReadSession, _: PublicReader
-) -> list[ContentMind]:
+async def list_content_minds(content_id: ContentId, conn: ReadSession) -> list[ContentMind]:
     """Which minds created, voiced or took part in the content, and as what."""
     rows = await service.list_content_minds(conn, content_id)
     return [ContentMind.model_validate(r) for r in rows]
@@ -171,8 +161,7 @@ async def put_content_mind(
     content_id: ContentId,
     mind_id: MindId,
     body: ContentMindPut,
-    conn: TenantSession,
-    _: AuthenticatedPrincipal,
+    conn: WriteSession,
 ) -> ContentMind:
     """Idempotent: sets the mind's role on the content, adding it if needed."""
     row = await service.put_content_mind(conn, content_id, mind_id, body.role)
@@ -186,9 +175,7 @@ async def put_content_mind(
     operation_id="deleteContentMind",
     responses=problem_responses(404),
 )
-async def delete_content_mind(
-    content_id: ContentId, mind_id: MindId, conn: TenantSession, _: AuthenticatedPrincipal
-) -> None:
+async def delete_content_mind(content_id: ContentId, mind_id: MindId, conn: WriteSession) -> None:
     await service.delete_content_mind(conn, content_id, mind_id)
 
 
@@ -199,9 +186,7 @@ async def delete_content_mind(
     openapi_extra=PUBLIC_READ,
     responses=problem_responses(404),
 )
-async def list_content_tags(
-    content_id: ContentId, conn: ReadSession, _: PublicReader
-) -> ContentTags:
+async def list_content_tags(content_id: ContentId, conn: ReadSession) -> ContentTags:
     return ContentTags(
         content_id=content_id, tags=await service.list_content_tags(conn, content_id)
     )
@@ -214,7 +199,7 @@ async def list_content_tags(
     responses=problem_responses(404),
 )
 async def put_content_tags(
-    content_id: ContentId, body: ContentTagsPut, conn: TenantSession, _: AuthenticatedPrincipal
+    content_id: ContentId, body: ContentTagsPut, conn: WriteSession
 ) -> ContentTags:
     """Replace the content's tags with exactly these names; unknown tags are created."""
     names = await service.replace_content_tags(conn, content_id, body.tags)

@@ -2,8 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from app.auth import AuthenticatedPrincipal
-from app.db.tenancy import ReadSession, TenantSession
+from app.db.sessions import UserReadSession, WriteSession
 from app.frameworks import service
 from app.frameworks.schemas import Framework, FrameworkCreate, FrameworkType, FrameworkUpdate
 from app.http.bodies import JsonBodyRoute
@@ -29,8 +28,7 @@ router = APIRouter(
 )
 async def create_framework(
     body: FrameworkCreate,
-    conn: TenantSession,
-    _: AuthenticatedPrincipal,
+    conn: WriteSession,
     response: Response,
     idempotency: IdempotencyKey,
 ) -> Framework:
@@ -43,8 +41,7 @@ async def create_framework(
 
 @router.get("", summary="List frameworks", operation_id="listFrameworks")
 async def list_frameworks(
-    conn: ReadSession,
-    _: AuthenticatedPrincipal,
+    conn: UserReadSession,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
     framework_type: FrameworkType | None = None,
@@ -69,9 +66,7 @@ async def list_frameworks(
     operation_id="getFramework",
     responses=problem_responses(404),
 )
-async def get_framework(
-    framework_id: FrameworkId, conn: ReadSession, _: AuthenticatedPrincipal
-) -> Framework:
+async def get_framework(framework_id: FrameworkId, conn: UserReadSession) -> Framework:
     return Framework.model_validate(await service.require_framework(conn, framework_id))
 
 
@@ -82,7 +77,7 @@ async def get_framework(
     responses=problem_responses(404, 409),
 )
 async def update_framework(
-    framework_id: FrameworkId, body: FrameworkUpdate, conn: TenantSession, _: AuthenticatedPrincipal
+    framework_id: FrameworkId, body: FrameworkUpdate, conn: WriteSession
 ) -> Framework:
     """Partial update: only the fields sent change; `framework_schema` is one
     document, so it is replaced whole, not merged. Global frameworks are
@@ -97,9 +92,7 @@ async def update_framework(
     operation_id="deleteFramework",
     responses=problem_responses(404),
 )
-async def delete_framework(
-    framework_id: FrameworkId, conn: TenantSession, _: AuthenticatedPrincipal
-) -> None:
+async def delete_framework(framework_id: FrameworkId, conn: WriteSession) -> None:
     """Delete one of the caller's frameworks; contents built on it keep
     existing, without a framework. Global frameworks are read-only (403)."""
     await service.delete_framework(conn, framework_id)

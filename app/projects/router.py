@@ -4,8 +4,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response, status
 
-from app.auth import PUBLIC_READ, AuthenticatedPrincipal, PublicReader
-from app.db.tenancy import ReadSession, TenantSession
+from app.auth import PUBLIC_READ
+from app.db.sessions import ReadSession, WriteSession
 from app.http.bodies import JsonBodyRoute
 from app.http.ids import ProjectId
 from app.http.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
@@ -39,8 +39,7 @@ router = APIRouter(
 )
 async def create_project(
     body: ProjectCreate,
-    conn: TenantSession,
-    _: AuthenticatedPrincipal,
+    conn: WriteSession,
     response: Response,
     idempotency: IdempotencyKey,
 ) -> Project:
@@ -62,8 +61,7 @@ async def create_project(
 async def upsert_project_by_slug(
     slug: Annotated[str, Path(min_length=1, max_length=200, pattern=SLUG_PATTERN)],
     body: ProjectUpsert,
-    conn: TenantSession,
-    _: AuthenticatedPrincipal,
+    conn: WriteSession,
     response: Response,
 ) -> Project:
     """Idempotent: what a script calls on every run. Creates the caller's project
@@ -78,7 +76,6 @@ async def upsert_project_by_slug(
 @router.get("", summary="List projects", operation_id="listProjects", openapi_extra=PUBLIC_READ)
 async def list_projects(
     conn: ReadSession,
-    _: PublicReader,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
     status: ProjectStatus | None = None,
@@ -102,7 +99,7 @@ async def list_projects(
     openapi_extra=PUBLIC_READ,
     responses=problem_responses(404),
 )
-async def get_project(project_id: ProjectId, conn: ReadSession, _: PublicReader) -> Project:
+async def get_project(project_id: ProjectId, conn: ReadSession) -> Project:
     return Project.model_validate(await service.require_project(conn, project_id))
 
 
@@ -112,9 +109,7 @@ async def get_project(project_id: ProjectId, conn: ReadSession, _: PublicReader)
     operation_id="updateProject",
     responses=problem_responses(404, 409),
 )
-async def update_project(
-    project_id: ProjectId, body: ProjectUpdate, conn: TenantSession, _: AuthenticatedPrincipal
-) -> Project:
+async def update_project(project_id: ProjectId, body: ProjectUpdate, conn: WriteSession) -> Project:
     """Partial update: only the fields sent change."""
     return Project.model_validate(await service.update_project(conn, project_id, body))
 
@@ -126,8 +121,6 @@ async def update_project(
     operation_id="deleteProject",
     responses=problem_responses(404),
 )
-async def delete_project(
-    project_id: ProjectId, conn: TenantSession, _: AuthenticatedPrincipal
-) -> None:
+async def delete_project(project_id: ProjectId, conn: WriteSession) -> None:
     """Delete the project and its market research; its contents are kept, detached."""
     await service.delete_project(conn, project_id)

@@ -2,8 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from app.auth import AuthenticatedPrincipal
-from app.db.tenancy import ReadSession, TenantSession
+from app.db.sessions import UserReadSession, WriteSession
 from app.http.bodies import JsonBodyRoute
 from app.http.ids import ProjectId, ResearchId
 from app.http.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
@@ -37,8 +36,7 @@ router = APIRouter(
 async def create_market_research(
     project_id: ProjectId,
     body: MarketResearchCreate,
-    conn: TenantSession,
-    _: AuthenticatedPrincipal,
+    conn: WriteSession,
     response: Response,
     idempotency: IdempotencyKey,
 ) -> MarketResearch:
@@ -57,8 +55,7 @@ async def create_market_research(
 )
 async def list_market_research(
     project_id: ProjectId,
-    conn: ReadSession,
-    _: AuthenticatedPrincipal,
+    conn: UserReadSession,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
     research_type: ResearchType | None = None,
@@ -82,9 +79,7 @@ async def list_market_research(
     operation_id="getMarketResearch",
     responses=problem_responses(404),
 )
-async def get_market_research(
-    research_id: ResearchId, conn: ReadSession, _: AuthenticatedPrincipal
-) -> MarketResearch:
+async def get_market_research(research_id: ResearchId, conn: UserReadSession) -> MarketResearch:
     return MarketResearch.model_validate(await service.require_research(conn, research_id))
 
 
@@ -97,8 +92,7 @@ async def get_market_research(
 async def update_market_research(
     research_id: ResearchId,
     body: MarketResearchUpdate,
-    conn: TenantSession,
-    _: AuthenticatedPrincipal,
+    conn: WriteSession,
 ) -> MarketResearch:
     """Partial update: only the fields sent change; `report_data` is one
     report, so it is replaced whole, not merged. A report stays in its project."""
@@ -112,8 +106,6 @@ async def update_market_research(
     operation_id="deleteMarketResearch",
     responses=problem_responses(404),
 )
-async def delete_market_research(
-    research_id: ResearchId, conn: TenantSession, _: AuthenticatedPrincipal
-) -> None:
+async def delete_market_research(research_id: ResearchId, conn: WriteSession) -> None:
     """Delete a report. Deleting its project deletes it too."""
     await service.delete_research(conn, research_id)

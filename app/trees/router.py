@@ -7,9 +7,9 @@ from fastapi import APIRouter, Header, Query, Request, Response, status
 from pydantic_core import to_json
 from starlette.background import BackgroundTask
 
-from app.auth import PUBLIC_READ, AuthenticatedPrincipal, PublicReader
+from app.auth import PUBLIC_READ
 from app.db.rows import Row
-from app.db.tenancy import ReadSession, TenantSession
+from app.db.sessions import ReadSession, WriteSession
 from app.http.bodies import JsonBodyRoute
 from app.http.compression import ETaggedResponse
 from app.http.ids import ContentId, ProjectId
@@ -69,7 +69,6 @@ TREE_RESPONSES: dict[int | str, dict[str, Any]] = {
 async def get_project_tree(
     project_id: ProjectId,
     conn: ReadSession,
-    _: PublicReader,
     include_body: IncludeBody = False,
     max_depth: MaxDepth = MAX_DEPTH,
     if_none_match: IfNoneMatch = None,
@@ -94,7 +93,6 @@ async def get_project_tree(
 async def get_content_tree(
     content_id: ContentId,
     conn: ReadSession,
-    _: PublicReader,
     include_body: IncludeBody = False,
     max_depth: MaxDepth = MAX_DEPTH,
     if_none_match: IfNoneMatch = None,
@@ -116,8 +114,7 @@ async def get_content_tree(
 async def put_project_tree(
     project_id: ProjectId,
     body: TreeUpsert,
-    conn: TenantSession,
-    _: AuthenticatedPrincipal,
+    conn: WriteSession,
     request: Request,
 ) -> Response:
     """Write a whole course in one transaction. Nodes are matched by slug within
@@ -143,9 +140,7 @@ async def put_project_tree(
     operation_id="moveContent",
     responses=problem_responses(404),
 )
-async def move_content(
-    content_id: ContentId, body: MoveRequest, conn: TenantSession, _: AuthenticatedPrincipal
-) -> None:
+async def move_content(content_id: ContentId, body: MoveRequest, conn: WriteSession) -> None:
     """Under a new parent of the same project (or to the root), at a position;
     the siblings it leaves and joins are renumbered 1…n. A move under itself or
     one of its descendants is refused (422)."""
