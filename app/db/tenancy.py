@@ -204,7 +204,7 @@ class TenantTransaction:
             door = await cls._checkout(engine, sqlalchemy=sqlalchemy)
             served = door.pooled.info.get(_SERVED, False)
             try:
-                await door._run_or_discard(begin)
+                await door.run_or_discard(begin)
             except Exception as exc:
                 if served and attempt < attempts and is_connection_loss(exc):
                     continue
@@ -229,16 +229,16 @@ class TenantTransaction:
             raise
 
     async def commit(self) -> None:
-        await self._run_or_discard("COMMIT")
+        await self.run_or_discard("COMMIT")
         await self._release()
 
     async def rollback(self) -> None:
-        await self._run_or_discard("ROLLBACK")
+        await self.run_or_discard("ROLLBACK")
         await self._release()
 
-    async def _run_or_discard(self, statement: str) -> None:
-        """BEGIN, COMMIT or ROLLBACK: if one fails, the connection's state is
-        unknown, and it is discarded."""
+    async def run_or_discard(self, statement: str) -> None:
+        """Run BEGIN, COMMIT or ROLLBACK: if one fails, the connection's state
+        is unknown, and it is discarded."""
         try:
             await _run(self.driver, self.driver.execute, statement, ())
         except BaseException as exc:
