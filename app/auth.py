@@ -221,11 +221,10 @@ async def require_user(principal: Annotated[Principal, Depends(get_principal)]) 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 AuthenticatedPrincipal = Annotated[Principal, Depends(require_user)]
-# Public reads (a course page): no token, or an anon token, reads as `anon`,
-# and row level security shows published work only. PUBLIC_READ tells the
-# OpenAPI document the token is optional there: FastAPI appends `{}` (no
-# security at all) to the bearer requirement.
-PublicReader = CurrentPrincipal
+# Public reads (a course page, `app.db.sessions.ReadSession`): no token, or an
+# anon token, reads as `anon`, and row level security shows published work
+# only. PUBLIC_READ tells the OpenAPI document the token is optional there:
+# FastAPI appends `{}` (no security at all) to the bearer requirement.
 PUBLIC_READ: dict[str, Any] = {"security": [{}]}
 
 

@@ -27,8 +27,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.db.rows import execute, fetchrow, fetchval
-from app.db.tenancy import TenantSession
+from app.db.rows import fetchrow
+from app.db.sessions import WriteSession
+from app.db.tenancy import execute, fetchval
 from app.http.problems import IdempotencyKeyInUse, IdempotencyKeyReused
 
 HEADER = "Idempotency-Key"
@@ -127,7 +128,7 @@ async def created(model: M, location: str, response: Response, idempotency: Idem
 
 async def idempotency(
     request: Request,
-    conn: TenantSession,
+    conn: WriteSession,
     key: Annotated[
         str | None,
         Header(

@@ -28,7 +28,7 @@ import asyncpg
 
 from app.auth import SERVICE, Principal
 from app.contents import service as contents_service
-from app.db.tenancy import SWITCH, begin_read_switched, switch_args
+from app.db.tenancy import SWITCH, begin_switched, switch_args
 from app.http.pagination import DEFAULT_LIMIT
 from app.projects import service as projects_service
 from app.search import sql as search_sql
@@ -107,7 +107,7 @@ class Floor:
     def __init__(self, principal: Principal) -> None:
         # A request id of the same length as the service's generated ones.
         self.switch_args = switch_args(principal, uuid.UUID(int=0).hex)
-        self.begin_read = begin_read_switched(self.switch_args)
+        self.begin_read = begin_switched(self.switch_args, read_only=True)
         self._service_switch = switch_args(SERVICE, None)
         self._indexing: asyncio.Task[None] | None = None
         self._index_again = False

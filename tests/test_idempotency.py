@@ -9,8 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.auth import SERVICE
-from app.db.rows import fetchval
-from app.db.tenancy import tenant_transaction
+from app.db.tenancy import fetchval, tenant_transaction
 from app.http.problems import PROBLEM_MEDIA_TYPE
 from app.idempotency import _LOCK
 from tests.factories import Creator

@@ -13,8 +13,8 @@ from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db.models import AudienceProfile
-from app.db.rows import Statement, Statements, TableRows, execute, fetchrow, fetchval
-from app.db.tenancy import tenant_transaction
+from app.db.rows import Statement, Statements, TableRows, fetchrow
+from app.db.tenancy import execute, fetchval, tenant_transaction
 from app.http.problems import NotFound
 from tests.factories import Creator
 

@@ -1,4 +1,4 @@
-"""The read path (`tenancy.read_transaction`, the `ReadSession` of the GET
+"""The read path (`tenancy.tenant_door(read_only=True)`, the `ReadSession` of the GET
 endpoints): the tenant transaction run straight on the pooled connection's
 asyncpg driver must be the same door as the SQLAlchemy one — the caller's
 role and claims, READ ONLY, row level security, the same errors, a 503 for
@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.auth import ANONYMOUS, Principal
-from app.db.tenancy import fetch, read_transaction, sql_literal, tenant_transaction
+from app.db.tenancy import fetch, sql_literal, tenant_door, tenant_transaction
 from app.http.observability import request_id_var
 from app.http.problems import NotFound, ProblemError, sqlstate_of
 from app.main import create_app
@@ -33,7 +33,7 @@ async def test_a_read_runs_as_the_caller_read_only_and_names_its_request(
 ) -> None:
     token = request_id_var.set("read-path-probe")
     try:
-        async with read_transaction(engine, alice.principal) as reader:
+        async with tenant_door(engine, alice.principal, read_only=True) as reader:
             (row,) = await fetch(
                 reader,
                 "SELECT current_user, current_setting('request.jwt.claims', true)::jsonb ->> 'sub',"
@@ -92,7 +92,7 @@ async def test_the_switch_carries_hostile_claims_exactly(
 ) -> None:
     claims = {**alice.principal.claims, "user_metadata": dict(enumerate(HOSTILE))}
     principal = Principal(role="authenticated", claims=claims)
-    async with read_transaction(engine, principal) as reader:
+    async with tenant_door(engine, principal, read_only=True) as reader:
         (row,) = await fetch(
             reader, "SELECT current_user, current_setting('request.jwt.claims'), current_mind_id()"
         )
@@ -104,7 +104,7 @@ async def test_a_read_sees_what_row_level_security_shows_the_caller(
 ) -> None:
     project = uuid.UUID(await new_project(client, alice, "secret", name="Secret"))
     for who, visible in ((alice.principal, True), (bob.principal, False), (ANONYMOUS, False)):
-        async with read_transaction(engine, who) as reader:
+        async with tenant_door(engine, who, read_only=True) as reader:
             assert (await PROJECTS.get(reader, project) is not None) is visible, who.role
             with pytest.raises(ProblemError) as missing:
                 await PROJECTS.require(reader, uuid.uuid4())
@@ -115,16 +115,16 @@ async def test_a_read_cannot_write_and_fails_as_sqlalchemy_does(
     engine: AsyncEngine, alice: Creator
 ) -> None:
     with pytest.raises(DBAPIError) as refused:
-        async with read_transaction(engine, alice.principal) as reader:
+        async with tenant_door(engine, alice.principal, read_only=True) as reader:
             await fetch(reader, "INSERT INTO tags (name, tag_type) VALUES ('x', 'theme')")
     assert sqlstate_of(refused.value) == "25006"  # → 405 in the problem map
     with pytest.raises(DBAPIError) as timed_out:
-        async with read_transaction(engine, alice.principal) as reader:
+        async with tenant_door(engine, alice.principal, read_only=True) as reader:
             await fetch(reader, "SELECT set_config('statement_timeout', '50ms', true)")
             await fetch(reader, "SELECT pg_sleep(2)")
     assert sqlstate_of(timed_out.value) == "57014"  # → 503
     # The pool is not poisoned: the next reads and writes work.
-    async with read_transaction(engine, alice.principal) as reader:
+    async with tenant_door(engine, alice.principal, read_only=True) as reader:
         assert len(await fetch(reader, "SELECT 1")) == 1
     async with tenant_transaction(engine, alice.principal, read_only=False) as conn:
         assert len(await fetch(conn, "SELECT 1")) == 1
@@ -132,7 +132,7 @@ async def test_a_read_cannot_write_and_fails_as_sqlalchemy_does(
 
 async def test_an_unknown_role_never_reaches_the_database(engine: AsyncEngine) -> None:
     with pytest.raises(ValueError, match="not an API role"):
-        async with read_transaction(engine, Principal(role="postgres")):
+        async with tenant_door(engine, Principal(role="postgres"), read_only=True):
             pass
 
 
@@ -142,13 +142,13 @@ async def test_a_connection_lost_during_a_read_is_a_503_and_is_not_reused(
     admin = await asyncpg.connect(database.replace("postgresql+asyncpg", "postgresql", 1))
     try:
         with pytest.raises(ProblemError) as lost:
-            async with read_transaction(engine, alice.principal) as reader:
+            async with tenant_door(engine, alice.principal, read_only=True) as reader:
                 (pid,) = await fetch(reader, "SELECT pg_backend_pid()")
                 await admin.execute("SELECT pg_terminate_backend($1)", pid[0])
                 await asyncio.sleep(0.05)
                 await fetch(reader, "SELECT 1")
         assert lost.value.status == 503 and lost.value.headers == {"Retry-After": "2"}
-        async with read_transaction(engine, alice.principal) as reader:
+        async with tenant_door(engine, alice.principal, read_only=True) as reader:
             (again,) = await fetch(reader, "SELECT pg_backend_pid()")
         assert again[0] != pid[0]
     finally:
@@ -161,17 +161,17 @@ async def test_the_pool_gauges_count_a_read_in_progress(
     app: FastAPI = create_app(settings, database_url=api_url)
     async for client in client_for(app):
         assert gauge((await client.get("/metrics")).text, "db_pool_in_use") == 0
-        async with read_transaction(app.state.engine, alice.principal) as reader:
+        async with tenant_door(app.state.engine, alice.principal, read_only=True) as reader:
             await fetch(reader, "SELECT 1")
             assert gauge((await client.get("/metrics")).text, "db_pool_in_use") == 1
         assert gauge((await client.get("/metrics")).text, "db_pool_in_use") == 0
         # …also when the read failed.
         with pytest.raises(DBAPIError):
-            async with read_transaction(app.state.engine, alice.principal) as reader:
+            async with tenant_door(app.state.engine, alice.principal, read_only=True) as reader:
                 await fetch(reader, "SELECT 1/0")
         assert gauge((await client.get("/metrics")).text, "db_pool_in_use") == 0
         with pytest.raises(ProblemError):
-            async with read_transaction(app.state.engine, alice.principal) as reader:
+            async with tenant_door(app.state.engine, alice.principal, read_only=True) as reader:
                 raise NotFound("not here")
         assert gauge((await client.get("/metrics")).text, "db_pool_in_use") == 0
 
@@ -185,10 +185,10 @@ async def test_a_failed_switch_fails_as_sqlalchemy_does_and_leaves_no_connection
         app.db.tenancy, "_SWITCH_TEMPLATE", "SELECT {0}::text, {1}::text, {2}::text, {3}::text, 1/0"
     )
     with pytest.raises(DBAPIError) as failed:
-        async with read_transaction(engine, alice.principal):
+        async with tenant_door(engine, alice.principal, read_only=True):
             pass
     assert sqlstate_of(failed.value) == "22012"
     assert engine.sync_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
     monkeypatch.undo()
-    async with read_transaction(engine, alice.principal) as reader:
+    async with tenant_door(engine, alice.principal, read_only=True) as reader:
         assert len(await fetch(reader, "SELECT 1")) == 1

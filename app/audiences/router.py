@@ -4,8 +4,7 @@ from fastapi import Response
 
 from app.audiences import service
 from app.audiences.schemas import Audience, AudienceCreate, AudienceUpdate, TechnicalLevel
-from app.auth import AuthenticatedPrincipal
-from app.db.tenancy import ReadSession, TenantSession
+from app.db.sessions import UserReadSession, WriteSession
 from app.http.ids import AudienceId
 from app.http.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 from app.http.routes import model_page, operation, resource_router
@@ -20,8 +19,7 @@ router = resource_router("/audiences", "audiences")
 )
 async def create_audience(
     body: AudienceCreate,
-    conn: TenantSession,
-    _: AuthenticatedPrincipal,
+    conn: WriteSession,
     response: Response,
     idempotency: IdempotencyKey,
 ) -> Audience:
@@ -34,8 +32,7 @@ async def create_audience(
 
 @router.get("", **operation("List audiences", "listAudiences"))
 async def list_audiences(
-    conn: ReadSession,
-    _: AuthenticatedPrincipal,
+    conn: UserReadSession,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
     technical_level: TechnicalLevel | None = None,
@@ -54,15 +51,13 @@ async def list_audiences(
 
 
 @router.get("/{audience_id}", **operation("Get an audience", "getAudience", 404))
-async def get_audience(
-    audience_id: AudienceId, conn: ReadSession, _: AuthenticatedPrincipal
-) -> Audience:
+async def get_audience(audience_id: AudienceId, conn: UserReadSession) -> Audience:
     return Audience.model_validate(await service.require_audience(conn, audience_id))
 
 
 @router.patch("/{audience_id}", **operation("Update an audience", "updateAudience", 404, 409))
 async def update_audience(
-    audience_id: AudienceId, body: AudienceUpdate, conn: TenantSession, _: AuthenticatedPrincipal
+    audience_id: AudienceId, body: AudienceUpdate, conn: WriteSession
 ) -> Audience:
     """Partial update: only the fields sent change; a JSON field sent is
     replaced whole (not merged), and null clears it."""
@@ -73,8 +68,6 @@ async def update_audience(
     "/{audience_id}",
     **operation("Delete an audience", "deleteAudience", 404, 409, status_code=204),
 )
-async def delete_audience(
-    audience_id: AudienceId, conn: TenantSession, _: AuthenticatedPrincipal
-) -> None:
+async def delete_audience(audience_id: AudienceId, conn: WriteSession) -> None:
     """Delete an audience no project targets any more (409 while one does)."""
     await service.delete_audience(conn, audience_id)

@@ -4,7 +4,7 @@ import uuid
 
 from fastapi import Query, Response
 
-from app.auth import PUBLIC_READ, AuthenticatedPrincipal, PublicReader
+from app.auth import PUBLIC_READ
 from app.contents import service
 from app.contents.schemas import (
     Content,
@@ -17,7 +17,7 @@ from app.contents.schemas import (
     ContentType,
     ContentUpdate,
 )
-from app.db.tenancy import ReadSession, TenantSession
+from app.db.sessions import ReadSession, WriteSession
 from app.http.ids import ContentId, MindId
 from app.http.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 from app.http.routes import operation, resource_router
@@ -33,8 +33,7 @@ router = resource_router("/contents", "contents")
 )
 async def create_content(
     body: ContentCreate,
-    conn: TenantSession,
-    _: AuthenticatedPrincipal,
+    conn: WriteSession,
     response: Response,
     idempotency: IdempotencyKey,
 ) -> Content:
@@ -54,7 +53,6 @@ async def create_content(
 )
 async def list_contents(
     conn: ReadSession,
-    _: PublicReader,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
     project_id: uuid.UUID | None = None,
@@ -89,14 +87,12 @@ async def list_contents(
         "Get a content", "getContent", 404, openapi_extra=PUBLIC_READ, response_model=Content
     ),
 )
-async def get_content(content_id: ContentId, conn: ReadSession, _: PublicReader) -> Response:
+async def get_content(content_id: ContentId, conn: ReadSession) -> Response:
     return rows_response(await service.require_content(conn, content_id))
 
 
 @router.patch("/{content_id}", **operation("Update a content", "updateContent", 404, 409))
-async def update_content(
-    content_id: ContentId, body: ContentUpdate, conn: TenantSession, _: AuthenticatedPrincipal
-) -> Content:
+async def update_content(content_id: ContentId, body: ContentUpdate, conn: WriteSession) -> Content:
     """Partial update: only the fields sent change. `metadata` is merged on the
     server (JSON Merge Patch: `null` deletes a key); `status` follows the
     workflow draft → reviewed → published → archived (409 otherwise)."""
@@ -107,9 +103,7 @@ async def update_content(
     "/{content_id}",
     **operation("Delete a content", "deleteContent", 404, status_code=204),
 )
-async def delete_content(
-    content_id: ContentId, conn: TenantSession, _: AuthenticatedPrincipal
-) -> None:
+async def delete_content(content_id: ContentId, conn: WriteSession) -> None:
     """Soft delete: the content disappears from every answer until restored."""
     await service.delete_content(conn, content_id)
 
@@ -117,9 +111,7 @@ async def delete_content(
 @router.post(
     "/{content_id}/restore", **operation("Restore a deleted content", "restoreContent", 404)
 )
-async def restore_content(
-    content_id: ContentId, conn: TenantSession, _: AuthenticatedPrincipal
-) -> Content:
+async def restore_content(content_id: ContentId, conn: WriteSession) -> Content:
     """Undo a soft delete. Restoring a live content changes nothing."""
     return Content.model_validate(await service.restore_content(conn, content_id))
 
@@ -128,9 +120,7 @@ async def restore_content(
     "/{content_id}/minds",
     **operation("List the minds of a content", "listContentMinds", 404, openapi_extra=PUBLIC_READ),
 )
-async def list_content_minds(
-    content_id: ContentId, conn: ReadSession, _: PublicReader
-) -> list[ContentMind]:
+async def list_content_minds(content_id: ContentId, conn: ReadSession) -> list[ContentMind]:
     """Which minds created, voiced or took part in the content, and as what."""
     rows = await service.list_content_minds(conn, content_id)
     return [ContentMind.model_validate(r) for r in rows]
@@ -144,8 +134,7 @@ async def put_content_mind(
     content_id: ContentId,
     mind_id: MindId,
     body: ContentMindPut,
-    conn: TenantSession,
-    _: AuthenticatedPrincipal,
+    conn: WriteSession,
 ) -> ContentMind:
     """Idempotent: sets the mind's role on the content, adding it if needed."""
     row = await service.put_content_mind(conn, content_id, mind_id, body.role)
@@ -161,9 +150,7 @@ async def put_content_mind(
         status_code=204,
     ),
 )
-async def delete_content_mind(
-    content_id: ContentId, mind_id: MindId, conn: TenantSession, _: AuthenticatedPrincipal
-) -> None:
+async def delete_content_mind(content_id: ContentId, mind_id: MindId, conn: WriteSession) -> None:
     await service.delete_content_mind(conn, content_id, mind_id)
 
 
@@ -171,9 +158,7 @@ async def delete_content_mind(
     "/{content_id}/tags",
     **operation("List the tags of a content", "listContentTags", 404, openapi_extra=PUBLIC_READ),
 )
-async def list_content_tags(
-    content_id: ContentId, conn: ReadSession, _: PublicReader
-) -> ContentTags:
+async def list_content_tags(content_id: ContentId, conn: ReadSession) -> ContentTags:
     return ContentTags(
         content_id=content_id, tags=await service.list_content_tags(conn, content_id)
     )
@@ -181,7 +166,7 @@ async def list_content_tags(
 
 @router.put("/{content_id}/tags", **operation("Set the tags of a content", "putContentTags", 404))
 async def put_content_tags(
-    content_id: ContentId, body: ContentTagsPut, conn: TenantSession, _: AuthenticatedPrincipal
+    content_id: ContentId, body: ContentTagsPut, conn: WriteSession
 ) -> ContentTags:
     """Replace the content's tags with exactly these names; unknown tags are created."""
     names = await service.replace_content_tags(conn, content_id, body.tags)

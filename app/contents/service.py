@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.contents import sql
 from app.contents.schemas import STATUS_MOVES, ContentCreate, ContentUpdate
-from app.db.rows import Row, TableRows, execute, fetchrow, require_visible
-from app.db.tenancy import Reader, fetch
+from app.db.rows import Row, TableRows, fetchrow, require_visible
+from app.db.tenancy import Reader, execute, fetch
 from app.http.problems import (
     Conflict,
     Cycle,

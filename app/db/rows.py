@@ -112,20 +112,10 @@ class Statements:
 
 
 async def fetchrow(conn: Reader, sql: str, *args: Any) -> dict[str, Any] | None:
-    """The statement's first row (as a dict), or None."""
+    """The statement's first row as a dict (what the response models
+    validate), or None. `fetchval` and `execute` are the door's own."""
     rows = await fetch(conn, sql, *args)
     return dict(rows[0]) if rows else None
-
-
-async def fetchval(conn: Reader, sql: str, *args: Any) -> Any:
-    """The first column of the first row, or None when there is no row."""
-    rows = await fetch(conn, sql, *args)
-    return rows[0][0] if rows else None
-
-
-async def execute(conn: Reader, sql: str, *args: Any) -> None:
-    """A write whose rows (if any) nobody reads."""
-    await fetch(conn, sql, *args)
 
 
 def merge_patch(column: Any, name: str) -> Any:

@@ -2,8 +2,7 @@ from __future__ import annotations
 
 from fastapi import Response
 
-from app.auth import AuthenticatedPrincipal
-from app.db.tenancy import ReadSession, TenantSession
+from app.db.sessions import UserReadSession, WriteSession
 from app.frameworks import service
 from app.frameworks.schemas import Framework, FrameworkCreate, FrameworkType, FrameworkUpdate
 from app.http.ids import FrameworkId
@@ -20,8 +19,7 @@ router = resource_router("/frameworks", "frameworks")
 )
 async def create_framework(
     body: FrameworkCreate,
-    conn: TenantSession,
-    _: AuthenticatedPrincipal,
+    conn: WriteSession,
     response: Response,
     idempotency: IdempotencyKey,
 ) -> Framework:
@@ -35,8 +33,7 @@ async def create_framework(
 
 @router.get("", **operation("List frameworks", "listFrameworks"))
 async def list_frameworks(
-    conn: ReadSession,
-    _: AuthenticatedPrincipal,
+    conn: UserReadSession,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
     framework_type: FrameworkType | None = None,
@@ -56,15 +53,13 @@ async def list_frameworks(
 
 
 @router.get("/{framework_id}", **operation("Get a framework", "getFramework", 404))
-async def get_framework(
-    framework_id: FrameworkId, conn: ReadSession, _: AuthenticatedPrincipal
-) -> Framework:
+async def get_framework(framework_id: FrameworkId, conn: UserReadSession) -> Framework:
     return Framework.model_validate(await service.require_framework(conn, framework_id))
 
 
 @router.patch("/{framework_id}", **operation("Update a framework", "updateFramework", 404, 409))
 async def update_framework(
-    framework_id: FrameworkId, body: FrameworkUpdate, conn: TenantSession, _: AuthenticatedPrincipal
+    framework_id: FrameworkId, body: FrameworkUpdate, conn: WriteSession
 ) -> Framework:
     """Partial update: only the fields sent change; `framework_schema` is one
     document, so it is replaced whole, not merged. Global frameworks are
@@ -76,9 +71,7 @@ async def update_framework(
     "/{framework_id}",
     **operation("Delete a framework", "deleteFramework", 404, status_code=204),
 )
-async def delete_framework(
-    framework_id: FrameworkId, conn: TenantSession, _: AuthenticatedPrincipal
-) -> None:
+async def delete_framework(framework_id: FrameworkId, conn: WriteSession) -> None:
     """Delete one of the caller's frameworks; contents built on it keep
     existing, without a framework. Global frameworks are read-only (403)."""
     await service.delete_framework(conn, framework_id)

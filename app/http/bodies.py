@@ -154,10 +154,14 @@ def _parse_strictly(raw: bytes) -> Any:
 
 
 class _StrictJsonRequest(Request):
+    # Parsed once, as Starlette's `Request.json` caches it (in a private
+    # attribute of its own, which this class leaves alone).
+    parsed_json: Any
+
     async def json(self) -> Any:
-        if not hasattr(self, "_json"):
-            self._json = parse_json_body(await self.body())
-        return self._json
+        if not hasattr(self, "parsed_json"):
+            self.parsed_json = parse_json_body(await self.body())
+        return self.parsed_json
 
 
 class JsonBodyRoute(APIRoute):

@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from app.auth import AuthenticatedPrincipal
-from app.db.tenancy import ReadSession
+from app.db.sessions import UserReadSession
 from app.http.bodies import JsonBodyRoute
 from app.http.problems import NoMind, problem_responses
 from app.http.routes import operation
@@ -14,7 +14,7 @@ router = APIRouter(route_class=JsonBodyRoute, tags=["me"], responses=problem_res
 
 
 @router.get("/me", **operation("Who the token says you are", "getMe"))
-async def get_me(conn: ReadSession, principal: AuthenticatedPrincipal) -> Me:
+async def get_me(conn: UserReadSession, principal: AuthenticatedPrincipal) -> Me:
     """The caller's user id and role, and the mind the database attributes their work to."""
     mind = await service.current_mind(conn)
     if mind is None or principal.user_id is None:

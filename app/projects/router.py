@@ -4,8 +4,8 @@ from typing import Annotated
 
 from fastapi import Path, Response, status
 
-from app.auth import PUBLIC_READ, AuthenticatedPrincipal, PublicReader
-from app.db.tenancy import ReadSession, TenantSession
+from app.auth import PUBLIC_READ
+from app.db.sessions import ReadSession, WriteSession
 from app.http.ids import ProjectId
 from app.http.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 from app.http.problems import problem_responses
@@ -28,8 +28,7 @@ router = resource_router("/projects", "projects")
 @router.post("", **operation("Create a project", "createProject", 409, status_code=201))
 async def create_project(
     body: ProjectCreate,
-    conn: TenantSession,
-    _: AuthenticatedPrincipal,
+    conn: WriteSession,
     response: Response,
     idempotency: IdempotencyKey,
 ) -> Project:
@@ -54,8 +53,7 @@ async def create_project(
 async def upsert_project_by_slug(
     slug: Annotated[str, Path(min_length=1, max_length=200, pattern=SLUG_PATTERN)],
     body: ProjectUpsert,
-    conn: TenantSession,
-    _: AuthenticatedPrincipal,
+    conn: WriteSession,
     response: Response,
 ) -> Project:
     """Idempotent: what a script calls on every run. Creates the caller's project
@@ -70,7 +68,6 @@ async def upsert_project_by_slug(
 @router.get("", **operation("List projects", "listProjects", openapi_extra=PUBLIC_READ))
 async def list_projects(
     conn: ReadSession,
-    _: PublicReader,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
     status: ProjectStatus | None = None,
@@ -92,14 +89,12 @@ async def list_projects(
 @router.get(
     "/{project_id}", **operation("Get a project", "getProject", 404, openapi_extra=PUBLIC_READ)
 )
-async def get_project(project_id: ProjectId, conn: ReadSession, _: PublicReader) -> Project:
+async def get_project(project_id: ProjectId, conn: ReadSession) -> Project:
     return Project.model_validate(await service.require_project(conn, project_id))
 
 
 @router.patch("/{project_id}", **operation("Update a project", "updateProject", 404, 409))
-async def update_project(
-    project_id: ProjectId, body: ProjectUpdate, conn: TenantSession, _: AuthenticatedPrincipal
-) -> Project:
+async def update_project(project_id: ProjectId, body: ProjectUpdate, conn: WriteSession) -> Project:
     """Partial update: only the fields sent change."""
     return Project.model_validate(await service.update_project(conn, project_id, body))
 
@@ -108,8 +103,6 @@ async def update_project(
     "/{project_id}",
     **operation("Delete a project", "deleteProject", 404, status_code=204),
 )
-async def delete_project(
-    project_id: ProjectId, conn: TenantSession, _: AuthenticatedPrincipal
-) -> None:
+async def delete_project(project_id: ProjectId, conn: WriteSession) -> None:
     """Delete the project and its market research; its contents are kept, detached."""
     await service.delete_project(conn, project_id)

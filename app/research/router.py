@@ -2,8 +2,7 @@ from __future__ import annotations
 
 from fastapi import Response
 
-from app.auth import AuthenticatedPrincipal
-from app.db.tenancy import ReadSession, TenantSession
+from app.db.sessions import UserReadSession, WriteSession
 from app.http.ids import ProjectId, ResearchId
 from app.http.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 from app.http.routes import model_page, operation, resource_router
@@ -34,8 +33,7 @@ router = resource_router("", "market research")
 async def create_market_research(
     project_id: ProjectId,
     body: MarketResearchCreate,
-    conn: TenantSession,
-    _: AuthenticatedPrincipal,
+    conn: WriteSession,
     response: Response,
     idempotency: IdempotencyKey,
 ) -> MarketResearch:
@@ -56,8 +54,7 @@ async def create_market_research(
 )
 async def list_market_research(
     project_id: ProjectId,
-    conn: ReadSession,
-    _: AuthenticatedPrincipal,
+    conn: UserReadSession,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
     research_type: ResearchType | None = None,
@@ -79,9 +76,7 @@ async def list_market_research(
     "/market-research/{research_id}",
     **operation("Get a market research report", "getMarketResearch", 404),
 )
-async def get_market_research(
-    research_id: ResearchId, conn: ReadSession, _: AuthenticatedPrincipal
-) -> MarketResearch:
+async def get_market_research(research_id: ResearchId, conn: UserReadSession) -> MarketResearch:
     return MarketResearch.model_validate(await service.require_research(conn, research_id))
 
 
@@ -92,8 +87,7 @@ async def get_market_research(
 async def update_market_research(
     research_id: ResearchId,
     body: MarketResearchUpdate,
-    conn: TenantSession,
-    _: AuthenticatedPrincipal,
+    conn: WriteSession,
 ) -> MarketResearch:
     """Partial update: only the fields sent change; `report_data` is one
     report, so it is replaced whole, not merged. A report stays in its project."""
@@ -109,8 +103,6 @@ async def update_market_research(
         status_code=204,
     ),
 )
-async def delete_market_research(
-    research_id: ResearchId, conn: TenantSession, _: AuthenticatedPrincipal
-) -> None:
+async def delete_market_research(research_id: ResearchId, conn: WriteSession) -> None:
     """Delete a report. Deleting its project deletes it too."""
     await service.delete_research(conn, research_id)

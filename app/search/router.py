@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from app.auth import PUBLIC_READ
 from app.contents.schemas import ContentStatus, ContentType
-from app.db.tenancy import ReadSession
+from app.db.sessions import ReadSession
 from app.http.bodies import JsonBodyRoute
 from app.http.pagination import Cursor, Limit, Page
 from app.http.problems import problem_responses

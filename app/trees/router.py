@@ -5,8 +5,8 @@ from typing import Annotated, Any
 from fastapi import Header, Query, Request, Response
 from starlette.background import BackgroundTask
 
-from app.auth import PUBLIC_READ, AuthenticatedPrincipal, PublicReader
-from app.db.tenancy import ReadSession, TenantSession
+from app.auth import PUBLIC_READ
+from app.db.sessions import ReadSession, WriteSession
 from app.http.compression import ETaggedResponse
 from app.http.ids import ContentId, ProjectId
 from app.http.problems import problem_responses
@@ -56,7 +56,6 @@ TREE_RESPONSES: dict[int | str, dict[str, Any]] = {
 async def get_project_tree(
     project_id: ProjectId,
     conn: ReadSession,
-    _: PublicReader,
     include_body: IncludeBody = False,
     max_depth: MaxDepth = MAX_DEPTH,
     if_none_match: IfNoneMatch = None,
@@ -83,7 +82,6 @@ async def get_project_tree(
 async def get_content_tree(
     content_id: ContentId,
     conn: ReadSession,
-    _: PublicReader,
     include_body: IncludeBody = False,
     max_depth: MaxDepth = MAX_DEPTH,
     if_none_match: IfNoneMatch = None,
@@ -108,8 +106,7 @@ async def get_content_tree(
 async def put_project_tree(
     project_id: ProjectId,
     body: TreeUpsert,
-    conn: TenantSession,
-    _: AuthenticatedPrincipal,
+    conn: WriteSession,
     request: Request,
 ) -> Response:
     """Write a whole course in one transaction. Nodes are matched by slug within
@@ -127,9 +124,7 @@ async def put_project_tree(
     "/contents/{content_id}/move",
     **operation("Move a content", "moveContent", 404, status_code=204),
 )
-async def move_content(
-    content_id: ContentId, body: MoveRequest, conn: TenantSession, _: AuthenticatedPrincipal
-) -> None:
+async def move_content(content_id: ContentId, body: MoveRequest, conn: WriteSession) -> None:
     """Under a new parent of the same project (or to the root), at a position;
     the siblings it leaves and joins are renumbered 1…n. A move under itself or
     one of its descendants is refused (422)."""

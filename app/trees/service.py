@@ -14,8 +14,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.contents.service import check_placement, content_not_found, refused_write
-from app.db.rows import Row, execute, fetchrow
-from app.db.tenancy import Reader, fetch
+from app.db.rows import Row, fetchrow
+from app.db.tenancy import Reader, execute, fetch
 from app.http.observability import TREE_UPSERT_NODES
 from app.http.problems import Conflict, InvalidTree, NotFound, ReadOnly, sqlstate_of
 from app.http.schemas import dumps

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.db.rows import fetchval
-from app.db.tenancy import tenant_transaction
+from app.db.tenancy import fetchval, tenant_transaction
 from app.idempotency import _LOCK
 from creatoros_client import ApiError, CreatorOS
 from tests.client.conftest import LiveServer

@@ -12,9 +12,10 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from app.auth import SERVICE
+from app.auth import PUBLIC_READ, SERVICE
 from app.db.engine import LOGIN_ROLE, guard_login_role
-from app.db.tenancy import TenantSession, read_session, tenant_session, tenant_transaction
+from app.db.sessions import WriteSession, read_session, user_read_session, write_transaction
+from app.db.tenancy import tenant_transaction
 from app.http.problems import sqlstate_of
 from app.main import create_app
 from app.settings import Settings
@@ -43,6 +44,7 @@ def api_routes(routes: list[Any]) -> list[APIRoute]:
 # Infrastructure endpoints that touch no tenant data (readyz reads only
 # alembic_version, as the login role).
 OUTSIDE_TENANCY = {"/healthz", "/readyz"}
+SESSIONS = (read_session, user_read_session, write_transaction)
 
 
 @pytest.mark.pure
@@ -56,16 +58,32 @@ def test_every_endpoint_gets_its_connection_from_the_tenant_transaction(
         r.path
         for r in routes
         if r.path not in OUTSIDE_TENANCY
-        and not any(depends_on(r.dependant, door) for door in (tenant_session, read_session))
+        and not any(depends_on(r.dependant, door) for door in SESSIONS)
     ]
     assert missing == []
-    # The read path's transaction is READ ONLY whatever the method: only GETs use it.
-    writers = [
-        (r.path, sorted(r.methods))
-        for r in routes
-        if depends_on(r.dependant, read_session) and not r.methods <= {"GET", "HEAD"}
-    ]
-    assert writers == []
+
+
+def test_each_endpoint_takes_the_session_its_method_and_audience_call_for(
+    settings: Settings,
+) -> None:
+    """The session names who may call: a GET whose OpenAPI says the token is
+    optional (PUBLIC_READ) reads as anyone, any other GET needs a user, and
+    everything else is a write by a user. (Read sessions are READ ONLY
+    whatever the method, so only GETs may take one.)"""
+    app = create_app(settings, database_url="postgresql+asyncpg://unused@/none")
+    wrong = []
+    for r in api_routes(app.routes):
+        if r.path in OUTSIDE_TENANCY or not r.include_in_schema:
+            continue
+        if r.methods <= {"GET", "HEAD"}:
+            public = (r.openapi_extra or {}).get("security") == PUBLIC_READ["security"]
+            expected = read_session if public else user_read_session
+        else:
+            expected = write_transaction
+        taken = [door.__name__ for door in SESSIONS if depends_on(r.dependant, door)]
+        if taken != [expected.__name__]:
+            wrong.append((r.path, sorted(r.methods), taken))
+    assert wrong == []
 
 
 @pytest.mark.parametrize("table", ["contents", "content_projects", "minds", "user_profiles"])
@@ -148,7 +166,7 @@ async def test_the_http_method_decides_read_only(
     probe = APIRouter()
 
     @probe.api_route("/probe", methods=["GET", "HEAD", "POST", "PATCH"])
-    async def transaction_mode(conn: TenantSession, response: Response) -> dict[str, str]:
+    async def transaction_mode(conn: WriteSession, response: Response) -> dict[str, str]:
         mode = str(await conn.scalar(text("SHOW transaction_read_only")))
         response.headers["X-Read-Only"] = mode
         return {"read_only": mode}
