@@ -201,19 +201,17 @@ async def test_the_upsert_is_set_based(
 ) -> None:
     """A bounded number of statements whatever the size of the tree."""
     counts: list[int] = []
-    from app.db import rows, tenancy
-    from app.trees import service
+    from app.db import tenancy
 
-    raw_fetch = tenancy.fetch
+    raw_run = tenancy._run
 
-    async def counted_fetch(conn: Any, statement: str, *args: Any) -> Any:
-        # The reads of the project and its tree run on the raw asyncpg
-        # connection, which SQLAlchemy's events do not see.
+    async def counted_run(driver: Any, call: Any, statement: str, args: Any) -> Any:
+        # Every statement of the door (BEGIN and the switch, the services'
+        # `$n` SQL, COMMIT) goes through `_run` on the asyncpg driver.
         statements.append(statement)
-        return await raw_fetch(conn, statement, *args)
+        return await raw_run(driver, call, statement, args)
 
-    for module in (rows, service):
-        monkeypatch.setattr(module, "fetch", counted_fetch)
+    monkeypatch.setattr(tenancy, "_run", counted_run)
 
     def count_statements(size: int) -> list[dict[str, Any]]:
         return [{"slug": "outline", "title": "o", "content_type": "course_outline", "children": [
@@ -228,6 +226,7 @@ async def test_the_upsert_is_set_based(
 
             @event.listens_for(app.state.engine.sync_engine, "before_cursor_execute")
             def record(conn, cursor, statement, params, context, executemany):  # type: ignore[no-untyped-def]
+                # Anything SQLAlchemy itself sent would be counted too.
                 statements.append(statement)
 
             project = await new_project(c, alice, f"size-{size}")
@@ -235,8 +234,9 @@ async def test_the_upsert_is_set_based(
             response = await put_tree(c, alice, project, count_statements(size))
             assert response.status_code == 200, response.text
         counts.append(len(statements))
-    # switch, lock, existing slugs, upsert; then project + tree read back
-    assert counts[0] == counts[1] == 6, counts
+    # BEGIN + switch (one message), lock, existing slugs, upsert; then
+    # project + tree read back; COMMIT
+    assert counts[0] == counts[1] == 7, (counts, statements)
 
 
 async def test_move_renumbers_and_refuses_cycles(
