@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -18,33 +18,40 @@ def _env(name: str) -> AliasChoices:
     return AliasChoices(name, name.lower())
 
 
+def _from_env(name: str, default: Any, description: str | None = None, **constraints: Any) -> Any:
+    """A setting read from the environment variable `name` (or its lower-case
+    form): the variable is named explicitly, as it is an interface.
+    `constraints` are `Field`'s (`ge`, `le`, …)."""
+    return Field(
+        default=default, validation_alias=_env(name), description=description, **constraints
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
 
-    database_url: str | None = Field(
-        default=None,
-        validation_alias=_env("DATABASE_URL"),
-        description="PostgreSQL URL. Unset: an embedded PostgreSQL in CREATOROS_DATA_DIR.",
+    database_url: str | None = _from_env(
+        "DATABASE_URL",
+        None,
+        "PostgreSQL URL. Unset: an embedded PostgreSQL in CREATOROS_DATA_DIR.",
     )
-    data_dir: Path = Field(
-        default=Path(".creatoros"),
-        validation_alias=_env("CREATOROS_DATA_DIR"),
-        description="Embedded database files and the generated development JWT secret.",
+    data_dir: Path = _from_env(
+        "CREATOROS_DATA_DIR",
+        Path(".creatoros"),
+        "Embedded database files and the generated development JWT secret.",
     )
-    jwt_secret: SecretStr | None = Field(
-        default=None,
-        validation_alias=_env("JWT_SECRET"),
-        description="HS256 secret (Supabase's legacy JWT secret).",
+    jwt_secret: SecretStr | None = _from_env(
+        "JWT_SECRET", None, "HS256 secret (Supabase's legacy JWT secret)."
     )
-    jwt_jwks_url: str | None = Field(default=None, validation_alias=_env("JWT_JWKS_URL"))
-    jwt_jwks_file: Path | None = Field(default=None, validation_alias=_env("JWT_JWKS_FILE"))
-    jwt_audience: str = Field(default="authenticated", validation_alias=_env("JWT_AUDIENCE"))
-    jwt_issuer: str | None = Field(default=None, validation_alias=_env("JWT_ISSUER"))
-    db_pool_size: int = Field(default=10, ge=1, le=200, validation_alias=_env("DB_POOL_SIZE"))
-    db_pooler_mode: bool = Field(
-        default=False,
-        validation_alias=_env("DB_POOLER_MODE"),
-        description="Behind a transaction-mode pooler (PgBouncer, Supavisor): "
+    jwt_jwks_url: str | None = _from_env("JWT_JWKS_URL", None)
+    jwt_jwks_file: Path | None = _from_env("JWT_JWKS_FILE", None)
+    jwt_audience: str = _from_env("JWT_AUDIENCE", "authenticated")
+    jwt_issuer: str | None = _from_env("JWT_ISSUER", None)
+    db_pool_size: int = _from_env("DB_POOL_SIZE", 10, ge=1, le=200)
+    db_pooler_mode: bool = _from_env(
+        "DB_POOLER_MODE",
+        False,
+        "Behind a transaction-mode pooler (PgBouncer, Supavisor): "
         "no server-side prepared statement cache.",
     )
     cors_origins: Annotated[list[str], NoDecode] = Field(
@@ -59,55 +66,53 @@ class Settings(BaseSettings):
     # about 5x its body while it is parsed, validated and sent on (the bytes,
     # the parsed JSON, the models, the statement's parameters), so ~80 MB
     # at the limit, per concurrent write.
-    max_body_bytes: int = Field(
-        default=16 * 1024 * 1024, ge=1024, validation_alias=_env("MAX_BODY_BYTES")
+    max_body_bytes: int = _from_env("MAX_BODY_BYTES", 16 * 1024 * 1024, ge=1024)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = _from_env(
+        "LOG_LEVEL", "INFO"
     )
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
-        default="INFO", validation_alias=_env("LOG_LEVEL")
-    )
-    gzip_minimum_bytes: int = Field(
-        default=16 * 1024,
-        ge=0,
-        validation_alias=_env("GZIP_MINIMUM_BYTES"),
-        description="Answers at least this big are gzipped when the client accepts it; "
+    gzip_minimum_bytes: int = _from_env(
+        "GZIP_MINIMUM_BYTES",
+        16 * 1024,
+        "Answers at least this big are gzipped when the client accepts it; "
         "0 leaves compression to a proxy in front (saves the API's CPU).",
-    )
-    gzip_cache_bytes: int = Field(
-        default=32 * 1024 * 1024,
         ge=0,
-        validation_alias=_env("GZIP_CACHE_BYTES"),
-        description="Per process, this many bytes of gzipped trees are kept by their ETag, "
+    )
+    gzip_cache_bytes: int = _from_env(
+        "GZIP_CACHE_BYTES",
+        32 * 1024 * 1024,
+        "Per process, this many bytes of gzipped trees are kept by their ETag, "
         "so a tree read again is not compressed again; 0 turns the cache off.",
+        ge=0,
     )
-    log_format: Literal["text", "json"] = Field(
-        default="text",
-        validation_alias=_env("LOG_FORMAT"),
-        description="`json`: one JSON object per line (time, level, request id, route, …).",
+    log_format: Literal["text", "json"] = _from_env(
+        "LOG_FORMAT",
+        "text",
+        "`json`: one JSON object per line (time, level, request id, route, …).",
     )
-    shutdown_timeout: int = Field(
-        default=15,
+    shutdown_timeout: int = _from_env(
+        "SHUTDOWN_TIMEOUT",
+        15,
+        "Seconds a stopping process (SIGTERM) lets in-flight requests finish.",
         ge=0,
         le=600,
-        validation_alias=_env("SHUTDOWN_TIMEOUT"),
-        description="Seconds a stopping process (SIGTERM) lets in-flight requests finish.",
     )
 
-    search_index_interval: float = Field(
-        default=5.0,
-        ge=0,
-        le=3600,
-        validation_alias=_env("SEARCH_INDEX_INTERVAL"),
-        description="Seconds between the search indexer's sweeps for contents whose indexing "
+    search_index_interval: float = _from_env(
+        "SEARCH_INDEX_INTERVAL",
+        5.0,
+        "Seconds between the search indexer's sweeps for contents whose indexing "
         "a tree write deferred (each tree write also wakes it); 0 turns this process's "
         "indexer off (another process, or pg_cron, must run "
         "creatoros_internal.index_deferred_search).",
+        ge=0,
+        le=3600,
     )
-    search_index_batch: int = Field(
-        default=500,
+    search_index_batch: int = _from_env(
+        "SEARCH_INDEX_BATCH",
+        500,
+        "Contents the search indexer indexes per transaction.",
         ge=1,
         le=10_000,
-        validation_alias=_env("SEARCH_INDEX_BATCH"),
-        description="Contents the search indexer indexes per transaction.",
     )
 
     @field_validator("cors_origins", mode="before")

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
-from fastapi import Response
+from typing import Annotated, Any
+
+from fastapi import Depends, Response
 
 from app.audiences import service
 from app.audiences.schemas import Audience, AudienceCreate, AudienceUpdate, TechnicalLevel
 from app.db.sessions import UserReadSession, WriteSession
 from app.http.ids import AudienceId
-from app.http.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+from app.http.pagination import Page, PageQuery
 from app.http.routes import model_page, operation, resource_router
 from app.idempotency import IdempotencyKey, created
 
@@ -30,24 +32,21 @@ async def create_audience(
     )
 
 
+def audience_filters(
+    technical_level: TechnicalLevel | None = None, slug: str | None = None
+) -> dict[str, Any]:
+    """The list's query filters, by the column each one compares."""
+    return {"technical_level": technical_level, "slug": slug}
+
+
 @router.get("", **operation("List audiences", "listAudiences"))
 async def list_audiences(
     conn: UserReadSession,
-    limit: Limit = DEFAULT_LIMIT,
-    cursor: Cursor = None,
-    technical_level: TechnicalLevel | None = None,
-    slug: str | None = None,
+    page: PageQuery,
+    filters: Annotated[dict[str, Any], Depends(audience_filters)],
 ) -> Page[Audience]:
     """The caller's own audiences: nobody else's are ever visible."""
-    return model_page(
-        Audience,
-        await service.list_audiences(
-            conn,
-            filters={"technical_level": technical_level, "slug": slug},
-            limit=limit,
-            cursor=cursor,
-        ),
-    )
+    return model_page(Audience, await service.list_audiences(conn, filters=filters, **page))
 
 
 @router.get("/{audience_id}", **operation("Get an audience", "getAudience", 404))

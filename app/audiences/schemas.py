@@ -5,9 +5,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
-from app.http.schemas import JsonObject, Name, PartialUpdate, ShortText, Slug
+from app.http.schemas import JsonObject, Name, PartialUpdate, RowModel, ShortText, Slug, body_config
 
 
 class TechnicalLevel(StrEnum):
@@ -17,41 +17,10 @@ class TechnicalLevel(StrEnum):
     expert = "expert"
 
 
-class AudienceCreate(BaseModel):
-    """A new audience. Its owner is the caller's mind, set by the database."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "slug": "devs-brasileiros",
-                    "name": "Devs brasileiros",
-                    "technical_level": "intermediate",
-                    "demographics": {"country": "BR", "age_range": "25-40"},
-                    "psychographics": {"goals": ["ship faster with AI"]},
-                    "learning_preferences": {"formats": ["video", "hands-on"]},
-                }
-            ]
-        },
-    )
-
-    slug: Slug
-    name: Name
-    description: ShortText | None = None
-    technical_level: TechnicalLevel | None = None
-    demographics: JsonObject | None = None
-    psychographics: JsonObject | None = None
-    learning_preferences: JsonObject | None = None
-
-
-class AudienceUpdate(PartialUpdate):
-    """Partial update: only the fields sent change; null clears an optional one."""
-
-    model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"technical_level": "advanced"}]}
-    )
-    not_nullable = frozenset({"slug", "name"})
+class AudienceFields(BaseModel):
+    """An audience's writable fields, once: all optional, as a PATCH sends
+    them; `AudienceCreate` requires `slug` and `name` (a redeclared field
+    keeps its place, so both bodies list the fields in this order)."""
 
     slug: Slug | None = None
     name: Name | None = None
@@ -62,9 +31,32 @@ class AudienceUpdate(PartialUpdate):
     learning_preferences: JsonObject | None = None
 
 
-class Audience(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+class AudienceCreate(AudienceFields):
+    """A new audience. Its owner is the caller's mind, set by the database."""
 
+    model_config = body_config(
+        {
+            "slug": "devs-brasileiros",
+            "name": "Devs brasileiros",
+            "technical_level": "intermediate",
+            "demographics": {"country": "BR", "age_range": "25-40"},
+            "psychographics": {"goals": ["ship faster with AI"]},
+            "learning_preferences": {"formats": ["video", "hands-on"]},
+        }
+    )
+
+    slug: Slug
+    name: Name
+
+
+class AudienceUpdate(PartialUpdate, AudienceFields):
+    """Partial update: only the fields sent change; null clears an optional one."""
+
+    model_config = body_config({"technical_level": "advanced"})
+    not_nullable = frozenset({"slug", "name"})
+
+
+class Audience(RowModel):
     id: uuid.UUID
     slug: str
     name: str

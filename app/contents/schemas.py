@@ -6,9 +6,19 @@ from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
-from app.http.schemas import JsonObject, LongText, Name, PartialUpdate, ShortText, Slug, no_nul
+from app.http.schemas import (
+    JsonObject,
+    LongText,
+    Name,
+    PartialUpdate,
+    RowModel,
+    ShortText,
+    Slug,
+    body_config,
+    no_nul,
+)
 
 
 class ContentType(StrEnum):
@@ -98,20 +108,15 @@ class MindRole(StrEnum):
 
 
 class ContentCreate(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "project_id": "3f6a1c2e-0000-4000-8000-000000000001",
-                    "slug": "1-1-claude-code-nao-e-magia",
-                    "title": "1.1 Claude Code não é magia",
-                    "content_type": "course_lesson",
-                    "content": "# Claude Code não é magia\n…",
-                    "ai_generated": True,
-                }
-            ]
-        },
+    model_config = body_config(
+        {
+            "project_id": "3f6a1c2e-0000-4000-8000-000000000001",
+            "slug": "1-1-claude-code-nao-e-magia",
+            "title": "1.1 Claude Code não é magia",
+            "content_type": "course_lesson",
+            "content": "# Claude Code não é magia\n…",
+            "ai_generated": True,
+        }
     )
 
     project_id: uuid.UUID
@@ -133,9 +138,7 @@ class ContentCreate(BaseModel):
 class ContentUpdate(PartialUpdate):
     not_nullable = frozenset({"slug", "title", "content_type", "status", "metadata"})
 
-    model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"title": "1.1 Novo título"}]}
-    )
+    model_config = body_config({"title": "1.1 Novo título"})
 
     slug: Slug | None = None
     title: Name | None = None
@@ -163,9 +166,7 @@ class ContentUpdate(PartialUpdate):
     generation_execution_id: uuid.UUID | None = None
 
 
-class ContentMind(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class ContentMind(RowModel):
     content_id: uuid.UUID
     mind_id: uuid.UUID
     role: str | None
@@ -173,7 +174,7 @@ class ContentMind(BaseModel):
 
 
 class ContentMindPut(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"role": "author"}]})
+    model_config = body_config({"role": "author"})
 
     role: MindRole
 
@@ -181,9 +182,7 @@ class ContentMindPut(BaseModel):
 class ContentTagsPut(BaseModel):
     """The content's complete set of tags; unknown tags are created."""
 
-    model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"tags": ["python", "automation"]}]}
-    )
+    model_config = body_config({"tags": ["python", "automation"]})
 
     tags: Annotated[list[TagName], Field(max_length=100)]
 
@@ -193,9 +192,7 @@ class ContentTags(BaseModel):
     tags: list[str]
 
 
-class Content(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class Content(RowModel):
     id: uuid.UUID
     project_id: uuid.UUID | None
     parent_content_id: uuid.UUID | None

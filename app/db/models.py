@@ -63,6 +63,17 @@ def _uuid_pk() -> Mapped[uuid.UUID]:
     )
 
 
+def _owner_mind(ondelete: str) -> Mapped[uuid.UUID | None]:
+    """The mind a row belongs to: the database fills it from the caller's
+    claims (`current_mind_id()`), so a client never sends it."""
+    return mapped_column(ForeignKey("minds.id", ondelete=ondelete), server_default=CURRENT_MIND)
+
+
+def _link_key(target: str) -> Mapped[Any]:
+    """One half of a link table's key: the link goes when its row does."""
+    return mapped_column(ForeignKey(target, ondelete="CASCADE"), primary_key=True)
+
+
 def _created_at() -> Mapped[datetime]:
     return mapped_column(DateTime(timezone=True), nullable=False, server_default=text("now()"))
 
@@ -140,9 +151,7 @@ class ContentFramework(Base):
 
     id: Mapped[uuid.UUID] = _uuid_pk()
     slug: Mapped[str] = mapped_column(Text, nullable=False)
-    owner_mind_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("minds.id", ondelete="RESTRICT"), server_default=CURRENT_MIND
-    )
+    owner_mind_id: Mapped[uuid.UUID | None] = _owner_mind("RESTRICT")
     name: Mapped[str] = mapped_column(Text, nullable=False)
     description: Mapped[str | None] = mapped_column(Text)
     framework_type: Mapped[str | None] = mapped_column(Text)
@@ -160,9 +169,7 @@ class AudienceProfile(Base):
 
     id: Mapped[uuid.UUID] = _uuid_pk()
     slug: Mapped[str] = mapped_column(Text, nullable=False)
-    owner_mind_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("minds.id", ondelete="SET NULL"), server_default=CURRENT_MIND
-    )
+    owner_mind_id: Mapped[uuid.UUID | None] = _owner_mind("SET NULL")
     name: Mapped[str] = mapped_column(Text, nullable=False)
     description: Mapped[str | None] = mapped_column(Text)
     demographics: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
@@ -184,10 +191,7 @@ class ContentProject(Base):
 
     id: Mapped[uuid.UUID] = _uuid_pk()
     slug: Mapped[str] = mapped_column(Text, nullable=False)
-    # The database fills it from the caller's claims: a client never sends it.
-    creator_mind_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("minds.id", ondelete="SET NULL"), server_default=CURRENT_MIND
-    )
+    creator_mind_id: Mapped[uuid.UUID | None] = _owner_mind("SET NULL")
     persona_mind_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("minds.id", ondelete="SET NULL")
     )
@@ -302,12 +306,8 @@ class ContentMind(Base):
         Index("idx_content_minds_mind_role", "mind_id", "role"),
     )
 
-    content_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("contents.id", ondelete="CASCADE"), primary_key=True
-    )
-    mind_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("minds.id", ondelete="CASCADE"), primary_key=True
-    )
+    content_id: Mapped[uuid.UUID] = _link_key("contents.id")
+    mind_id: Mapped[uuid.UUID] = _link_key("minds.id")
     role: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _created_at()
 
@@ -319,10 +319,8 @@ class ContentTag(Base):
         Index("idx_content_tags_tag_id", "tag_id"),
     )
 
-    content_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("contents.id", ondelete="CASCADE"), primary_key=True
-    )
-    tag_id: Mapped[int] = mapped_column(ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True)
+    content_id: Mapped[uuid.UUID] = _link_key("contents.id")
+    tag_id: Mapped[int] = _link_key("tags.id")
     created_at: Mapped[datetime] = _created_at()
 
 

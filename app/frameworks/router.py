@@ -1,12 +1,14 @@
 from __future__ import annotations
 
-from fastapi import Response
+from typing import Annotated, Any
+
+from fastapi import Depends, Response
 
 from app.db.sessions import UserReadSession, WriteSession
 from app.frameworks import service
 from app.frameworks.schemas import Framework, FrameworkCreate, FrameworkType, FrameworkUpdate
 from app.http.ids import FrameworkId
-from app.http.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+from app.http.pagination import Page, PageQuery
 from app.http.routes import model_page, operation, resource_router
 from app.idempotency import IdempotencyKey, created
 
@@ -31,25 +33,23 @@ async def create_framework(
     )
 
 
-@router.get("", **operation("List frameworks", "listFrameworks"))
-async def list_frameworks(
-    conn: UserReadSession,
-    limit: Limit = DEFAULT_LIMIT,
-    cursor: Cursor = None,
+def framework_filters(
     framework_type: FrameworkType | None = None,
     is_active: bool | None = None,
     slug: str | None = None,
+) -> dict[str, Any]:
+    """The list's query filters, by the column each one compares."""
+    return {"framework_type": framework_type, "is_active": is_active, "slug": slug}
+
+
+@router.get("", **operation("List frameworks", "listFrameworks"))
+async def list_frameworks(
+    conn: UserReadSession,
+    page: PageQuery,
+    filters: Annotated[dict[str, Any], Depends(framework_filters)],
 ) -> Page[Framework]:
     """The frameworks the caller may use: the global ones and their own."""
-    return model_page(
-        Framework,
-        await service.list_frameworks(
-            conn,
-            filters={"framework_type": framework_type, "is_active": is_active, "slug": slug},
-            limit=limit,
-            cursor=cursor,
-        ),
-    )
+    return model_page(Framework, await service.list_frameworks(conn, filters=filters, **page))
 
 
 @router.get("/{framework_id}", **operation("Get a framework", "getFramework", 404))

@@ -5,9 +5,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import BaseModel, Field, computed_field
 
-from app.http.schemas import JsonObject, Name, PartialUpdate, ShortText, Slug
+from app.http.schemas import JsonObject, Name, PartialUpdate, RowModel, ShortText, Slug, body_config
 
 
 class FrameworkType(StrEnum):
@@ -22,22 +22,17 @@ class FrameworkCreate(BaseModel):
     """A new framework. Its owner is the caller's mind, set by the database:
     a tenant can neither choose another owner nor create a global framework."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "slug": "aida",
-                    "name": "AIDA",
-                    "framework_type": "marketing",
-                    "description": "Attention, Interest, Desire, Action.",
-                    "framework_schema": {
-                        "type": "object",
-                        "required": ["attention", "interest", "desire", "action"],
-                    },
-                }
-            ]
-        },
+    model_config = body_config(
+        {
+            "slug": "aida",
+            "name": "AIDA",
+            "framework_type": "marketing",
+            "description": "Attention, Interest, Desire, Action.",
+            "framework_schema": {
+                "type": "object",
+                "required": ["attention", "interest", "desire", "action"],
+            },
+        }
     )
 
     slug: Slug
@@ -53,9 +48,7 @@ class FrameworkCreate(BaseModel):
 class FrameworkUpdate(PartialUpdate):
     """Partial update: only the fields sent change."""
 
-    model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"is_active": False}]}
-    )
+    model_config = body_config({"is_active": False})
     not_nullable = frozenset({"slug", "name", "framework_type", "is_active"})
 
     slug: Slug | None = None
@@ -66,9 +59,7 @@ class FrameworkUpdate(PartialUpdate):
     is_active: bool | None = None
 
 
-class Framework(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class Framework(RowModel):
     id: uuid.UUID
     slug: str
     name: str

@@ -12,9 +12,9 @@ import binascii
 import json
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypedDict, TypeVar
 
-from fastapi import Query
+from fastapi import Depends, Query
 from pydantic import BaseModel, Field
 
 from app.http.problems import InvalidCursor
@@ -29,6 +29,24 @@ Cursor = Annotated[
     str | None,
     Query(max_length=200, description="`next_cursor` of the previous page; omit for the first."),
 ]
+
+
+class PageRequest(TypedDict):
+    """The page a list endpoint was asked for, as the services' `page`
+    methods take it (`**page`)."""
+
+    limit: int
+    cursor: str | None
+
+
+def page_request(limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) -> PageRequest:
+    """`?limit=&cursor=`, declared once for every list endpoint. FastAPI lists
+    a dependency's query parameters in the order the endpoint takes its
+    dependencies: a list takes this one first, then its filters."""
+    return {"limit": limit, "cursor": cursor}
+
+
+PageQuery = Annotated[PageRequest, Depends(page_request)]
 
 
 class Page(BaseModel, Generic[T]):

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Annotated, Any, ClassVar
 
 import orjson
-from pydantic import AfterValidator, BaseModel, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, model_validator
 from starlette.responses import Response
 
 from app.http.bodies import check_json_tree
@@ -44,6 +44,21 @@ Name = Annotated[str, StringConstraints(min_length=1, max_length=500), AfterVali
 ShortText = Annotated[str, StringConstraints(max_length=10_000), AfterValidator(no_nul)]
 LongText = Annotated[str, StringConstraints(max_length=2_000_000), AfterValidator(no_nul)]
 JsonObject = Annotated[dict[str, Any], AfterValidator(_json_checked)]
+
+
+def body_config(*examples: dict[str, Any]) -> ConfigDict:
+    """A request body's model config: an unknown field is refused (a misspelt
+    field is a 422, never silently ignored); `examples` show in the docs."""
+    if not examples:
+        return ConfigDict(extra="forbid")
+    return ConfigDict(extra="forbid", json_schema_extra={"examples": list(examples)})
+
+
+class RowModel(BaseModel):
+    """Base of the models the API answers with: each is validated from a row
+    as a service read it, a mapping or an object with attributes."""
+
+    model_config = ConfigDict(from_attributes=True)
 
 
 class PartialUpdate(BaseModel):

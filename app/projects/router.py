@@ -1,13 +1,13 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Path, Response, status
+from fastapi import Depends, Path, Response, status
 
 from app.auth import PUBLIC_READ
 from app.db.sessions import ReadSession, WriteSession
 from app.http.ids import ProjectId
-from app.http.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+from app.http.pagination import Page, PageQuery
 from app.http.problems import problem_responses
 from app.http.routes import model_page, operation, resource_router
 from app.http.schemas import SLUG_PATTERN
@@ -65,25 +65,23 @@ async def upsert_project_by_slug(
     return Project.model_validate(row)
 
 
-@router.get("", **operation("List projects", "listProjects", openapi_extra=PUBLIC_READ))
-async def list_projects(
-    conn: ReadSession,
-    limit: Limit = DEFAULT_LIMIT,
-    cursor: Cursor = None,
+def project_filters(
     status: ProjectStatus | None = None,
     project_type: ProjectType | None = None,
     slug: str | None = None,
+) -> dict[str, Any]:
+    """The list's query filters, by the column each one compares."""
+    return {"status": status, "project_type": project_type, "slug": slug}
+
+
+@router.get("", **operation("List projects", "listProjects", openapi_extra=PUBLIC_READ))
+async def list_projects(
+    conn: ReadSession,
+    page: PageQuery,
+    filters: Annotated[dict[str, Any], Depends(project_filters)],
 ) -> Page[Project]:
     """The projects the caller may see: their own, and those they are the persona of."""
-    return model_page(
-        Project,
-        await service.list_projects(
-            conn,
-            filters={"status": status, "project_type": project_type, "slug": slug},
-            limit=limit,
-            cursor=cursor,
-        ),
-    )
+    return model_page(Project, await service.list_projects(conn, filters=filters, **page))
 
 
 @router.get(

@@ -5,9 +5,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-from app.http.schemas import JsonObject, Name, PartialUpdate, ShortText, Slug
+from app.http.schemas import JsonObject, Name, PartialUpdate, RowModel, ShortText, Slug, body_config
 
 
 class ProjectType(StrEnum):
@@ -30,13 +30,8 @@ class ProjectStatus(StrEnum):
 class ProjectCreate(BaseModel):
     """A new project. Its creator is the caller's mind, set by the database."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {"slug": "claude-code", "name": "Claude Code na prática", "project_type": "course"}
-            ]
-        },
+    model_config = body_config(
+        {"slug": "claude-code", "name": "Claude Code na prática", "project_type": "course"}
     )
 
     slug: Slug
@@ -57,12 +52,7 @@ class ProjectUpsert(BaseModel):
     """The whole project as a script knows it; `PUT …/by-slug/{slug}` creates it
     or brings it to this state. `project_metadata` is merged, not replaced."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [{"name": "Claude Code na prática", "project_type": "course"}]
-        },
-    )
+    model_config = body_config({"name": "Claude Code na prática", "project_type": "course"})
 
     name: Name
     project_type: ProjectType
@@ -80,9 +70,7 @@ class ProjectUpdate(PartialUpdate):
 
     not_nullable = frozenset({"slug", "name", "project_type", "status", "project_metadata"})
 
-    model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"status": "in_progress"}]}
-    )
+    model_config = body_config({"status": "in_progress"})
 
     slug: Slug | None = None
     name: Name | None = None
@@ -99,9 +87,7 @@ class ProjectUpdate(PartialUpdate):
     )
 
 
-class Project(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class Project(RowModel):
     id: uuid.UUID
     slug: str
     name: str

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
-from fastapi import Response
+from typing import Annotated, Any
+
+from fastapi import Depends, Response
 
 from app.db.sessions import UserReadSession, WriteSession
 from app.http.ids import ProjectId, ResearchId
-from app.http.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+from app.http.pagination import Page, PageQuery
 from app.http.routes import model_page, operation, resource_router
 from app.idempotency import IdempotencyKey, created
 from app.research import service
@@ -48,6 +50,11 @@ async def create_market_research(
     )
 
 
+def research_filters(research_type: ResearchType | None = None) -> dict[str, Any]:
+    """The list's query filters, by the column each one compares."""
+    return {"research_type": research_type}
+
+
 @router.get(
     "/projects/{project_id}/market-research",
     **operation("List a project's market research", "listMarketResearch", 404),
@@ -55,20 +62,12 @@ async def create_market_research(
 async def list_market_research(
     project_id: ProjectId,
     conn: UserReadSession,
-    limit: Limit = DEFAULT_LIMIT,
-    cursor: Cursor = None,
-    research_type: ResearchType | None = None,
+    page: PageQuery,
+    filters: Annotated[dict[str, Any], Depends(research_filters)],
 ) -> Page[MarketResearch]:
     """The reports of a project the caller may see (as its creator or persona)."""
     return model_page(
-        MarketResearch,
-        await service.list_research(
-            conn,
-            project_id,
-            filters={"research_type": research_type},
-            limit=limit,
-            cursor=cursor,
-        ),
+        MarketResearch, await service.list_research(conn, project_id, filters=filters, **page)
     )
 
 

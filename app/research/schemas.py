@@ -5,9 +5,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-from app.http.schemas import JsonObject, LongText, Name, PartialUpdate
+from app.http.schemas import JsonObject, LongText, Name, PartialUpdate, RowModel, body_config
 
 
 class ResearchType(StrEnum):
@@ -27,22 +27,17 @@ CompetitorsCount = Annotated[int, Field(ge=0, le=2_147_483_647)]
 class MarketResearchCreate(BaseModel):
     """A new report. Its project comes from the path, not the body."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "research_type": "competitive_analysis",
-                    "title": "Cursos de Claude Code em português",
-                    "report_data": {
-                        "competitors": [{"name": "Curso X", "price_brl": 497}],
-                        "summary": "Nenhum cobre agentes em produção.",
-                    },
-                    "body": "# Concorrentes\n…",
-                    "competitors_count": 1,
-                }
-            ]
-        },
+    model_config = body_config(
+        {
+            "research_type": "competitive_analysis",
+            "title": "Cursos de Claude Code em português",
+            "report_data": {
+                "competitors": [{"name": "Curso X", "price_brl": 497}],
+                "summary": "Nenhum cobre agentes em produção.",
+            },
+            "body": "# Concorrentes\n…",
+            "competitors_count": 1,
+        }
     )
 
     research_type: ResearchType
@@ -55,9 +50,7 @@ class MarketResearchCreate(BaseModel):
 class MarketResearchUpdate(PartialUpdate):
     """Partial update: only the fields sent change; null clears an optional one."""
 
-    model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"competitors_count": 12}]}
-    )
+    model_config = body_config({"competitors_count": 12})
     not_nullable = frozenset({"research_type", "report_data"})
 
     research_type: ResearchType | None = None
@@ -67,9 +60,7 @@ class MarketResearchUpdate(PartialUpdate):
     competitors_count: CompetitorsCount | None = None
 
 
-class MarketResearch(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class MarketResearch(RowModel):
     id: uuid.UUID
     project_id: uuid.UUID
     research_type: str

@@ -4,9 +4,9 @@ import uuid
 from typing import Annotated
 
 from fastapi import Query
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, Field
 
-from app.http.schemas import no_nul
+from app.http.schemas import RowModel, no_nul
 
 MAX_QUERY_CHARS = 500
 
@@ -24,9 +24,7 @@ SearchQuery = Annotated[
 ]
 
 
-class SearchHit(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class SearchHit(RowModel):
     id: uuid.UUID
     project_id: uuid.UUID | None
     title: str

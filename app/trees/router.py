@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from typing import Annotated, Any
+from dataclasses import dataclass
+from typing import Annotated, Any, TypedDict
 
-from fastapi import Header, Query, Request, Response
+from fastapi import Depends, Header, Query, Request, Response
 from starlette.background import BackgroundTask
 
 from app.auth import PUBLIC_READ
@@ -43,54 +44,70 @@ TREE_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get(
-    "/projects/{project_id}/tree",
-    **operation(
-        "Read a project's content tree",
-        "getProjectTree",
+def tree_read_operation(summary: str, operation_id: str) -> dict[str, Any]:
+    """A tree GET's documentation: readable by anyone (published trees), the
+    tree's model for bytes the route writes itself, a 304 for a held ETag."""
+    return operation(
+        summary,
+        operation_id,
         openapi_extra=PUBLIC_READ,
         response_model=ContentTree,
         responses=TREE_RESPONSES,
-    ),
-)
-async def get_project_tree(
-    project_id: ProjectId,
-    conn: ReadSession,
+    )
+
+
+class TreeShape(TypedDict):
+    """How much of a tree to read, as the service's tree reads take it."""
+
+    include_body: bool
+    max_depth: int
+
+
+@dataclass(frozen=True)
+class TreeRead:
+    """What a tree GET asks for besides which tree: its shape, and the ETag
+    the client already holds. One dependency, so that the two tree reads
+    declare these parameters once and answer them the same way."""
+
+    shape: TreeShape
+    if_none_match: str | None
+
+    def answer(self, tree: service.TreeAnswer) -> Response:
+        return tree_response(tree, if_none_match=self.if_none_match)
+
+
+def tree_read(
     include_body: IncludeBody = False,
     max_depth: MaxDepth = MAX_DEPTH,
     if_none_match: IfNoneMatch = None,
+) -> TreeRead:
+    return TreeRead({"include_body": include_body, "max_depth": max_depth}, if_none_match)
+
+
+TreeReadQuery = Annotated[TreeRead, Depends(tree_read)]
+
+
+@router.get(
+    "/projects/{project_id}/tree",
+    **tree_read_operation("Read a project's content tree", "getProjectTree"),
+)
+async def get_project_tree(
+    project_id: ProjectId, conn: ReadSession, read: TreeReadQuery
 ) -> Response:
     """The whole course (or book…) in one request: nested nodes, siblings in
     `sequence_order`, deleted ones left out. Send the `ETag` back as
     `If-None-Match` to get a 304 when nothing changed."""
-    answer = await service.read_project_tree(
-        conn, project_id, include_body=include_body, max_depth=max_depth
-    )
-    return tree_response(answer, if_none_match=if_none_match)
+    return read.answer(await service.read_project_tree(conn, project_id, **read.shape))
 
 
 @router.get(
-    "/contents/{content_id}/tree",
-    **operation(
-        "Read a subtree",
-        "getContentTree",
-        openapi_extra=PUBLIC_READ,
-        response_model=ContentTree,
-        responses=TREE_RESPONSES,
-    ),
+    "/contents/{content_id}/tree", **tree_read_operation("Read a subtree", "getContentTree")
 )
 async def get_content_tree(
-    content_id: ContentId,
-    conn: ReadSession,
-    include_body: IncludeBody = False,
-    max_depth: MaxDepth = MAX_DEPTH,
-    if_none_match: IfNoneMatch = None,
+    content_id: ContentId, conn: ReadSession, read: TreeReadQuery
 ) -> Response:
     """A content and its descendants (a module and its lessons, say), with its project."""
-    answer = await service.read_subtree(
-        conn, content_id, include_body=include_body, max_depth=max_depth
-    )
-    return tree_response(answer, if_none_match=if_none_match)
+    return read.answer(await service.read_subtree(conn, content_id, **read.shape))
 
 
 @router.put(

@@ -4,10 +4,10 @@ import uuid
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from app.contents.schemas import ContentType, Fidelity, Keywords, SequenceOrder
-from app.http.schemas import JsonObject, LongText, Name, ShortText, Slug
+from app.http.schemas import JsonObject, LongText, Name, ShortText, Slug, body_config
 from app.projects.schemas import Project
 
 MAX_DEPTH = 16
@@ -45,7 +45,7 @@ class ContentTree(BaseModel):
 class TreeNodeIn(BaseModel):
     """A node as a script sends it; matched to existing contents by slug."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = body_config()
 
     slug: Slug
     title: Name
@@ -65,37 +65,32 @@ class TreeNodeIn(BaseModel):
 
 
 class TreeUpsert(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
+    model_config = body_config(
+        {
+            "prune": False,
+            "nodes": [
                 {
-                    "prune": False,
-                    "nodes": [
+                    "slug": "claude-code",
+                    "title": "Claude Code na prática",
+                    "content_type": "course_outline",
+                    "children": [
                         {
-                            "slug": "claude-code",
-                            "title": "Claude Code na prática",
-                            "content_type": "course_outline",
+                            "slug": "modulo-1",
+                            "title": "Módulo 1",
+                            "content_type": "course_module",
                             "children": [
                                 {
-                                    "slug": "modulo-1",
-                                    "title": "Módulo 1",
-                                    "content_type": "course_module",
-                                    "children": [
-                                        {
-                                            "slug": "1-1-nao-e-magia",
-                                            "title": "1.1 Claude Code não é magia",
-                                            "content_type": "course_lesson",
-                                            "content": "# Claude Code não é magia\n",
-                                        }
-                                    ],
+                                    "slug": "1-1-nao-e-magia",
+                                    "title": "1.1 Claude Code não é magia",
+                                    "content_type": "course_lesson",
+                                    "content": "# Claude Code não é magia\n",
                                 }
                             ],
                         }
                     ],
                 }
-            ]
-        },
+            ],
+        }
     )
 
     nodes: Annotated[list[TreeNodeIn], Field(max_length=MAX_NODES)]
@@ -106,9 +101,7 @@ class TreeUpsert(BaseModel):
 
 
 class MoveRequest(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"parent_id": None, "position": 1}]}
-    )
+    model_config = body_config({"parent_id": None, "position": 1})
 
     parent_id: uuid.UUID | None = Field(
         default=None, description="The new parent, in the same project; null for a root."
