@@ -102,32 +102,34 @@ def request_hash(method: str, path: str, query: str, body: bytes) -> str:
 
 @dataclass
 class Idempotency:
-    """The request's key (None without the header) and where to record the answer."""
+    """The request's key (None without the header), where to record the
+    answer, and the response whose headers the answer carries."""
 
     conn: AsyncConnection | None
     key: str | None
+    response: Response
 
-    async def record(self, model: M, response: Response, status: int) -> M:
+    async def record(self, model: M, status: int) -> M:
         """Store the answer beside the write (same transaction); returns `model`."""
         if self.conn is not None and self.key is not None:
-            headers = {k: v for k, v in response.headers.items() if k.lower() in KEPT_HEADERS}
+            headers = {k: v for k, v in self.response.headers.items() if k.lower() in KEPT_HEADERS}
             body = model.model_dump(mode="json")
             await execute(
                 self.conn, _RECORD, self.key, status, json.dumps(body), json.dumps(headers)
             )
         return model
 
-
-async def created(model: M, location: str, response: Response, idempotency: Idempotency) -> M:
-    """A creating POST's answer (201): `Location` names the new resource, and
-    the answer, `Location` included, is recorded under the request's
-    `Idempotency-Key` (if any), so that a repeat replays both."""
-    response.headers["Location"] = location
-    return await idempotency.record(model, response, 201)
+    async def created(self, model: M, location: str) -> M:
+        """A creating POST's answer (201): `Location` names the new resource,
+        and the answer, `Location` included, is recorded under the request's
+        `Idempotency-Key` (if any), so that a repeat replays both."""
+        self.response.headers["Location"] = location
+        return await self.record(model, 201)
 
 
 async def idempotency(
     request: Request,
+    response: Response,
     conn: WriteSession,
     key: Annotated[
         str | None,
@@ -142,7 +144,7 @@ async def idempotency(
     ] = None,
 ) -> Idempotency:
     if key is None:
-        return Idempotency(None, None)
+        return Idempotency(None, None, response)
     if not await fetchval(conn, _LOCK, key):
         raise IdempotencyKeyInUse(
             f"a request with this {HEADER} is still being processed; retry shortly"
@@ -160,7 +162,7 @@ async def idempotency(
             )
     await execute(conn, _PURGE)
     await execute(conn, _RESERVE, key, digest)
-    return Idempotency(conn, key)
+    return Idempotency(conn, key, response)
 
 
 IdempotencyKey = Annotated[Idempotency, Depends(idempotency)]

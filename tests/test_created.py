@@ -1,4 +1,4 @@
-"""`created()`: every creating POST answers 201 with `Location`, and records
+"""`Idempotency.created()`: every creating POST answers 201 with `Location`, and records
 both under its `Idempotency-Key`, so a replay repeats them."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 from fastapi import Response
 from pydantic import BaseModel
 
-from app.idempotency import HEADER, REPLAYED_HEADER, Idempotency, created
+from app.idempotency import HEADER, REPLAYED_HEADER, Idempotency
 from tests.factories import Creator
 
 
@@ -22,7 +22,7 @@ class Thing(BaseModel):
 async def test_created_sets_location_and_returns_the_model() -> None:
     response = Response()
     thing = Thing(id=7)
-    assert await created(thing, "/v1/things/7", response, Idempotency(None, None)) is thing
+    assert await Idempotency(None, None, response).created(thing, "/v1/things/7") is thing
     assert response.headers["Location"] == "/v1/things/7"
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Response
+from fastapi import Depends
 
 from app.audiences import service
 from app.audiences.schemas import Audience, AudienceCreate, AudienceUpdate, TechnicalLevel
@@ -10,7 +10,7 @@ from app.db.sessions import UserReadSession, WriteSession
 from app.http.ids import AudienceId
 from app.http.pagination import Page, PageQuery
 from app.http.routes import model_page, operation, resource_router
-from app.idempotency import IdempotencyKey, created
+from app.idempotency import IdempotencyKey
 
 router = resource_router("/audiences", "audiences")
 
@@ -22,14 +22,11 @@ router = resource_router("/audiences", "audiences")
 async def create_audience(
     body: AudienceCreate,
     conn: WriteSession,
-    response: Response,
     idempotency: IdempotencyKey,
 ) -> Audience:
     """Create an audience owned by the caller's mind. Slugs are unique per owner."""
     row = await service.create_audience(conn, body)
-    return await created(
-        Audience.model_validate(row), f"/v1/audiences/{row['id']}", response, idempotency
-    )
+    return await idempotency.created(Audience.model_validate(row), f"/v1/audiences/{row['id']}")
 
 
 def audience_filters(

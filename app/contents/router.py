@@ -22,7 +22,7 @@ from app.http.ids import ContentId, MindId
 from app.http.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 from app.http.routes import operation, resource_router
 from app.http.schemas import rows_response
-from app.idempotency import IdempotencyKey, created
+from app.idempotency import IdempotencyKey
 
 router = resource_router("/contents", "contents")
 
@@ -34,15 +34,12 @@ router = resource_router("/contents", "contents")
 async def create_content(
     body: ContentCreate,
     conn: WriteSession,
-    response: Response,
     idempotency: IdempotencyKey,
 ) -> Content:
     """Add a content (a draft) to one of the caller's projects. Slugs are unique per
     project; the parent, if any, must be a content of the same project."""
     row = await service.create_content(conn, body)
-    return await created(
-        Content.model_validate(row), f"/v1/contents/{row['id']}", response, idempotency
-    )
+    return await idempotency.created(Content.model_validate(row), f"/v1/contents/{row['id']}")
 
 
 @router.get(

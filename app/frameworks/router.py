@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Response
+from fastapi import Depends
 
 from app.db.sessions import UserReadSession, WriteSession
 from app.frameworks import service
@@ -10,7 +10,7 @@ from app.frameworks.schemas import Framework, FrameworkCreate, FrameworkType, Fr
 from app.http.ids import FrameworkId
 from app.http.pagination import Page, PageQuery
 from app.http.routes import model_page, operation, resource_router
-from app.idempotency import IdempotencyKey, created
+from app.idempotency import IdempotencyKey
 
 router = resource_router("/frameworks", "frameworks")
 
@@ -22,15 +22,12 @@ router = resource_router("/frameworks", "frameworks")
 async def create_framework(
     body: FrameworkCreate,
     conn: WriteSession,
-    response: Response,
     idempotency: IdempotencyKey,
 ) -> Framework:
     """Create a framework owned by the caller's mind. Slugs are unique per
     owner, so a creator may shadow a global framework's slug with their own."""
     row = await service.create_framework(conn, body)
-    return await created(
-        Framework.model_validate(row), f"/v1/frameworks/{row['id']}", response, idempotency
-    )
+    return await idempotency.created(Framework.model_validate(row), f"/v1/frameworks/{row['id']}")
 
 
 def framework_filters(

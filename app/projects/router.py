@@ -11,7 +11,7 @@ from app.http.pagination import Page, PageQuery
 from app.http.problems import problem_responses
 from app.http.routes import model_page, operation, resource_router
 from app.http.schemas import SLUG_PATTERN
-from app.idempotency import IdempotencyKey, created
+from app.idempotency import IdempotencyKey
 from app.projects import service
 from app.projects.schemas import (
     Project,
@@ -29,14 +29,11 @@ router = resource_router("/projects", "projects")
 async def create_project(
     body: ProjectCreate,
     conn: WriteSession,
-    response: Response,
     idempotency: IdempotencyKey,
 ) -> Project:
     """Create a project owned by the caller's mind. Slugs are unique per creator."""
     row = await service.create_project(conn, body)
-    return await created(
-        Project.model_validate(row), f"/v1/projects/{row['id']}", response, idempotency
-    )
+    return await idempotency.created(Project.model_validate(row), f"/v1/projects/{row['id']}")
 
 
 @router.put(

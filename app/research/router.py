@@ -2,13 +2,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Response
+from fastapi import Depends
 
 from app.db.sessions import UserReadSession, WriteSession
 from app.http.ids import ProjectId, ResearchId
 from app.http.pagination import Page, PageQuery
 from app.http.routes import model_page, operation, resource_router
-from app.idempotency import IdempotencyKey, created
+from app.idempotency import IdempotencyKey
 from app.research import service
 from app.research.schemas import (
     MarketResearch,
@@ -36,17 +36,13 @@ async def create_market_research(
     project_id: ProjectId,
     body: MarketResearchCreate,
     conn: WriteSession,
-    response: Response,
     idempotency: IdempotencyKey,
 ) -> MarketResearch:
     """Add a report to one of the caller's projects. Its persona may read the
     project's reports but not add to them (403)."""
     row = await service.create_research(conn, project_id, body)
-    return await created(
-        MarketResearch.model_validate(row),
-        f"/v1/market-research/{row['id']}",
-        response,
-        idempotency,
+    return await idempotency.created(
+        MarketResearch.model_validate(row), f"/v1/market-research/{row['id']}"
     )
 
 
