@@ -114,7 +114,7 @@ class Floor:
 
     @asynccontextmanager
     async def _read(self, pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
-        """A read as the service's read path runs it (`read_transaction`):
+        """A read as the service's read path runs it (`tenancy.tenant_door`):
         BEGIN READ ONLY with the switch in one round trip, the reads, COMMIT."""
         async with pool.acquire() as conn:
             await conn.execute(self.begin_read)
