@@ -74,6 +74,12 @@ class Settings(BaseSettings):
     # the parsed JSON, the models, the statement's parameters), so ~80 MB
     # at the limit, per concurrent write.
     max_body_bytes: int = _from_env("MAX_BODY_BYTES", 16 * 1024 * 1024, ge=1024)
+    authenticator_password: SecretStr | None = _from_env(
+        "AUTHENTICATOR_PASSWORD",
+        None,
+        "`creatoros db upgrade` sets it as the password of the API's login role "
+        "(`authenticator`), so the API can log in as that role (compose's migrate job).",
+    )
     metrics_token: SecretStr | None = _from_env(
         "METRICS_TOKEN",
         None,

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import secrets
 import signal
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
@@ -23,6 +25,7 @@ from tests.helpers import (
     free_port,
     wait_ready,
 )
+from tests.pg import PgServer
 
 
 @contextmanager
@@ -260,3 +263,34 @@ def test_downgrade_minus_one_and_a_refused_downgrade(tmp_path: Path, empty_datab
     assert_one_clear_line(refused, "refusing to downgrade")
     assert head_revision() in db("current").stdout
     assert db("downgrade", "base", "--allow-data-loss").returncode == 0
+
+
+async def test_db_upgrade_provisions_the_login_roles_password(
+    tmp_path: Path, pg15_server: PgServer
+) -> None:
+    """What compose's migrate job does: migrate as the superuser and give
+    `authenticator` the password the API (through PgBouncer) logs in with,
+    over TCP with password authentication (the machine's PostgreSQL 15)."""
+    password = secrets.token_urlsafe(18) + ":%'x"  # quoting matters
+    name = await pg15_server.create_database()
+    try:
+        done = _creatoros(
+            tmp_path,
+            "db",
+            "upgrade",
+            DATABASE_URL=pg15_server.url(name),
+            AUTHENTICATOR_PASSWORD=password,
+        )
+        assert done.returncode == 0, done.stderr
+        assert password not in done.stderr + done.stdout
+        host = urlsplit(pg15_server.base_url).hostname
+        conn = await asyncpg.connect(
+            host=host, port=5432, user=LOGIN_ROLE, password=password, database=name
+        )
+        try:
+            assert await conn.fetchval("SELECT current_user") == LOGIN_ROLE
+        finally:
+            await conn.close()
+    finally:
+        await pg15_server.execute(f"ALTER ROLE {LOGIN_ROLE} PASSWORD NULL")
+        await pg15_server.drop_database(name)

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.auth import API_ROLES, AUTHENTICATED, mint_token, principal_for
 from app.db import migrations
 from app.db.engine import (
+    LOGIN_ROLE,
     DatabaseUnavailable,
     api_database_url,
     create_engine,
@@ -115,6 +116,17 @@ async def _with_engine(
     )
     try:
         guard_login_role(engine, settings)
+        return await work(engine)
+    finally:
+        await engine.dispose()
+
+
+async def _with_admin_engine(
+    admin_url: str, settings: Settings, work: Callable[[AsyncEngine], Awaitable[T]]
+) -> T:
+    """Run `work` as the superuser `admin_url` names: provisioning only."""
+    engine = create_engine(admin_url, settings.model_copy(update={"db_pool_size": 1}))
+    try:
         return await work(engine)
     finally:
         await engine.dispose()
@@ -380,7 +392,16 @@ def db_upgrade(
     """Apply migrations up to REVISION (default: head)."""
     settings = _settings()
     migrations.check_revision(revision)  # unknown: one line, before connecting
-    migrations.upgrade(_database_url(settings), revision, settings=settings)
+    url = _database_url(settings)
+    migrations.upgrade(url, revision, settings=settings)
+    if settings.authenticator_password is not None:
+        password = settings.authenticator_password.get_secret_value()
+
+        async def work(engine: AsyncEngine) -> None:
+            await admin.set_login_password(engine, LOGIN_ROLE, password)
+
+        asyncio.run(_with_admin_engine(url, settings, work))
+        log.info("login role %s: password set (AUTHENTICATOR_PASSWORD)", LOGIN_ROLE)
 
 
 # `-1` is a revision, not an option: unknown options are taken as arguments.
