@@ -64,9 +64,13 @@ def run_migrations_offline() -> None:
 
 
 def _run_sync(connection: Connection) -> None:
-    _configure(connection=connection)
-    with context.begin_transaction():
-        context.run_migrations()
+    from app.db.migrations import migration_lock
+
+    # One process at a time per database; the others wait, then find it at head.
+    with migration_lock(connection):
+        _configure(connection=connection)
+        with context.begin_transaction():
+            context.run_migrations()
 
 
 async def run_migrations_online() -> None:

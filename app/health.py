@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
 from app.db.engine import database_ready
 from app.db.migrations import head_revision
-from app.http.problems import NotReady, Problem
+from app.http.observability import metrics_response
+from app.http.problems import InvalidToken, NotReady, Problem
 
 log = logging.getLogger(__name__)
 
@@ -62,3 +64,18 @@ async def readyz(request: Request) -> Readiness:
             "run `creatoros db upgrade`"
         )
     return Readiness(status="ready", revision=current or "")
+
+
+async def metrics(request: Request) -> Response:
+    """Prometheus text format, not part of the API's OpenAPI. With
+    METRICS_TOKEN set, only a scraper presenting it as a bearer token reads
+    it (the counters tell routes, load and errors: not for anyone who can
+    reach the API); unset, it is open (bind it to a private network or
+    filter it at the load balancer)."""
+    token = request.app.state.settings.metrics_token
+    if token is not None:
+        given = request.headers.get("authorization", "").encode()
+        wanted = f"Bearer {token.get_secret_value()}".encode()
+        if not hmac.compare_digest(given, wanted):
+            raise InvalidToken("/metrics needs METRICS_TOKEN as a bearer token")
+    return metrics_response()

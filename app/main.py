@@ -18,11 +18,12 @@ from app.auth import TokenVerifier
 from app.contents.router import router as contents_router
 from app.db.engine import api_database_url, create_engine, guard_login_role, resolve_database_url
 from app.frameworks.router import router as frameworks_router
+from app.health import metrics
 from app.health import router as health_router
 from app.http.compression import Compression, IsalGZipMiddleware
 from app.http.docs import install_docs
 from app.http.limits import BodySizeLimit
-from app.http.observability import RequestContext, metrics, track_pool, untrack_pool
+from app.http.observability import RequestContext, track_pool, untrack_pool
 from app.http.problems import install_problem_handlers
 from app.idempotency import install_idempotency
 from app.me.router import router as me_router

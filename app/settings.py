@@ -48,6 +48,13 @@ class Settings(BaseSettings):
     jwt_audience: str = _from_env("JWT_AUDIENCE", "authenticated")
     jwt_issuer: str | None = _from_env("JWT_ISSUER", None)
     db_pool_size: int = _from_env("DB_POOL_SIZE", 10, ge=1, le=200)
+    migrate_on_start: bool = _from_env(
+        "MIGRATE_ON_START",
+        True,
+        "`serve` migrates a database that is behind before serving (under an advisory "
+        "lock: one process migrates, the others wait). `false` where a deploy step runs "
+        "`creatoros db upgrade` and the API's login role may not change the schema.",
+    )
     db_pooler_mode: bool = _from_env(
         "DB_POOLER_MODE",
         False,
@@ -67,6 +74,18 @@ class Settings(BaseSettings):
     # the parsed JSON, the models, the statement's parameters), so ~80 MB
     # at the limit, per concurrent write.
     max_body_bytes: int = _from_env("MAX_BODY_BYTES", 16 * 1024 * 1024, ge=1024)
+    authenticator_password: SecretStr | None = _from_env(
+        "AUTHENTICATOR_PASSWORD",
+        None,
+        "`creatoros db upgrade` sets it as the password of the API's login role "
+        "(`authenticator`), so the API can log in as that role (compose's migrate job).",
+    )
+    metrics_token: SecretStr | None = _from_env(
+        "METRICS_TOKEN",
+        None,
+        "When set, /metrics answers only `Authorization: Bearer <METRICS_TOKEN>` (401 "
+        "otherwise); unset, it is open (keep it on a private network).",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = _from_env(
         "LOG_LEVEL", "INFO"
     )

@@ -17,7 +17,13 @@ from app.main import create_app
 from app.settings import Settings
 from tests.factories import Creator, provision
 from tests.helpers import TEST_JWT_SECRET, client_for, login_url
-from tests.pg import PgServer, embedded_server, server_from_url
+from tests.pg import (
+    PgServer,
+    embedded_server,
+    machine_pg15,
+    pg15_unavailable_reason,
+    server_from_url,
+)
 
 TEMPLATE_DATABASE = "creatoros_template"
 
@@ -49,6 +55,16 @@ def pg_server() -> Iterator[PgServer]:
         yield server_from_url(url)
         return
     with embedded_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def pg15_server() -> Iterator[PgServer]:
+    """The machine's PostgreSQL 15 (Supabase runs 15 and 17), skipped where absent."""
+    reason = pg15_unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    with machine_pg15() as server:
         yield server
 
 

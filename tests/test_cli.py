@@ -2,26 +2,38 @@
 
 from __future__ import annotations
 
+import json
+import secrets
 import signal
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
 import pytest
 
+from app.db.engine import LOGIN_ROLE
 from app.db.migrations import head_revision
-from tests.helpers import CREATOROS, READY_WITHIN_SECONDS, clean_env, free_port, wait_ready
+from tests.helpers import (
+    CREATOROS,
+    READY_WITHIN_SECONDS,
+    TEST_JWT_SECRET,
+    clean_env,
+    free_port,
+    wait_ready,
+)
+from tests.pg import PgServer
 
 
 @contextmanager
-def serving(data_dir: Path, cwd: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+def serving(data_dir: Path, cwd: Path, **env: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     port = free_port()
     proc = subprocess.Popen(
         [CREATOROS, "serve", "--port", str(port)],
-        env=clean_env(data_dir),
+        env=clean_env(data_dir, **env),
         cwd=cwd,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -93,6 +105,58 @@ async def test_serve_on_a_fresh_machine_then_restart_on_the_same_data(tmp_path: 
     assert survived == 1
     assert "using the development secret kept in" in second_output
     assert (data_dir / "jwt_secret").read_text() == secret
+
+
+async def test_embedded_serve_logs_in_as_a_login_role_that_cannot_become_superuser(
+    tmp_path: Path,
+) -> None:
+    """The API's connections to the embedded server are `authenticator`'s,
+    not the superuser's (which only migrates and provisions): a `RESET ROLE`
+    in the API's session lands on a role that bypasses nothing. And with
+    JWT_SECRET set, start-up mints no demo token (it would be a real
+    credential in the logs); under LOG_FORMAT=json every line it writes,
+    the banner included, is a JSON record."""
+    data_dir = tmp_path / "data"
+    with serving(data_dir, tmp_path, JWT_SECRET=TEST_JWT_SECRET, LOG_FORMAT="json") as (
+        base,
+        proc,
+    ):
+        wait_ready(base, proc)
+        assert httpx.get(f"{base}/readyz").status_code == 200
+        dsn = embedded_dsn(data_dir / "pgdata")
+        conn = await asyncpg.connect(dsn)
+        try:
+            users = await conn.fetch(
+                "SELECT DISTINCT usename FROM pg_stat_activity"
+                " WHERE datname = 'creatoros' AND application_name LIKE 'creatoros%'"
+                " AND pid <> pg_backend_pid()"
+            )
+            reachable_superusers = await conn.fetchval(
+                "SELECT count(*) FROM pg_roles r"
+                " WHERE r.rolsuper AND pg_has_role($1, r.oid, 'MEMBER')",
+                LOGIN_ROLE,
+            )
+        finally:
+            await conn.close()
+        # The API's own session, as the API opens it: RESET ROLE goes back
+        # to the login role, which is no superuser.
+        api = await asyncpg.connect(dsn.replace("postgres@", f"{LOGIN_ROLE}@", 1))
+        try:
+            await api.execute("RESET ROLE")
+            reset = await api.fetchrow(
+                "SELECT current_user AS who, rolsuper, rolbypassrls FROM pg_roles"
+                " WHERE rolname = current_user"
+            )
+        finally:
+            await api.close()
+        out = stop(proc)
+
+    assert [u["usename"] for u in users] == [LOGIN_ROLE]
+    assert reachable_superusers == 0
+    assert dict(reset) == {"who": LOGIN_ROLE, "rolsuper": False, "rolbypassrls": False}
+    records = [json.loads(line) for line in out.splitlines() if line.strip()]
+    assert any(str(r["message"]).startswith("API docs: http://") for r in records), out
+    assert "eyJ" not in out and "token" not in out.lower(), out
 
 
 def test_db_sql_prints_the_migrations_without_a_server(tmp_path: Path) -> None:
@@ -199,3 +263,34 @@ def test_downgrade_minus_one_and_a_refused_downgrade(tmp_path: Path, empty_datab
     assert_one_clear_line(refused, "refusing to downgrade")
     assert head_revision() in db("current").stdout
     assert db("downgrade", "base", "--allow-data-loss").returncode == 0
+
+
+async def test_db_upgrade_provisions_the_login_roles_password(
+    tmp_path: Path, pg15_server: PgServer
+) -> None:
+    """What compose's migrate job does: migrate as the superuser and give
+    `authenticator` the password the API (through PgBouncer) logs in with,
+    over TCP with password authentication (the machine's PostgreSQL 15)."""
+    password = secrets.token_urlsafe(18) + ":%'x"  # quoting matters
+    name = await pg15_server.create_database()
+    try:
+        done = _creatoros(
+            tmp_path,
+            "db",
+            "upgrade",
+            DATABASE_URL=pg15_server.url(name),
+            AUTHENTICATOR_PASSWORD=password,
+        )
+        assert done.returncode == 0, done.stderr
+        assert password not in done.stderr + done.stdout
+        host = urlsplit(pg15_server.base_url).hostname
+        conn = await asyncpg.connect(
+            host=host, port=5432, user=LOGIN_ROLE, password=password, database=name
+        )
+        try:
+            assert await conn.fetchval("SELECT current_user") == LOGIN_ROLE
+        finally:
+            await conn.close()
+    finally:
+        await pg15_server.execute(f"ALTER ROLE {LOGIN_ROLE} PASSWORD NULL")
+        await pg15_server.drop_database(name)

@@ -9,15 +9,17 @@ import uuid
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db.tenancy import tenant_transaction
 from app.http.logs import JsonFormatter
 from app.http.observability import accepted_request_id
+from app.main import create_app
 from app.settings import Settings
 from tests.factories import Creator, new_project
-from tests.helpers import gauge
+from tests.helpers import assert_problem, client_for, gauge
 
 
 async def test_metrics_are_labelled_by_route_template_not_by_path(
@@ -133,3 +135,20 @@ async def test_pool_gauges_follow_the_connections_requests_hold(
         assert not patch.done()
     assert (await patch).status_code == 200
     assert gauge((await client.get("/metrics")).text, "db_pool_in_use") == 0
+
+
+async def test_metrics_behind_a_token_when_metrics_token_is_set(
+    settings: Settings, api_url: str
+) -> None:
+    """METRICS_TOKEN: a scraper presents it as a bearer token; anyone else
+    (no token, a user's JWT, a wrong one) gets a 401 problem, no counters."""
+    guarded = settings.model_copy(update={"metrics_token": SecretStr("scrape-me-0123456789")})
+    async for client in client_for(create_app(guarded, database_url=api_url)):
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "scrape-me"}):
+            refused = assert_problem(await client.get("/metrics", headers=headers), 401)
+            assert "creatoros_" not in json.dumps(refused)
+        allowed = await client.get(
+            "/metrics", headers={"Authorization": "Bearer scrape-me-0123456789"}
+        )
+        assert allowed.status_code == 200
+        assert "creatoros_http_requests_total" in allowed.text

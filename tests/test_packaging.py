@@ -6,6 +6,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from packaging.specifiers import SpecifierSet
 
 pytestmark = pytest.mark.pure
 
@@ -24,20 +25,29 @@ def test_every_app_package_is_listed_in_pyproject() -> None:
     assert config["package-dir"]["app._alembic"] == "alembic"
 
 
-def test_the_service_ships_the_client_it_uses() -> None:
-    """`creatoros import` imports creatoros_client: the service's wheel maps it
-    from client/, whose own pyproject builds the scripts' distribution."""
-    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
-    client_packages = {
-        ".".join(init.parent.relative_to(ROOT / "client").parts)
-        for init in (ROOT / "client").rglob("__init__.py")
-        if "build" not in init.parts
-    }
-    assert client_packages == {"creatoros_client"}
-    assert "creatoros_client" in config["packages"]
-    assert config["package-dir"]["creatoros_client"] == "client/creatoros_client"
+def test_the_service_depends_on_the_client_distribution_and_ships_none_of_it() -> None:
+    """`creatoros import` imports creatoros_client from the client's own
+    distribution (client/pyproject.toml), which the service requires: the
+    service's wheel maps no second copy of its files."""
+    service = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    config = service["tool"]["setuptools"]
+    assert not any(p.startswith("creatoros_client") for p in config["packages"])
+    assert not any(p.startswith("creatoros_client") for p in config.get("package-dir", {}))
+    assert "creatoros-client" not in service["project"].get("scripts", {})
     client = tomllib.loads((ROOT / "client" / "pyproject.toml").read_text())
-    assert client["tool"]["setuptools"]["packages"] == ["creatoros_client"]
-    # …and so needs what the client needs.
-    service = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    assert set(client["project"]["dependencies"]) <= set(service)
+    assert client["project"]["name"] == "creatoros-client"
+    (requirement,) = [
+        d for d in service["project"]["dependencies"] if d.startswith("creatoros-client")
+    ]
+    assert SpecifierSet(requirement.removeprefix("creatoros-client")).contains(
+        client["project"]["version"]
+    )
+
+
+def test_the_install_commands_name_both_distributions() -> None:
+    """pip finds `creatoros-client` only when the same command names
+    ./client: the README's install commands and CI's do."""
+    readme = (ROOT / "README.md").read_text()
+    assert "pip install ./client . && creatoros serve" in readme
+    assert "pip install -e ./client -e '.[dev]' && pytest" in readme
+    assert "pip install --quiet -e ./client -e '.[dev]'" in (ROOT / ".ci" / "run").read_text()

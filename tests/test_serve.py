@@ -12,9 +12,12 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+import pytest
 
+from app.db.migrations import head_revision
 from tests.factories import Creator
 from tests.helpers import CREATOROS, TEST_JWT_SECRET, clean_env, free_port, wait_ready
+from tests.pg import PgServer
 
 REQUEST_ID = "trace-me-0042"
 
@@ -195,3 +198,69 @@ async def test_a_replaced_worker_is_not_counted_twice_in_the_pool_gauges(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def _log_records(out: str) -> list[dict[str, object]]:
+    """Every line of a LOG_FORMAT=json process's output, parsed (a line that
+    is not JSON fails the test: everything goes through logging)."""
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("server", ["embedded", "pg15"])
+async def test_four_serves_at_once_on_an_empty_database_one_migrates_all_serve(
+    tmp_path: Path, request: pytest.FixtureRequest, server: str
+) -> None:
+    """Replicas started together on a database nobody migrated yet: the
+    migration lock lets one migrate while the others wait, then all four
+    find it at head and serve. Without the lock they raced on the same DDL."""
+    pg: PgServer = request.getfixturevalue("pg_server" if server == "embedded" else "pg15_server")
+    name = await pg.create_database()
+    procs: list[tuple[subprocess.Popen[str], str]] = []
+    try:
+        for i in range(4):
+            port = free_port()
+            proc = subprocess.Popen(
+                [CREATOROS, "serve", "--port", str(port)],
+                env=clean_env(
+                    tmp_path / f"data{i}",
+                    DATABASE_URL=pg.url(name),
+                    JWT_SECRET=TEST_JWT_SECRET,
+                    LOG_FORMAT="json",
+                    SEARCH_INDEX_INTERVAL="0",
+                ),
+                cwd=tmp_path,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            procs.append((proc, f"http://127.0.0.1:{port}"))
+        for proc, base in procs:
+            wait_ready(base, proc)
+            assert httpx.get(f"{base}/readyz").json()["revision"] == head_revision()
+        conn = await asyncpg.connect(pg.dsn(name))
+        try:
+            versions = await conn.fetch("SELECT version_num FROM alembic_version")
+        finally:
+            await conn.close()
+        assert [v["version_num"] for v in versions] == [head_revision()]
+        outputs = []
+        for proc, _ in procs:
+            proc.send_signal(signal.SIGTERM)
+            out, _ = proc.communicate(timeout=60)
+            assert proc.returncode == 0, out
+            outputs.append(out)
+    finally:
+        for proc, _ in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        await pg.drop_database(name)
+
+    logs = [_log_records(out) for out in outputs]
+    for records in logs:
+        bad = [r for r in records if r["level"] in ("ERROR", "CRITICAL") or "exception" in r]
+        assert bad == [], bad
+    migrated = [
+        any(str(r["message"]).startswith("Running upgrade") for r in records) for records in logs
+    ]
+    assert migrated.count(True) == 1, migrated

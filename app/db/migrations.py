@@ -22,6 +22,10 @@ autocommit blocks. A revision without the attribute counts as losing data.
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,7 +38,11 @@ from sqlalchemy import text
 from alembic import command
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
     from app.settings import Settings
+
+log = logging.getLogger(__name__)
 
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 DATA_LOSS_ATTRIBUTE = "DATA_LOSS"
@@ -83,7 +91,51 @@ def head_revision() -> str | None:
     return script_directory().get_current_head()
 
 
+# The advisory lock every migration run holds (a fixed bigint: "creatoros"
+# in ASCII, truncated). Advisory locks are per database, so runs on two
+# databases of one server do not wait for each other.
+MIGRATION_LOCK_KEY = 0x63726561746F72
+MIGRATION_LOCK_POLL_SECONDS = 0.25
+
+
+@contextmanager
+def migration_lock(connection: Connection) -> Iterator[None]:
+    """Hold the migration lock on `connection` while Alembic runs.
+
+    Several processes may migrate the same database at once (`serve` on
+    every replica, a deploy job): without a lock they raced on the same DDL
+    (`duplicate key … pg_type_typname_nsp_index`, `deadlock detected`). With
+    it one migrates and the others wait, then find the database at head:
+    Alembic reads the current revision after this lock is taken, so they do
+    nothing. A session lock (not a transaction one), as each revision
+    commits on its own and some run autocommit blocks; it goes with the
+    connection if the process dies. (A session lock needs a session: run
+    migrations on a direct connection, never through a transaction pooler.)
+    """
+    try_lock = text("SELECT pg_try_advisory_lock(:key)").bindparams(key=MIGRATION_LOCK_KEY)
+    waited = False
+    # Try, and between tries hold no transaction: a waiter blocked inside
+    # one (pg_advisory_lock) would deadlock with the migrating process's
+    # CREATE INDEX CONCURRENTLY, which waits for every open transaction.
+    while not connection.scalar(try_lock):
+        connection.commit()
+        if not waited:
+            log.info("another process is migrating this database: waiting for it to finish")
+            waited = True
+        time.sleep(MIGRATION_LOCK_POLL_SECONDS)
+    # Out of the implicit transaction the lock query began: Alembic opens its own.
+    connection.commit()
+    try:
+        yield
+    finally:
+        if not connection.closed and not connection.invalidated:
+            connection.rollback()
+            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            connection.commit()
+
+
 def upgrade(url: str, revision: str = "head", settings: Settings | None = None) -> None:
+    """Migrate to `revision` under the migration lock (alembic/env.py takes it)."""
     command.upgrade(alembic_config(url, settings), revision)
 
 
@@ -104,6 +156,8 @@ def upgrade_if_behind(url: str, settings: Settings) -> bool:
 
     if asyncio.run(current()) == head_revision():
         return False
+    # Behind: migrate, or (another process holds the lock) wait for the one
+    # migrating and find nothing left to do.
     upgrade(url, settings=settings)
     return True
 

@@ -39,7 +39,6 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -258,9 +257,8 @@ def metrics_registry() -> CollectorRegistry:
     return registry
 
 
-async def metrics(_: Request) -> Response:
-    """Prometheus text format; no auth (bind it to a private network or
-    filter it at the load balancer), not part of the API's OpenAPI."""
+def metrics_response() -> Response:
+    """Prometheus text format (app.health serves it at /metrics)."""
     return Response(generate_latest(metrics_registry()), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -137,3 +137,20 @@ async def rls_offenders(conn: AsyncConnection) -> list[str]:
 
 def as_json(value: Any) -> str:
     return json.dumps(value, default=str, ensure_ascii=False)
+
+
+# The login role's password is provisioning, not a migration: a secret never
+# belongs in the schema's history (nor in `creatoros db sql`'s output).
+# `format(%I, %L)` quotes the name and the literal: ALTER ROLE takes no
+# parameters.
+_ALTER_LOGIN_ROLE = "SELECT format('ALTER ROLE %I WITH LOGIN PASSWORD %L', $1::text, $2::text)"
+
+
+async def set_login_password(engine: AsyncEngine, role: str, password: str) -> None:
+    """Give the API's login role its password (the engine is the superuser's
+    or the roles' administrator's), so that a deployment can have the API
+    log in as that role over TCP, never as the superuser."""
+    async with engine.connect() as conn:
+        raw = (await conn.get_raw_connection()).driver_connection
+        assert raw is not None
+        await raw.execute(await raw.fetchval(_ALTER_LOGIN_ROLE, role, password))

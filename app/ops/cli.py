@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import os
 import secrets
 import signal
@@ -22,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.auth import API_ROLES, AUTHENTICATED, mint_token, principal_for
 from app.db import migrations
 from app.db.engine import (
+    LOGIN_ROLE,
     DatabaseUnavailable,
     api_database_url,
     create_engine,
@@ -55,6 +57,11 @@ P = ParamSpec("P")
 
 JWT_SECRET_FILE = "jwt_secret"  # noqa: S105 - a file name, not a secret
 
+# What `serve` says while it starts (the embedded server's data, the secret,
+# the docs URL, the demo token) goes through logging: one JSON object per
+# line under LOG_FORMAT=json, like everything else the process writes.
+log = logging.getLogger("creatoros")
+
 
 def _database_url(settings: Settings) -> str:
     """Find the database the way `serve` does; fail with a message, not a trace."""
@@ -64,26 +71,37 @@ def _database_url(settings: Settings) -> str:
         typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
         raise typer.Exit(2) from exc
     if settings.uses_embedded_database:
-        typer.echo(f"Embedded PostgreSQL, data in {embedded_pgdata(settings)}", err=True)
+        log.info("Embedded PostgreSQL, data in %s", embedded_pgdata(settings))
     return url
 
 
-def ensure_jwt_secret(settings: Settings) -> None:
+def _settings() -> Settings:
+    """The process's settings, with logging set up from them (so what a
+    command says about its start goes where the service's logs go)."""
+    settings = get_settings()
+    configure_logging(settings)
+    return settings
+
+
+def ensure_jwt_secret(settings: Settings) -> bool:
     """Without JWT_SECRET (or a JWKS), keep a generated secret in the data
-    directory so that tokens minted today still verify after a restart."""
+    directory so that tokens minted today still verify after a restart.
+    Returns whether the secret is that development one (ours to mint demo
+    tokens with); never when the operator configured the keys."""
     if settings.jwt_secret or settings.jwt_jwks_url or settings.jwt_jwks_file:
-        return
+        return False
     path = settings.data_dir.expanduser().resolve() / JWT_SECRET_FILE
     if path.is_file():
         secret = path.read_text().strip()
-        typer.echo(f"JWT_SECRET not set: using the development secret kept in {path}", err=True)
+        log.info("JWT_SECRET not set: using the development secret kept in %s", path)
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
         secret = secrets.token_urlsafe(48)
         path.touch(mode=0o600)
         path.write_text(secret + "\n")
-        typer.echo(f"JWT_SECRET not set: generated a development secret, kept in {path}", err=True)
+        log.info("JWT_SECRET not set: generated a development secret, kept in %s", path)
     settings.jwt_secret = SecretStr(secret)
+    return True
 
 
 async def _with_engine(
@@ -98,6 +116,17 @@ async def _with_engine(
     )
     try:
         guard_login_role(engine, settings)
+        return await work(engine)
+    finally:
+        await engine.dispose()
+
+
+async def _with_admin_engine(
+    admin_url: str, settings: Settings, work: Callable[[AsyncEngine], Awaitable[T]]
+) -> T:
+    """Run `work` as the superuser `admin_url` names: provisioning only."""
+    engine = create_engine(admin_url, settings.model_copy(update={"db_pool_size": 1}))
+    try:
         return await work(engine)
     finally:
         await engine.dispose()
@@ -178,15 +207,18 @@ def serve(
 
     from app.main import create_app
 
-    settings = get_settings()
-    configure_logging(settings)
-    ensure_jwt_secret(settings)
+    settings = _settings()
+    own_secret = ensure_jwt_secret(settings)
     url = _database_url(settings)
-    migrations.upgrade_if_behind(url, settings)
-    if settings.uses_embedded_database:
-        _print_demo_token(settings, url)
+    if settings.migrate_on_start:
+        migrations.upgrade_if_behind(url, settings)
+    # Requests log in as the login role, never as the superuser that
+    # migrated: on the embedded server that is `authenticator` itself.
+    api_url = api_database_url(url, settings)
+    if settings.uses_embedded_database and own_secret:
+        _log_demo_token(settings, url, port)
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
-    typer.echo(f"API docs: http://{shown_host}:{port}/docs  (ReDoc: /redoc)", err=True)
+    log.info("API docs: http://%s:%s/docs  (ReDoc: /redoc)", shown_host, port)
     # uvicorn shuts down gracefully on SIGTERM (in-flight requests finish, at
     # most SHUTDOWN_TIMEOUT seconds, then the lifespan closes the pool), then
     # re-raises the signal. With the default handler that would kill the
@@ -201,11 +233,11 @@ def serve(
         **uvicorn_logging(settings),
     }
     if workers == 1:
-        uvicorn.run(create_app(settings, database_url=url), **options)
+        uvicorn.run(create_app(settings, database_url=api_url), **options)
         return
     # Workers are fresh interpreters: they read the settings from the
     # environment, so hand them what this process resolved.
-    os.environ[SERVE_DATABASE_URL_ENV] = url
+    os.environ[SERVE_DATABASE_URL_ENV] = api_url
     if settings.jwt_secret is not None:
         os.environ.setdefault("JWT_SECRET", settings.jwt_secret.get_secret_value())
     with tempfile.TemporaryDirectory(prefix="creatoros-metrics-") as metrics_dir:
@@ -223,7 +255,7 @@ def token(
 ) -> None:
     """Mint a JWT signed with the configured secret (JWT_SECRET, or the
     development one in CREATOROS_DATA_DIR). Prints only the token."""
-    settings = get_settings()
+    settings = _settings()
     if role not in API_ROLES:
         _fail(f"--role must be one of {', '.join(sorted(API_ROLES))}", 2)
     if role == AUTHENTICATED and user is None:
@@ -253,7 +285,7 @@ def minds_create(
 ) -> None:
     """Provision a mind and the user profile that links a login to it.
     Prints JSON with `mind_id` and `user_id`. Idempotent per slug."""
-    settings = get_settings()
+    settings = _settings()
 
     async def work(engine: AsyncEngine) -> admin.ProvisionedMind:
         return await admin.provision_mind(engine, slug=slug, name=name, user_id=user)
@@ -289,7 +321,7 @@ def db_impersonate(
     same row level security) and print the rows as JSON lines."""
     if role not in API_ROLES:
         _fail(f"--role must be one of {', '.join(sorted(API_ROLES))}", 2)
-    settings = get_settings()
+    settings = _settings()
     principal = principal_for(user, role)
 
     async def work(engine: AsyncEngine) -> tuple[list[str], list[Any]]:
@@ -311,7 +343,7 @@ def db_impersonate(
 def db_rls_audit() -> None:
     """Check that every table the API exposes has RLS on and policies.
     Exits 1 listing the offenders."""
-    settings = get_settings()
+    settings = _settings()
 
     async def work(engine: AsyncEngine) -> list[str]:
         async with engine.connect() as conn:
@@ -329,15 +361,17 @@ DEMO_MIND = "demo"
 DEMO_TOKEN_TTL = 7 * 24 * 3600
 
 
-def _print_demo_token(settings: Settings, admin_url: str) -> None:
-    """On the embedded default, a newcomer gets a creator and a token at once."""
+def _log_demo_token(settings: Settings, admin_url: str, port: int) -> None:
+    """On the embedded default with the generated secret, a newcomer gets a
+    creator and a token at once (with a configured JWT_SECRET the token
+    would be a real credential in the logs: `serve` never mints one then)."""
 
     async def work(engine: AsyncEngine) -> admin.ProvisionedMind:
         return await admin.provision_mind(engine, slug=DEMO_MIND, name="Demo creator", user_id=None)
 
     mind = asyncio.run(_with_engine(settings, work, admin_url))
     if mind.created:
-        typer.echo(f"Provisioned a demo creator: mind '{mind.slug}', user {mind.user_id}", err=True)
+        log.info("Provisioned a demo creator: mind '%s', user %s", mind.slug, mind.user_id)
     assert settings.jwt_secret is not None
     jwt = mint_token(
         settings.jwt_secret.get_secret_value(),
@@ -346,10 +380,8 @@ def _print_demo_token(settings: Settings, admin_url: str) -> None:
         audience=settings.jwt_audience,
         issuer=settings.jwt_issuer,
     )
-    typer.echo(f"Development token for '{mind.slug}' (valid 7 days): {jwt}", err=True)
-    typer.echo(
-        "  try: curl -H 'Authorization: Bearer <token>' http://127.0.0.1:<port>/v1/me", err=True
-    )
+    log.info("Development token for '%s' (valid 7 days): %s", mind.slug, jwt)
+    log.info("  try: curl -H 'Authorization: Bearer <token>' http://127.0.0.1:%s/v1/me", port)
 
 
 @db_cli.command("upgrade")
@@ -358,9 +390,18 @@ def db_upgrade(
     revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
 ) -> None:
     """Apply migrations up to REVISION (default: head)."""
-    settings = get_settings()
+    settings = _settings()
     migrations.check_revision(revision)  # unknown: one line, before connecting
-    migrations.upgrade(_database_url(settings), revision, settings=settings)
+    url = _database_url(settings)
+    migrations.upgrade(url, revision, settings=settings)
+    if settings.authenticator_password is not None:
+        password = settings.authenticator_password.get_secret_value()
+
+        async def work(engine: AsyncEngine) -> None:
+            await admin.set_login_password(engine, LOGIN_ROLE, password)
+
+        asyncio.run(_with_admin_engine(url, settings, work))
+        log.info("login role %s: password set (AUTHENTICATOR_PASSWORD)", LOGIN_ROLE)
 
 
 # `-1` is a revision, not an option: unknown options are taken as arguments.
@@ -377,7 +418,7 @@ def db_downgrade(
     ] = False,
 ) -> None:
     """Revert migrations down to REVISION (`-1`: one revision; `base`: everything)."""
-    settings = get_settings()
+    settings = _settings()
     if revision.startswith("-") and not revision[1:].isdigit():
         _fail(f"no such option or revision: {revision}", 2)
     migrations.revisions_to_undo(None, revision)  # unknown: one line, no connection
@@ -392,7 +433,7 @@ def db_current() -> None:
     """Print the revision the database is at."""
     from alembic import command
 
-    settings = get_settings()
+    settings = _settings()
     command.current(migrations.alembic_config(_database_url(settings), settings), verbose=False)
 
 
@@ -406,7 +447,7 @@ def db_sql(
     """Print the migrations' SQL without running it, for a DBA to review."""
     from alembic import command
 
-    settings = get_settings()
+    settings = _settings()
     # Offline SQL needs no server: don't start the embedded one for it.
     for end in revisions.split(":"):
         migrations.check_revision(end)  # unknown: one line

@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 from tests.client.conftest import LiveServer
@@ -81,3 +82,41 @@ def test_the_client_installs_alone_with_its_command(
     assert done.returncode == 0 and done.stdout.startswith("0 pending"), done.stdout
     done = run("import", str(tmp_path / "missing"))
     assert done.returncode == 2 and "not a folder" in done.stderr
+
+
+def test_the_service_wheel_requires_the_client_and_carries_none_of_its_files(
+    tmp_path: Path,
+) -> None:
+    """The service's wheel, built from its own files only (what the image
+    copies for it): no `creatoros_client` inside, a `Requires-Dist` on the
+    client's distribution instead, so one distribution owns those files and
+    removing neither leaves the other's import broken or half-deleted."""
+    root = CLIENT.parent
+    source = tmp_path / "service"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md", "alembic.ini"):
+        shutil.copy(root / name, source / name)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for name in ("alembic", "app"):
+        shutil.copytree(root / name, source / name, ignore=ignore)
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
+         "--disable-pip-version-check", "-w", str(tmp_path / "dist"), str(source)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert built.returncode == 0, built.stderr[-3000:]
+    (wheel,) = (tmp_path / "dist").glob("creatoros_content_api-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        (metadata,) = [n for n in names if n.endswith(".dist-info/METADATA")]
+        requires = [
+            line.split(":", 1)[1].strip()
+            for line in archive.read(metadata).decode().splitlines()
+            if line.startswith("Requires-Dist:")
+        ]
+        (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
+        scripts = archive.read(entry_points).decode()
+    assert [n for n in names if n.startswith("creatoros_client")] == []
+    assert any(r.startswith("creatoros-client") and ";" not in r for r in requires), requires
+    assert "creatoros-client =" not in scripts
+    assert "app/ops/cli.py" in names

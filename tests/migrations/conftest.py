@@ -3,21 +3,12 @@ the machine's PostgreSQL 15 (Supabase runs 15 and 17)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
 from tests.helpers import Db
-from tests.pg import PgServer, machine_pg15, pg15_unavailable_reason
-
-
-@pytest.fixture(scope="session")
-def pg15_server() -> Iterator[PgServer]:
-    reason = pg15_unavailable_reason()
-    if reason:
-        pytest.skip(reason)
-    with machine_pg15() as server:
-        yield server
+from tests.pg import PgServer
 
 
 @pytest.fixture(params=["embedded", "pg15"])
