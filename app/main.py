@@ -105,9 +105,7 @@ def create_app(
         # Read replicas, when DATABASE_READ_URL names some (app.db.replicas).
         app.state.replicas = replicas = create_replicas(settings)
         if tracing is not None:
-            tracing.instrument(
-                [app.state.engine, *(r.engine for r in (replicas.all if replicas else []))]
-            )
+            tracing.instrument()
         app.state.search_indexer = SearchIndexer(
             app.state.engine,
             interval=settings.search_index_interval,

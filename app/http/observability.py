@@ -207,6 +207,8 @@ class RequestContext:
                 if consistency is not None:
                     headers.append((CONSISTENCY_HEADER, consistency.encode()))
                 message["headers"] = headers
+                if self._name_span is not None:  # before the answer ends the span
+                    self._name_span(scope["method"], self.route_template(scope))
             await send(message)
 
         try:
@@ -248,8 +250,6 @@ class RequestContext:
             self._children[key] = children
         children[0].inc()
         children[1].observe(seconds)
-        if self._name_span is not None:
-            self._name_span(method, route)
         if access_log.isEnabledFor(logging.INFO):
             user_id = scope["state"].get("user_id")
             access_log.info(

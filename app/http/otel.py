@@ -10,8 +10,10 @@ When on:
   `traceparent`), and `RequestContext` takes the request's ids from it
   (`current_trace`) for the logs, `application_name` and the answer's
   `traceparent`, and names the span by its route template (`name_span`);
-- asyncpg is instrumented (every statement the tenant door runs on the
-  driver: one span each), and the engines' SQLAlchemy statements too;
+- asyncpg is instrumented: one span per statement, both the tenant door's
+  `$n` SQL on the driver and what SQLAlchemy prepares on it (so there is no
+  SQLAlchemy instrumentation on top: it would trace each of those twice, and
+  its 0.66 release refuses SQLAlchemy 2.1 anyway);
 - the tenant switch's literals (the caller's verified claims) are replaced by
   `?` in the spans' statement text (`RedactSwitch`): traces leave the
   service, claims do not;
@@ -27,7 +29,6 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
-from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
@@ -78,7 +79,6 @@ class Tracing:
         else:  # tests: every span at once
             self.provider.add_span_processor(SimpleSpanProcessor(exporter))
         self._asyncpg = AsyncPGInstrumentor()
-        self._sqlalchemy = SQLAlchemyInstrumentor()
 
     def wrap(self, app: ASGIApp) -> ASGIApp:
         """The server-span middleware around `app` (the whole stack)."""
@@ -90,17 +90,13 @@ class Tracing:
             exclude_spans=["receive", "send"],
         )
 
-    def instrument(self, engines: list[Any]) -> None:
-        """asyncpg (process-wide: the driver's methods are wrapped) and the
-        engines' SQLAlchemy statements."""
+    def instrument(self) -> None:
+        """asyncpg, process-wide (the driver's methods are wrapped): every
+        engine's statements, the replicas' included."""
         self._asyncpg.instrument(tracer_provider=self.provider)
-        self._sqlalchemy.instrument(
-            engines=[engine.sync_engine for engine in engines], tracer_provider=self.provider
-        )
 
     def shutdown(self) -> None:
         self._asyncpg.uninstrument()
-        self._sqlalchemy.uninstrument()
         self.provider.shutdown()
 
 
