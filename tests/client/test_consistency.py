@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from creatoros_client._core import CONSISTENCY_HEADER, Consistency
 from hypothesis import given
 from hypothesis import strategies as st
+
+from creatoros_client._core import CONSISTENCY_HEADER, Consistency
 
 pytestmark = pytest.mark.pure
 
