@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import warnings
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 from app.trees.router import router as trees_router
 
 API_PREFIX = "/v1"
+log = logging.getLogger(__name__)
 
 DESCRIPTION = """\
 The system of record for what CreatorOS generates: content projects (courses,
@@ -76,6 +78,21 @@ class App(FastAPI):
         return self.tracing.wrap(stack)
 
 
+def _tracing(settings: Settings) -> Tracing | None:
+    """OpenTelemetry, imported only when its endpoint is set. Without the
+    `otel` extra the service still starts, untraced, and says why."""
+    try:
+        from app.http.otel import Tracing
+    except ImportError as exc:
+        log.error(
+            "OTEL_EXPORTER_OTLP_ENDPOINT is set but OpenTelemetry is not installed (%s): "
+            "serving without traces; install the extra: pip install 'creatoros-content-api[otel]'",
+            exc,
+        )
+        return None
+    return Tracing(settings)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -88,9 +105,7 @@ def create_app(
     when `OTEL_EXPORTER_OTLP_ENDPOINT` is set (tests pass their own `tracing`)."""
     settings = settings or get_settings()
     if tracing is None and settings.otel_exporter_otlp_endpoint:
-        from app.http.otel import Tracing  # the `otel` extra: imported only when on
-
-        tracing = Tracing(settings)
+        tracing = _tracing(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -182,3 +182,23 @@ async def test_with_opentelemetry_requests_and_their_sql_make_spans(
     assert any("FROM contents" in text for text in sql), sql  # the tree read itself
     # The caller's claims stay in the service.
     assert not any(str(alice.user_id) in text for text in sql), sql
+
+
+@pytest.mark.pure
+def test_an_endpoint_without_the_extra_serves_untraced_and_says_why(tmp_path: Path) -> None:
+    script = (
+        "import logging, sys\n"
+        "logging.basicConfig()\n"
+        "sys.modules['opentelemetry.sdk'] = None  # as if the extra were not installed\n"
+        "from app.main import create_app\n"
+        "from app.settings import Settings\n"
+        "app = create_app(Settings(_env_file=None, jwt_secret='x' * 40,\n"
+        "                          otel_exporter_otlp_endpoint='http://127.0.0.1:4318'))\n"
+        "print(app.tracing)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "None"
+    assert "pip install 'creatoros-content-api[otel]'" in done.stderr

@@ -189,20 +189,26 @@ class RequestContext:
                 traceparent = value
         rid = accepted_request_id(request_id)
         token = request_id_var.set(rid)
-        trace = self._traces(traceparent)
+        # No traceparent and no OpenTelemetry: nothing to do, not even a call.
+        trace = (
+            self._traces(traceparent)
+            if traceparent is not None or self._name_span is not None
+            else None
+        )
         trace_token = trace_var.set(trace) if trace is not None else None
         state = scope.setdefault("state", {})
         state["request_id"] = rid
-        own_headers = [(REQUEST_ID_HEADER, rid.encode())]
-        if trace is not None:
-            own_headers.append((TRACEPARENT_HEADER, trace.traceparent()))
+        rid_header = (REQUEST_ID_HEADER, rid.encode())
+        trace_header = (TRACEPARENT_HEADER, trace.traceparent()) if trace is not None else None
         status = 500
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = [*message.get("headers", ()), *own_headers]
+                headers = [*message.get("headers", ()), rid_header]
+                if trace_header is not None:
+                    headers.append(trace_header)
                 consistency = state.get(CONSISTENCY_STATE)
                 if consistency is not None:
                     headers.append((CONSISTENCY_HEADER, consistency.encode()))
