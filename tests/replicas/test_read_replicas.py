@@ -82,10 +82,12 @@ async def test_a_write_then_a_read_through_the_client_sees_the_write_every_time(
         fresh += read.nodes[0].title == f"versão {i}"
     assert fresh == PAIRS
     # The token is what did it: the same read without it is served by the
-    # replica, which has not replayed the last write yet.
+    # replica, which has not replayed the last write yet (nor, when the loop
+    # took under 2 s, even the project: then it answers 404).
     stale = await app_client.get(f"/v1/projects/{project.id}/tree", headers=creator.headers)
-    assert stale.status_code == 200
-    assert stale.json()["nodes"][0]["title"] != f"versão {PAIRS - 1}"
+    assert stale.status_code in (200, 404)
+    if stale.status_code == 200:
+        assert stale.json()["nodes"][0]["title"] != f"versão {PAIRS - 1}"
 
 
 async def test_anonymous_reads_are_served_by_the_replica(
