@@ -148,3 +148,28 @@ async def test_reads_go_to_the_primary_while_the_replica_is_down(
         assert metric_value(metrics, "creatoros_db_replica_fallbacks_total", reason="down") >= 1
     finally:
         pair.start_replica()
+
+
+async def test_a_browser_may_read_and_send_the_token_and_the_trace(
+    replica_settings: Settings, creator: Creator, pair: StreamingPair
+) -> None:
+    origin = "https://app.creatoros.dev"
+    configured = replica_settings.model_copy(update={"cors_origins": [origin]})
+    async for http in client_for(create_app(configured, database_url=pair.primary_url)):
+        preflight = await http.options(
+            "/v1/projects",
+            headers={
+                "Origin": origin,
+                "Access-Control-Request-Method": "GET",
+                "Access-Control-Request-Headers": "x-consistency-token, traceparent",
+            },
+        )
+        assert preflight.status_code == 200, preflight.text
+        made = await http.post(
+            "/v1/projects", headers={**creator.headers, "Origin": origin},
+            json={"slug": "cors", "name": "Cors", "project_type": "course"},
+        )  # fmt: skip
+        assert made.status_code == 201
+        exposed = made.headers["access-control-expose-headers"].lower()
+        assert "x-consistency-token" in exposed and "traceparent" in exposed
+        assert made.headers["x-consistency-token"]
