@@ -9,7 +9,7 @@ is ignored, as the specification asks. Without one, nothing is made: no ids,
 no header, no cost.
 
 With OpenTelemetry on (`app.http.otel`), its middleware makes the server
-span and `RequestContext` takes the ids from it instead (`otel_trace`).
+span and `RequestContext` takes the ids from it instead (`current_trace`).
 """
 
 from __future__ import annotations
