@@ -39,10 +39,10 @@ from app.research.router import router as research_router
 from app.search.indexer import SearchIndexer
 from app.search.router import router as search_router
 from app.settings import Settings, get_settings
+from app.trees.router import router as trees_router
 
 if TYPE_CHECKING:
-    from app.http.otel import Tracing
-from app.trees.router import router as trees_router
+    from app.http.otel import Tracing  # the `otel` extra: imported only when on
 
 API_PREFIX = "/v1"
 log = logging.getLogger(__name__)
