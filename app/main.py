@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import warnings
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -16,7 +18,13 @@ from app import __version__
 from app.audiences.router import router as audiences_router
 from app.auth import TokenVerifier
 from app.contents.router import router as contents_router
-from app.db.engine import api_database_url, create_engine, guard_login_role, resolve_database_url
+from app.db.engine import (
+    api_database_url,
+    create_engine,
+    create_replicas,
+    guard_login_role,
+    resolve_database_url,
+)
 from app.frameworks.router import router as frameworks_router
 from app.health import metrics
 from app.health import router as health_router
@@ -34,7 +42,11 @@ from app.search.router import router as search_router
 from app.settings import Settings, get_settings
 from app.trees.router import router as trees_router
 
+if TYPE_CHECKING:
+    from app.http.otel import Tracing  # the `otel` extra: imported only when on
+
 API_PREFIX = "/v1"
+log = logging.getLogger(__name__)
 
 DESCRIPTION = """\
 The system of record for what CreatorOS generates: content projects (courses,
@@ -48,17 +60,53 @@ and claims. Errors are `application/problem+json` (RFC 9457).
 
 class App(FastAPI):
     """FastAPI with `RequestContext` outside Starlette's own error middleware,
-    so that even an unexpected 500 carries its request id and is counted."""
+    so that even an unexpected 500 carries its request id and is counted;
+    with OpenTelemetry on, its server-span middleware outside that."""
+
+    tracing: Tracing | None = None
 
     def build_middleware_stack(self) -> ASGIApp:
-        return RequestContext(super().build_middleware_stack(), self.openapi)
+        if self.tracing is None:
+            return RequestContext(super().build_middleware_stack(), self.openapi)
+        from app.http.otel import current_trace, name_span
+
+        stack = RequestContext(
+            super().build_middleware_stack(),
+            self.openapi,
+            traces=current_trace,
+            name_span=name_span,
+        )
+        return self.tracing.wrap(stack)
 
 
-def create_app(settings: Settings | None = None, *, database_url: str | None = None) -> FastAPI:
+def _tracing(settings: Settings) -> Tracing | None:
+    """OpenTelemetry, imported only when its endpoint is set. Without the
+    `otel` extra the service still starts, untraced, and says why."""
+    try:
+        from app.http.otel import Tracing
+    except ImportError as exc:
+        log.error(
+            "OTEL_EXPORTER_OTLP_ENDPOINT is set but OpenTelemetry is not installed (%s): "
+            "serving without traces; install the extra: pip install 'creatoros-content-api[otel]'",
+            exc,
+        )
+        return None
+    return Tracing(settings)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    database_url: str | None = None,
+    tracing: Tracing | None = None,
+) -> FastAPI:
     """Build the app. `database_url` overrides the settings (tests pass the
     per-test database); otherwise it is resolved at startup, starting the
-    embedded PostgreSQL when `DATABASE_URL` is unset."""
+    embedded PostgreSQL when `DATABASE_URL` is unset. Traces are exported
+    when `OTEL_EXPORTER_OTLP_ENDPOINT` is set (tests pass their own `tracing`)."""
     settings = settings or get_settings()
+    if tracing is None and settings.otel_exporter_otlp_endpoint:
+        tracing = _tracing(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -70,6 +118,10 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         app.state.token_verifier = TokenVerifier(settings)
         guard_login_role(app.state.engine, settings)
         track_pool(app.state.engine, settings.db_pool_size)
+        # Read replicas, when DATABASE_READ_URL names some (app.db.replicas).
+        app.state.replicas = replicas = create_replicas(settings)
+        if tracing is not None:
+            tracing.instrument()
         app.state.search_indexer = SearchIndexer(
             app.state.engine,
             interval=settings.search_index_interval,
@@ -96,7 +148,11 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             # SHUTDOWN_TIMEOUT passed): only then is the pool closed.
             await app.state.search_indexer.stop()
             await app.state.engine.dispose()
+            if replicas is not None:
+                await replicas.dispose()
             untrack_pool(settings.db_pool_size)
+            if tracing is not None:
+                tracing.shutdown()
 
     app = App(
         title="CreatorOS Content API",
@@ -110,13 +166,24 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         license_info={"name": "Proprietary", "identifier": "LicenseRef-CreatorOS-Proprietary"},
     )
     app.state.settings = settings
+    app.state.replicas = None
+    if tracing is not None:
+        app.tracing = tracing
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["*"],
-            allow_headers=["Authorization", "Content-Type", "If-None-Match", "If-Match"],
-            expose_headers=["ETag", "Location"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "If-None-Match",
+                "If-Match",
+                # A browser client's read-your-writes and trace context.
+                "X-Consistency-Token",
+                "traceparent",
+            ],
+            expose_headers=["ETag", "Location", "X-Consistency-Token", "traceparent"],
         )
     # Big answers (trees, list pages with bodies) travel compressed when the
     # client accepts it; a single content (a few KB) does not: compressing

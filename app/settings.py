@@ -40,6 +40,20 @@ class Settings(BaseSettings):
         Path(".creatoros"),
         "Embedded database files and the generated development JWT secret.",
     )
+    database_read_url: str | None = _from_env(
+        "DATABASE_READ_URL",
+        None,
+        "Streaming read replicas of DATABASE_URL's primary, comma-separated URLs: "
+        "read-only requests run there (a read carrying a write's consistency token "
+        "only once the replica has replayed it); unset: everything on the primary.",
+    )
+    otel_exporter_otlp_endpoint: str | None = _from_env(
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        None,
+        "OpenTelemetry collector (OTLP/HTTP, e.g. http://collector:4318): traces of "
+        "requests and their SQL. Needs the `otel` extra; unset: tracing is off.",
+    )
+    otel_service_name: str = _from_env("OTEL_SERVICE_NAME", "creatoros-api")
     jwt_secret: SecretStr | None = _from_env(
         "JWT_SECRET", None, "HS256 secret (Supabase's legacy JWT secret)."
     )

@@ -129,6 +129,16 @@ def gauge(text: str, name: str) -> float:
     return float(line.split()[-1])
 
 
+def metric_value(text: str, name: str, **labels: str) -> float:
+    """The value of the sample `name{labels}` in a /metrics answer (0 when absent)."""
+    selector = ",".join(f'{key}="{value}"' for key, value in labels.items())
+    wanted = f"{name}{{{selector}}}" if labels else name
+    for line in text.splitlines():
+        if line.startswith(wanted + " "):
+            return float(line.split()[-1])
+    return 0.0
+
+
 def after(later: str, earlier: str) -> bool:
     """Whether one ISO timestamp of an answer is later than another."""
     return datetime.fromisoformat(later) > datetime.fromisoformat(earlier)

@@ -49,5 +49,5 @@ def test_the_install_commands_name_both_distributions() -> None:
     ./client: the README's install commands and CI's do."""
     readme = (ROOT / "README.md").read_text()
     assert "pip install ./client . && creatoros serve" in readme
-    assert "pip install -e ./client -e '.[dev]' && pytest" in readme
-    assert "pip install --quiet -e ./client -e '.[dev]'" in (ROOT / ".ci" / "run").read_text()
+    assert "pip install -e ./client -e '.[dev,otel]' && pytest" in readme
+    assert "pip install --quiet -e ./client -e '.[dev,otel]'" in (ROOT / ".ci" / "run").read_text()

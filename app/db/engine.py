@@ -15,8 +15,10 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import orjson
 from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from app.db.replicas import REPLICA_CONNECT_TIMEOUT_SECONDS, Replica, Replicas, read_urls
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -165,13 +167,13 @@ CONNECT_TIMEOUT_SECONDS = 5.0
 POOL_TIMEOUT_SECONDS = 10.0
 
 
-def connect_args(settings: Settings) -> dict[str, Any]:
+def connect_args(settings: Settings, *, timeout: float = CONNECT_TIMEOUT_SECONDS) -> dict[str, Any]:
     """asyncpg options for every connection the service makes: the app's
     engine, Alembic's (migrations/env.py), admin commands and the downgrade
     checks all use these, so all of them follow `DB_POOLER_MODE`."""
     args: dict[str, Any] = {
         "server_settings": {"application_name": "creatoros-api"},
-        "timeout": CONNECT_TIMEOUT_SECONDS,
+        "timeout": timeout,
     }
     if settings.db_pooler_mode:
         # A transaction-mode pooler hands each transaction to any server
@@ -195,7 +197,9 @@ def _unnamed_statement() -> str:
     return ""
 
 
-def create_engine(url: str, settings: Settings) -> AsyncEngine:
+def create_engine(
+    url: str, settings: Settings, *, connect_timeout: float = CONNECT_TIMEOUT_SECONDS
+) -> AsyncEngine:
     return create_async_engine(
         url,
         # jsonb columns (metadata on every content and tree node) are decoded
@@ -206,8 +210,24 @@ def create_engine(url: str, settings: Settings) -> AsyncEngine:
         pool_pre_ping=False,
         pool_recycle=1800,
         pool_timeout=POOL_TIMEOUT_SECONDS,
-        connect_args=connect_args(settings),
+        connect_args=connect_args(settings, timeout=connect_timeout),
     )
+
+
+def create_replicas(settings: Settings) -> Replicas | None:
+    """The engines of `DATABASE_READ_URL`'s replicas (None without any), each
+    with its own pool of `DB_POOL_SIZE`, the same login-role guard, and a
+    short connect timeout: a replica that does not answer is skipped, the
+    primary serves."""
+    replicas = []
+    for raw in read_urls(settings.database_read_url):
+        url = to_asyncpg_url(raw)
+        engine = create_engine(url, settings, connect_timeout=REPLICA_CONNECT_TIMEOUT_SECONDS)
+        guard_login_role(engine, settings)
+        parsed = make_url(url)
+        name = f"{parsed.host or parsed.query.get('host') or 'localhost'}/{parsed.database}"
+        replicas.append(Replica(engine, name))
+    return Replicas(replicas) if replicas else None
 
 
 # Revision 0004 closed `alembic_version` to the login role; this function

@@ -7,6 +7,12 @@ route needs a principal parameter it does not use.
     WriteSession      a write, a signed-in user; SQLAlchemy's connection
     WriteTransaction  the same write transaction as the door itself (`$n` SQL)
 
+Reads go to a streaming replica when `DATABASE_READ_URL` names one (see
+`app.db.replicas`): a read that sends back a write's consistency token
+(`X-Consistency-Token`) only to one that has replayed it. Writes (and a GET
+that takes the write transaction) always run on the primary, and a write
+that commits answers with the token.
+
 Each is used with `scope="function"`, so the COMMIT happens before the
 response is sent: a failed commit answers with an error, never with a false
 2xx. A route that takes `WriteSession` and `WriteTransaction` (or a
@@ -17,15 +23,19 @@ FastAPI solves a dependency once per request.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.auth import AuthenticatedPrincipal, CurrentPrincipal, Principal
+from app.db.replicas import Replicas, parse_lsn
 from app.db.tenancy import TenantTransaction, tenant_door
+from app.http.observability import CONSISTENCY_HEADER
 
 READ_ONLY_METHODS = frozenset({"GET", "HEAD"})
+_CONSISTENCY = CONSISTENCY_HEADER.decode()
 
 
 def _publish(request: Request, principal: Principal) -> None:
@@ -35,12 +45,25 @@ def _publish(request: Request, principal: Principal) -> None:
     request.state.role = principal.role
 
 
+def _read_door(
+    request: Request, principal: Principal
+) -> AbstractAsyncContextManager[TenantTransaction]:
+    """The read's door: on the primary, or (with replicas) where
+    `app.db.replicas` says, given the caller's consistency token."""
+    _publish(request, principal)
+    state = request.app.state
+    replicas: Replicas | None = state.replicas
+    if replicas is None:
+        return tenant_door(state.engine, principal, read_only=True)
+    wanted = parse_lsn(request.headers.get(_CONSISTENCY))
+    return tenant_door(state.engine, principal, read_only=True, replicas=replicas, wanted=wanted)
+
+
 async def read_session(
     request: Request, principal: CurrentPrincipal
 ) -> AsyncIterator[TenantTransaction]:
     """A READ ONLY tenant transaction as the caller, anonymous or not."""
-    _publish(request, principal)
-    async with tenant_door(request.app.state.engine, principal, read_only=True) as door:
+    async with _read_door(request, principal) as door:
         yield door
 
 
@@ -48,8 +71,7 @@ async def user_read_session(
     request: Request, principal: AuthenticatedPrincipal
 ) -> AsyncIterator[TenantTransaction]:
     """A READ ONLY tenant transaction as a signed-in caller."""
-    _publish(request, principal)
-    async with tenant_door(request.app.state.engine, principal, read_only=True) as door:
+    async with _read_door(request, principal) as door:
         yield door
 
 
@@ -62,8 +84,15 @@ async def write_transaction(
     _publish(request, principal)
     engine: AsyncEngine = request.app.state.engine
     read_only = request.method in READ_ONLY_METHODS
-    async with tenant_door(engine, principal, read_only=read_only, sqlalchemy=True) as door:
+    # With replicas, the answer carries the primary's WAL position after the
+    # COMMIT, for the caller's next reads (`RequestContext` sends the header).
+    wal_position = not read_only and request.app.state.replicas is not None
+    async with tenant_door(
+        engine, principal, read_only=read_only, sqlalchemy=True, wal_position=wal_position
+    ) as door:
         yield door
+    if door.position is not None:
+        request.state.consistency_token = door.position
 
 
 WriteTransaction = Annotated[TenantTransaction, Depends(write_transaction, scope="function")]

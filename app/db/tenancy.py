@@ -40,8 +40,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.pool import PoolProxiedConnection, QueuePool
 
 from app.auth import API_ROLES, Principal
+from app.db.replicas import BEHIND, ON_PRIMARY, ON_REPLICA, Replica, Replicas, parse_lsn
 from app.http.observability import POOL_WAITING, request_id_var
 from app.http.problems import is_connection_loss, unavailable
+from app.http.tracing import trace_var
 
 T = TypeVar("T")
 
@@ -94,6 +96,10 @@ def begin_switched(args: tuple[str, str, str, str], *, read_only: bool) -> str:
 def switch_args(principal: Principal, request_id: str | None) -> tuple[str, str, str, str]:
     """The parameters of SWITCH for this caller and request."""
     name = APPLICATION_NAME if request_id is None else f"{APPLICATION_NAME} {request_id}"
+    if (trace := trace_var.get()) is not None:
+        # After the request id: `pg_stat_activity` keeps 63 bytes (the id
+        # stays whole there), the server log (`%a`) all of it.
+        name = f"{name} {trace.trace_id}"
     return principal.role, principal.claims_json, STATEMENT_TIMEOUT, name
 
 
@@ -163,12 +169,15 @@ class TenantTransaction:
     timeouts, connect hook (`guard_login_role`), pooler settings
     (`DB_POOLER_MODE`) and the pool gauges apply unchanged."""
 
-    __slots__ = ("connection", "driver", "pooled")
+    __slots__ = ("connection", "driver", "pooled", "position")
 
     def __init__(self, pooled: PoolProxiedConnection, connection: AsyncConnection | None) -> None:
         self.pooled = pooled
         self.driver: asyncpg.Connection = pooled.driver_connection  # type: ignore[assignment]
         self.connection = connection
+        # The primary's WAL position after this transaction's COMMIT, when
+        # asked for (`wal_position=True`): the write's consistency token.
+        self.position: str | None = None
 
     async def fetch(self, statement: str, *args: Any) -> list[asyncpg.Record]:
         return await _run(self.driver, self.driver.fetch, statement, args)
@@ -228,9 +237,24 @@ class TenantTransaction:
             await connection.close()
             raise
 
-    async def commit(self) -> None:
+    async def commit(self, *, wal_position: bool = False) -> None:
         await self.run_or_discard("COMMIT")
+        if wal_position:
+            await self._read_position()
         await self._release()
+
+    async def _read_position(self) -> None:
+        """The WAL position right after our COMMIT, on the same connection
+        (one round trip, only when replicas are configured). The insert
+        position is past our commit record once COMMIT has returned, whatever
+        `synchronous_commit` says. The write has committed: losing the
+        connection now must not turn it into an error, so the answer just
+        goes without a token."""
+        try:
+            self.position = await self.driver.fetchval(WAL_POSITION)
+        except Exception as exc:
+            await self.discard(exc)
+            raise _PositionLost from exc
 
     async def rollback(self) -> None:
         await self.run_or_discard("ROLLBACK")
@@ -264,9 +288,26 @@ class TenantTransaction:
                 self.pooled.invalidate(exc)
 
 
+class _PositionLost(Exception):
+    """The connection was lost after a COMMIT that succeeded."""
+
+
+# After a write's COMMIT: where the primary's WAL is (see `_read_position`).
+WAL_POSITION = "SELECT pg_current_wal_insert_lsn()::text"
+# On a replica: how far it has replayed the primary's WAL.
+REPLAYED = "SELECT pg_last_wal_replay_lsn()::text"
+
+
 @asynccontextmanager
 async def tenant_door(
-    engine: AsyncEngine, principal: Principal, *, read_only: bool, sqlalchemy: bool = False
+    engine: AsyncEngine,
+    principal: Principal,
+    *,
+    read_only: bool,
+    sqlalchemy: bool = False,
+    wal_position: bool = False,
+    replicas: Replicas | None = None,
+    wanted: int | None = None,
 ) -> AsyncIterator[TenantTransaction]:
     """Open one transaction as `principal`; COMMIT on success, ROLLBACK on error.
 
@@ -274,13 +315,23 @@ async def tenant_door(
     commit) raises the 503 problem; the connection is discarded, not pooled.
     A write is all-or-nothing: without a COMMIT that succeeded, PostgreSQL
     rolls it back. `sqlalchemy=True` also gives the transaction an
-    SQLAlchemy `connection`."""
+    SQLAlchemy `connection`; `wal_position=True` leaves the primary's WAL
+    position after the COMMIT on the door's `position`.
+
+    `replicas` (READ ONLY transactions only): run on a replica that has
+    replayed WAL position `wanted` (any, when None), else on `engine`, the
+    primary (see `app.db.replicas`)."""
     if principal.role not in API_ROLES:  # verified already; checked again at the door
         raise ValueError(f"role {principal.role!r} is not an API role")
+    replica: Replica | None = None
     with _lost_is_unavailable():
-        door = await TenantTransaction.begin(
-            engine, principal, read_only=read_only, sqlalchemy=sqlalchemy
-        )
+        if replicas is None:
+            door = await TenantTransaction.begin(
+                engine, principal, read_only=read_only, sqlalchemy=sqlalchemy
+            )
+        else:
+            assert read_only and not sqlalchemy, "only READ ONLY `$n` reads go to replicas"
+            door, replica = await _begin_read(engine, replicas, principal, wanted)
     try:
         yield door
     except BaseException as exc:
@@ -289,12 +340,63 @@ async def tenant_door(
             await door.discard(exc)
             if isinstance(exc, asyncio.CancelledError):
                 raise
+            if replica is not None:  # the next reads go to the primary meanwhile
+                replica.mark_down(exc)
             raise unavailable() from exc
         with _lost_is_unavailable():
             await door.rollback()
         raise
-    with _lost_is_unavailable():
-        await door.commit()
+    with _lost_is_unavailable(), contextlib.suppress(_PositionLost):
+        await door.commit(wal_position=wal_position)
+
+
+async def _begin_read(
+    primary: AsyncEngine, replicas: Replicas, principal: Principal, wanted: int | None
+) -> tuple[TenantTransaction, Replica | None]:
+    """A READ ONLY transaction on the replica `replicas` chooses, when it
+    answers (and, if asked to check, has replayed `wanted`); else on the
+    primary. A replica that fails is skipped for a while: never a 5xx for it."""
+    choice = replicas.choose(wanted)
+    replica = choice.replica
+    if replica is not None:
+        try:
+            door = await TenantTransaction.begin(
+                replica.engine, principal, read_only=True, sqlalchemy=False
+            )
+        except Exception as exc:
+            replica.mark_down(exc)
+        else:
+            if not choice.check:
+                ON_REPLICA.inc()
+                return door, replica
+            if await _replayed(door, replica, wanted):
+                ON_REPLICA.inc()
+                return door, replica
+    ON_PRIMARY.inc()
+    door = await TenantTransaction.begin(primary, principal, read_only=True, sqlalchemy=False)
+    return door, None
+
+
+async def _replayed(door: TenantTransaction, replica: Replica, wanted: int | None) -> bool:
+    """Ask the replica, in the read's own transaction, how far it replayed;
+    True when past `wanted`. Otherwise the transaction is given up on."""
+    try:
+        position = parse_lsn(await door.fetchval(REPLAYED))
+    except BaseException as exc:
+        await door.discard(exc)
+        if not isinstance(exc, Exception):
+            raise
+        replica.mark_down(exc)
+        return False
+    replica.saw(position)
+    if position is not None and (wanted is None or position >= wanted):
+        return True
+    BEHIND.inc()
+    try:
+        await door.rollback()
+    except Exception as exc:
+        replica.mark_down(exc)
+    return False
 
 
 @contextlib.contextmanager

@@ -15,7 +15,16 @@ from app.settings import Settings
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # Fields an access-log record carries (`extra=`), copied to the JSON object.
-REQUEST_FIELDS = ("request_id", "method", "route", "status", "duration_ms", "user_id")
+REQUEST_FIELDS = (
+    "request_id",
+    "method",
+    "route",
+    "status",
+    "duration_ms",
+    "user_id",
+    "trace_id",
+    "span_id",
+)
 
 
 class JsonFormatter(logging.Formatter):
@@ -24,6 +33,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         from app.http.observability import request_id_var
+        from app.http.tracing import trace_var
 
         entry: dict[str, Any] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
@@ -37,6 +47,10 @@ class JsonFormatter(logging.Formatter):
                 entry[name] = value
         if "request_id" not in entry and (rid := request_id_var.get()) is not None:
             entry["request_id"] = rid
+        if "trace_id" not in entry and (trace := trace_var.get()) is not None:
+            # Any record logged while a traced request runs (W3C trace context).
+            entry["trace_id"] = trace.trace_id
+            entry["span_id"] = trace.span_id
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False, default=str)

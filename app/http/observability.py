@@ -7,6 +7,12 @@ per-request work once:
 - the request id: the caller's `X-Request-ID` when it is a sane token, else a
   new one; published in a context variable (problem documents and the tenant
   transaction's `application_name` read it there) and echoed on the response;
+- the trace: a valid W3C `traceparent` is continued (`app.http.tracing`), its
+  ids published in a context variable (logs, `application_name`) and the
+  server span's `traceparent` sent back;
+- a write's consistency token (`X-Consistency-Token`, the primary's WAL
+  position after its COMMIT, left on the request's state by the session)
+  goes out with the answer;
 - after the response: one access-log line (method, route template, status,
   duration, user id, request id) and the Prometheus counter and histogram,
   labelled by the route *template* (`/v1/contents/{content_id}`), never the
@@ -42,9 +48,16 @@ from prometheus_client import (
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.http.tracing import TRACEPARENT_HEADER, Trace, trace_var, w3c_trace
+
 access_log = logging.getLogger("creatoros.access")
 
 REQUEST_ID_HEADER = b"x-request-id"  # as ASGI spells header names
+# A write's answer: the primary's WAL position after its COMMIT; the client
+# sends it back on its reads (see app.db.replicas). The session leaves it on
+# the request's state under CONSISTENCY_STATE.
+CONSISTENCY_HEADER = b"x-consistency-token"
+CONSISTENCY_STATE = "consistency_token"
 # Printable, URL- and log-safe, short enough for `application_name` (63 bytes).
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:+/=@-]{0,63}")
 UNMATCHED_ROUTE = "unmatched"
@@ -91,6 +104,19 @@ SEARCH_INDEXED = Counter(
     "Contents whose search indexing a tree write deferred, indexed since by this"
     " process's search indexer.",
 )
+DB_READS = Counter(
+    "creatoros_db_reads_total",
+    "Read-only requests by where they ran: `replica` or `primary` (counted only"
+    " when DATABASE_READ_URL names replicas).",
+    ["target"],
+)
+REPLICA_FALLBACKS = Counter(
+    "creatoros_db_replica_fallbacks_total",
+    "Reads sent to the primary although replicas are configured, by reason: `behind`"
+    " (no replica had replayed the caller's consistency token yet) or `down` (a"
+    " replica could not be reached; it is skipped for a few seconds).",
+    ["reason"],
+)
 GZIP_CACHE = Counter(
     "creatoros_gzip_cache_lookups_total",
     "Gzipped answers (trees) looked up by ETag, by result: hit, or miss (compressed"
@@ -131,9 +157,19 @@ def operation_paths(openapi: dict[str, Any]) -> dict[str, str]:
 class RequestContext:
     """Request id, access log and metrics for every HTTP request."""
 
-    def __init__(self, app: ASGIApp, openapi: Callable[[], dict[str, Any]]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        openapi: Callable[[], dict[str, Any]],
+        traces: Callable[[bytes | None], Trace | None] = w3c_trace,
+        name_span: Callable[[str, str], None] | None = None,
+    ) -> None:
         self.app = app
         self._openapi = openapi
+        # The request's trace from its `traceparent` (OpenTelemetry's span
+        # when on, which `name_span` then names by the route template).
+        self._traces = traces
+        self._name_span = name_span
         self._paths: dict[str, str] | None = None
         # prometheus-client's `labels()` takes a lock and builds a key each
         # time: keep the children per label tuple.
@@ -144,30 +180,49 @@ class RequestContext:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        request_id = None
+        request_id = traceparent = None
         for name, value in scope["headers"]:
             if name == REQUEST_ID_HEADER:
                 request_id = value
-                break
+            elif name == TRACEPARENT_HEADER:
+                traceparent = value
         rid = accepted_request_id(request_id)
         token = request_id_var.set(rid)
+        # No traceparent and no OpenTelemetry: nothing to do, not even a call.
+        trace = (
+            self._traces(traceparent)
+            if traceparent is not None or self._name_span is not None
+            else None
+        )
+        trace_token = trace_var.set(trace) if trace is not None else None
         state = scope.setdefault("state", {})
         state["request_id"] = rid
         rid_header = (REQUEST_ID_HEADER, rid.encode())
+        trace_header = (TRACEPARENT_HEADER, trace.traceparent()) if trace is not None else None
         status = 500
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()), rid_header]
+                headers = [*message.get("headers", ()), rid_header]
+                if trace_header is not None:
+                    headers.append(trace_header)
+                consistency = state.get(CONSISTENCY_STATE)
+                if consistency is not None:
+                    headers.append((CONSISTENCY_HEADER, consistency.encode()))
+                message["headers"] = headers
+                if self._name_span is not None:  # before the answer ends the span
+                    self._name_span(scope["method"], self.route_template(scope))
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            self._record(scope, status, time.perf_counter() - started, rid)
+            self._record(scope, status, time.perf_counter() - started, rid, trace)
             request_id_var.reset(token)
+            if trace_token is not None:
+                trace_var.reset(trace_token)
 
     def route_template(self, scope: Scope) -> str:
         """The matched route's path template (the router puts the route on
@@ -188,7 +243,9 @@ class RequestContext:
         path = getattr(route, "path", None)
         return path if isinstance(path, str) else UNMATCHED_ROUTE
 
-    def _record(self, scope: Scope, status: int, seconds: float, rid: str) -> None:
+    def _record(
+        self, scope: Scope, status: int, seconds: float, rid: str, trace: Trace | None
+    ) -> None:
         method = scope["method"]
         route = self.route_template(scope)
         key = (method, route, str(status))
@@ -215,6 +272,8 @@ class RequestContext:
                     "status": status,
                     "duration_ms": round(seconds * 1000, 3),
                     "user_id": user_id,
+                    "trace_id": trace.trace_id if trace is not None else None,
+                    "span_id": trace.span_id if trace is not None else None,
                 },
             )
 

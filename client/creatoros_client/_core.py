@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import email.utils
 import random
+import re
 import time
 import uuid
 from collections.abc import Callable, Generator, Mapping
@@ -200,14 +201,53 @@ def problem_of(response: httpx.Response) -> Problem:
 
 TRANSPORT_ERRORS: tuple[type[Exception], ...] = (httpx.TransportError,)
 
+CONSISTENCY_HEADER = "X-Consistency-Token"
+READ_METHODS = frozenset({"GET", "HEAD"})
+_LSN = re.compile(r"([0-9A-Fa-f]{1,8})/([0-9A-Fa-f]{1,8})")
+
+
+def _position(token: str) -> int | None:
+    match = _LSN.fullmatch(token.strip())
+    return None if match is None else (int(match[1], 16) << 32) | int(match[2], 16)
+
+
+class Consistency:
+    """Read-your-writes across the API's read replicas: a write's answer
+    carries the primary's WAL position (`X-Consistency-Token`); the client
+    keeps the newest one it was given and sends it with every read, and the
+    API serves that read from a replica only once the replica has replayed
+    it (else from the primary). So a read after a write always sees it."""
+
+    __slots__ = ("_position", "token")
+
+    def __init__(self) -> None:
+        self.token: str | None = None
+        self._position = -1
+
+    def observe(self, response: httpx.Response) -> None:
+        token = response.headers.get(CONSISTENCY_HEADER)
+        if token is None:
+            return
+        position = _position(token)
+        if position is not None and position > self._position:
+            self._position, self.token = position, token
+
+    def headers(self, method: str) -> dict[str, str]:
+        if self.token is None or method not in READ_METHODS:
+            return {}
+        return {CONSISTENCY_HEADER: self.token}
+
 
 def build_request(
     http: httpx.Client | httpx.AsyncClient,
     call: Call[Any],
     token: str | None,
     attempts: Attempts,
+    consistency: Consistency | None = None,
 ) -> httpx.Request:
     headers = {"User-Agent": USER_AGENT, **call.headers}
+    if consistency is not None:
+        headers.update(consistency.headers(call.method))
     if token:
         headers["Authorization"] = f"Bearer {token}"
     return http.build_request(

@@ -20,6 +20,7 @@ from creatoros_client import resources
 from creatoros_client._core import (
     TRANSPORT_ERRORS,
     Call,
+    Consistency,
     Flow,
     RetryPolicy,
     TokenSource,
@@ -39,6 +40,8 @@ class _Base:
         self.base_url = base_url.rstrip("/")
         self.token = token
         self.retry = retry or RetryPolicy()
+        # The newest consistency token a write answered with (read-your-writes).
+        self.consistency = Consistency()
 
 
 class Client(_Base):
@@ -67,12 +70,16 @@ class Client(_Base):
     def _send(self, call: Call[T]) -> T:
         attempts = self.retry.start()
         while True:
-            request = build_request(self._http, call, current_token(self.token), attempts)
+            request = build_request(
+                self._http, call, current_token(self.token), attempts, self.consistency
+            )
             outcome: httpx.Response | Exception
             try:
                 outcome = self._http.send(request)
             except TRANSPORT_ERRORS as exc:
                 outcome = exc
+            else:
+                self.consistency.observe(outcome)
             wait = attempts.delay(call, outcome)
             if wait is None:
                 return outcome_value(call, outcome)
@@ -134,12 +141,16 @@ class AsyncClient(_Base):
     async def _send(self, call: Call[T]) -> T:
         attempts = self.retry.start()
         while True:
-            request = build_request(self._http, call, current_token(self.token), attempts)
+            request = build_request(
+                self._http, call, current_token(self.token), attempts, self.consistency
+            )
             outcome: httpx.Response | Exception
             try:
                 outcome = await self._http.send(request)
             except TRANSPORT_ERRORS as exc:
                 outcome = exc
+            else:
+                self.consistency.observe(outcome)
             wait = attempts.delay(call, outcome)
             if wait is None:
                 return outcome_value(call, outcome)
