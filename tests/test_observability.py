@@ -7,6 +7,7 @@ import json
 import logging
 import uuid
 
+import asyncpg
 import httpx
 import pytest
 from sqlalchemy import text
@@ -14,10 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db.tenancy import tenant_transaction
 from app.http.logs import JsonFormatter
-from app.http.observability import accepted_request_id
+from app.http.observability import MAX_REQUEST_ID_LENGTH, accepted_request_id
 from app.settings import Settings
 from tests.factories import Creator, new_project
-from tests.helpers import gauge
+from tests.helpers import gauge, superuser_dsn
 
 
 async def test_metrics_are_labelled_by_route_template_not_by_path(
@@ -83,7 +84,7 @@ async def test_request_id_is_taken_when_sane_and_echoed_on_problems(
     generated = unauthorized.headers["x-request-id"]
     assert len(generated) == 32 and unauthorized.json()["request_id"] == generated
 
-    for bad in ("has space", "x" * 65, "new\\nline", "é"):
+    for bad in ("has space", "x" * 54, "new\\nline", "é"):
         got = accepted_request_id(bad.encode())
         assert got != bad and len(got) == 32
 
@@ -133,3 +134,53 @@ async def test_pool_gauges_follow_the_connections_requests_hold(
         assert not patch.done()
     assert (await patch).status_code == 200
     assert gauge((await client.get("/metrics")).text, "db_pool_in_use") == 0
+
+
+async def _application_name_while_blocked(
+    client: httpx.AsyncClient, engine: AsyncEngine, database: str, alice: Creator, rid: str
+) -> tuple[str, str]:
+    """(the X-Request-ID answered, the `application_name` PostgreSQL showed
+    for the request while it waited on a row lock)."""
+    project = await new_project(client, alice, f"an-{len(rid)}", name="N")
+    watcher = await asyncpg.connect(superuser_dsn(database))
+    try:
+        async with tenant_transaction(engine, alice.principal, read_only=False) as holder:
+            await holder.execute(
+                text("SELECT 1 FROM content_projects WHERE id = :id FOR UPDATE"), {"id": project}
+            )
+            patch = asyncio.create_task(
+                client.patch(
+                    f"/v1/projects/{project}",
+                    headers={**alice.headers, "X-Request-ID": rid},
+                    json={"name": "M"},
+                )
+            )
+            seen = None
+            for _ in range(400):
+                seen = await watcher.fetchval(
+                    "SELECT application_name FROM pg_stat_activity"
+                    " WHERE application_name LIKE 'creatoros %' AND wait_event_type = 'Lock'"
+                )
+                if seen is not None:
+                    break
+                await asyncio.sleep(0.01)
+        answer = await patch
+    finally:
+        await watcher.close()
+    assert answer.status_code == 200 and seen is not None
+    return answer.headers["x-request-id"], seen
+
+
+async def test_the_request_id_is_whole_in_pg_stat_activity(
+    client: httpx.AsyncClient, engine: AsyncEngine, database: str, alice: Creator
+) -> None:
+    """PostgreSQL keeps 63 bytes of `application_name`: every id the service
+    answers with appears whole there, the longest it accepts included; a
+    longer one is replaced (issue 20, item 6)."""
+    longest = "L" + "x" * (MAX_REQUEST_ID_LENGTH - 1)
+    answered, seen = await _application_name_while_blocked(client, engine, database, alice, longest)
+    assert answered == longest and seen == f"creatoros {longest}"
+    for rid in ("T" + "y" * 63, "U" + "z" * MAX_REQUEST_ID_LENGTH):
+        answered, seen = await _application_name_while_blocked(client, engine, database, alice, rid)
+        assert answered != rid and len(answered) == 32  # a fresh id, kept whole
+        assert seen == f"creatoros {answered}"

@@ -40,13 +40,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.pool import PoolProxiedConnection, QueuePool
 
 from app.auth import API_ROLES, Principal
-from app.http.observability import POOL_WAITING, request_id_var
+from app.http.observability import APPLICATION_NAME_PREFIX, POOL_WAITING, request_id_var
 from app.http.problems import is_connection_loss, unavailable
 
 T = TypeVar("T")
 
 STATEMENT_TIMEOUT = "15s"
-APPLICATION_NAME = "creatoros"
+# `creatoros <request id>`: the id is bounded so that the whole of it fits
+# the 63 bytes PostgreSQL keeps (app.http.observability.MAX_REQUEST_ID_LENGTH).
+APPLICATION_NAME = APPLICATION_NAME_PREFIX.rstrip()
 
 # One round trip: role, claims, a per-transaction statement timeout, and the
 # request id as `application_name`, so `pg_stat_activity` and the server log
@@ -93,7 +95,7 @@ def begin_switched(args: tuple[str, str, str, str], *, read_only: bool) -> str:
 
 def switch_args(principal: Principal, request_id: str | None) -> tuple[str, str, str, str]:
     """The parameters of SWITCH for this caller and request."""
-    name = APPLICATION_NAME if request_id is None else f"{APPLICATION_NAME} {request_id}"
+    name = APPLICATION_NAME if request_id is None else APPLICATION_NAME_PREFIX + request_id
     return principal.role, principal.claims_json, STATEMENT_TIMEOUT, name
 
 

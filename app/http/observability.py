@@ -46,8 +46,20 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 access_log = logging.getLogger("creatoros.access")
 
 REQUEST_ID_HEADER = b"x-request-id"  # as ASGI spells header names
-# Printable, URL- and log-safe, short enough for `application_name` (63 bytes).
-_SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:+/=@-]{0,63}")
+# The tenant transaction names its database session `creatoros <request id>`
+# (`application_name`), which PostgreSQL cuts at 63 bytes (NAMEDATALEN - 1)
+# without a word: an id longer than what is left after the prefix would lose
+# its end there, and `pg_stat_activity` could no longer be tied to the log.
+# So a caller's id is taken only when it fits whole: 53 characters, which holds
+# a UUID (36), a W3C trace id (32) or an AWS request id; a longer one is
+# replaced by a fresh id, as any id that is not a sane token is.
+APPLICATION_NAME_PREFIX = "creatoros "
+APPLICATION_NAME_BYTES = 63
+MAX_REQUEST_ID_LENGTH = APPLICATION_NAME_BYTES - len(APPLICATION_NAME_PREFIX)
+# Printable, URL- and log-safe ASCII (one byte a character).
+_SANE_REQUEST_ID = re.compile(
+    rf"[A-Za-z0-9][A-Za-z0-9._:+/=@-]{{0,{MAX_REQUEST_ID_LENGTH - 1}}}"
+)
 UNMATCHED_ROUTE = "unmatched"
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
