@@ -12,10 +12,11 @@ import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.types import Receive, Scope, Send
 
 from app.db.tenancy import tenant_transaction
 from app.http.logs import JsonFormatter
-from app.http.observability import MAX_REQUEST_ID_LENGTH, accepted_request_id
+from app.http.observability import MAX_REQUEST_ID_LENGTH, RequestContext, accepted_request_id
 from app.settings import Settings
 from tests.factories import Creator, new_project
 from tests.helpers import gauge, superuser_dsn
@@ -184,3 +185,28 @@ async def test_the_request_id_is_whole_in_pg_stat_activity(
         answered, seen = await _application_name_while_blocked(client, engine, database, alice, rid)
         assert answered != rid and len(answered) == 32  # a fresh id, kept whole
         assert seen == f"creatoros {answered}"
+
+
+@pytest.mark.pure
+async def test_a_5xx_is_logged_at_error_with_its_request_id(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """(issue 20, item 9): an alert on ERROR sees every 5xx, and the line
+    names the request."""
+
+    async def answer(scope: Scope, receive: Receive, send: Send) -> None:
+        status = int(scope["path"].strip("/"))
+        await send({"type": "http.response.start", "status": status, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    caplog.set_level(logging.INFO, logger="creatoros.access")
+    transport = httpx.ASGITransport(app=RequestContext(answer, dict))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        for status in (200, 404, 500, 503):
+            await client.get(f"/{status}", headers={"X-Request-ID": f"rid-{status}"})
+    levels = {r.__dict__["status"]: r.levelno for r in caplog.records}
+    assert levels == {200: logging.INFO, 404: logging.INFO, 500: logging.ERROR, 503: logging.ERROR}
+    assert {r.__dict__["request_id"] for r in caplog.records if r.levelno == logging.ERROR} == {
+        "rid-500",
+        "rid-503",
+    }

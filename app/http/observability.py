@@ -211,9 +211,13 @@ class RequestContext:
             self._children[key] = children
         children[0].inc()
         children[1].observe(seconds)
-        if access_log.isEnabledFor(logging.INFO):
+        # A 5xx is the service's failure (or its database's): ERROR, so that an
+        # alert on the level sees it, with the request id to find the rest.
+        level = logging.ERROR if status >= 500 else logging.INFO
+        if access_log.isEnabledFor(level):
             user_id = scope["state"].get("user_id")
-            access_log.info(
+            access_log.log(
+                level,
                 "%s %s %d %.1fms rid=%s user=%s",
                 method,
                 route,
