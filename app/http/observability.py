@@ -57,9 +57,7 @@ APPLICATION_NAME_PREFIX = "creatoros "
 APPLICATION_NAME_BYTES = 63
 MAX_REQUEST_ID_LENGTH = APPLICATION_NAME_BYTES - len(APPLICATION_NAME_PREFIX)
 # Printable, URL- and log-safe ASCII (one byte a character).
-_SANE_REQUEST_ID = re.compile(
-    rf"[A-Za-z0-9][A-Za-z0-9._:+/=@-]{{0,{MAX_REQUEST_ID_LENGTH - 1}}}"
-)
+_SANE_REQUEST_ID = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._:+/=@-]{{0,{MAX_REQUEST_ID_LENGTH - 1}}}")
 UNMATCHED_ROUTE = "unmatched"
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
