@@ -87,6 +87,13 @@ class Settings(BaseSettings):
         "parses at once; a body beyond it is answered 503 with Retry-After.",
         ge=1024,
     )
+    max_header_bytes: int = _from_env(
+        "MAX_HEADER_BYTES",
+        32 * 1024,
+        "Largest request line and headers together (431 beyond, before they are read whole).",
+        ge=4096,
+        le=1024 * 1024,
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = _from_env(
         "LOG_LEVEL", "INFO"
     )
