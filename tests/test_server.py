@@ -129,6 +129,19 @@ async def test_a_slow_head_is_a_408_and_a_silent_connection_is_closed() -> None:
         writer.close()
 
 
+async def test_a_pipelined_head_is_not_charged_for_the_body_before_it() -> None:
+    body = b"x" * (MAX_HEAD_BYTES + 1024)
+    first = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body)
+    async with serving() as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(first + body + b"GET / HTTP/1.1\r\nHost: x\r\n")  # one write
+        await asyncio.sleep(0.1)
+        writer.write(b"\r\n")
+        assert (await answer(reader))[0] == 200
+        assert (await answer(reader))[0] == 200
+        writer.close()
+
+
 def test_serve_uses_the_bounded_protocol() -> None:
     options = server_options(Settings(_env_file=None))  # type: ignore[call-arg]
     assert options["http"] is BoundedHttpTools

@@ -165,7 +165,10 @@ class BodyGuard:
                 held += taken
             if not shape.feed(chunk):
                 raise refuse(shape_refusal(received if declared is None else declared))
-            if not message.get("more_body", False):
+            if declared is not None and not message.get("more_body", False):
+                # Counted against the allowance of its true size: the parse
+                # need not count again. (A chunked body was held to its
+                # limit's allowance while it streamed: the parse checks it.)
                 scope.setdefault("state", {})[SHAPE_CHECKED] = True
             return message
 

@@ -80,6 +80,7 @@ class BoundedHttpTools(HttpToolsProtocol):
         self.reading_head = True
         self.head_timer: asyncio.TimerHandle | None = None
         self.refused = False
+        self.boundary_seen = False  # in the chunk being parsed
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -94,10 +95,13 @@ class BoundedHttpTools(HttpToolsProtocol):
             return  # what a refused client still sends is dropped (see refuse_head)
         if self.reading_head and self.head_timer is None:
             self.start_head_timer()
+        self.boundary_seen = False
         super().data_received(data)
-        # Counted after the parser saw the bytes: a chunk that completes
-        # the head (its body's first bytes with it) is not held against it.
-        if self.reading_head and not self.transport.is_closing():
+        # Counted after the parser saw the bytes, and only a chunk that holds
+        # nothing but an unfinished head: one that completed a head or a
+        # message (its body's bytes, a pipelined request's) is not held
+        # against the next head, which may so exceed the limit by a chunk.
+        if self.reading_head and not self.boundary_seen and not self.transport.is_closing():
             self.head_bytes += len(data)
             if self.head_bytes > self.head_limit:
                 self.refuse_head(
@@ -106,6 +110,7 @@ class BoundedHttpTools(HttpToolsProtocol):
                 )
 
     def on_headers_complete(self) -> None:
+        self.boundary_seen = True
         self.reading_head = False
         self.head_bytes = 0
         self.stop_head_timer()
@@ -113,6 +118,7 @@ class BoundedHttpTools(HttpToolsProtocol):
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
+        self.boundary_seen = True
         self.reading_head = True  # the next head's timer starts with its first byte
 
     def start_head_timer(self) -> None:
