@@ -53,16 +53,12 @@ def container_allowance(size: int) -> int:
 # the rest of one that began in an earlier chunk.
 _STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"', re.DOTALL)
 _STRING_END = re.compile(rb'(?:[^"\\]++|\\.)*+"', re.DOTALL)
-_BACKSLASH = 0x5C
 _SLICE = 64 * 1024
 
 
-def _backslashes_before(chunk: bytes, end: int, start: int = 0) -> int:
-    """How many backslashes run up to `end` (not before `start`)."""
-    i = end
-    while i > start and chunk[i - 1] == _BACKSLASH:
-        i -= 1
-    return end - i
+def _trailing_backslashes(chunk: bytes, start: int = 0) -> int:
+    """How many backslashes end `chunk` (counting none before `start`)."""
+    return min(len(chunk) - len(chunk.rstrip(b"\\")), len(chunk) - start)
 
 
 # In the chunk reversed: a quote, then an even run of backslashes (the
@@ -114,7 +110,7 @@ class ShapeScan:
             start = 1 if self._escaped else 0  # the escaped byte
             end = _STRING_END.match(chunk, start)
             if end is None:
-                self._escaped = _backslashes_before(chunk, len(chunk), start) % 2 == 1
+                self._escaped = _trailing_backslashes(chunk, start) % 2 == 1
                 return self.containers
             chunk, self._in_string, self._escaped = chunk[end.end() :], False, False
         quote = _last_unescaped_quote(chunk)
@@ -123,7 +119,7 @@ class ShapeScan:
             head = _STRING.sub(b"", chunk[: quote + 1])
             if head.endswith(b'"'):  # the last quote opened a string
                 self._in_string = True
-                self._escaped = _backslashes_before(tail, len(tail)) % 2 == 1
+                self._escaped = _trailing_backslashes(tail) % 2 == 1
                 chunk = head[:-1]
             else:
                 chunk = head + tail
