@@ -9,7 +9,7 @@ limits on the head (request line and headers):
 
 - size: more than MAX_HEAD_BYTES before the head is complete is a 431,
   and the connection is closed; the bytes read so far are all it held;
-- time: a head not complete HEAD_TIMEOUT seconds after its first byte (or
+- time: a head not complete HEAD_TIMEOUT seconds after its first chunk (or
   after the connection opened) is a 408 (a connection that sent nothing is
   just closed).
 
@@ -77,7 +77,7 @@ class BoundedHttpTools(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self.head_limit: int = self.config.h11_max_incomplete_event_size or MAX_HEAD_BYTES
         self.head_bytes = 0
-        self.reading_head = True
+        self.in_head = False  # a request's first byte came, its head is not complete
         self.head_timer: asyncio.TimerHandle | None = None
         self.refused = False
         self.boundary_seen = False  # in the chunk being parsed
@@ -93,15 +93,19 @@ class BoundedHttpTools(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self.refused:
             return  # what a refused client still sends is dropped (see refuse_head)
-        if self.reading_head and self.head_timer is None:
-            self.start_head_timer()
         self.boundary_seen = False
         super().data_received(data)
+        if not self.in_head or self.transport.is_closing():
+            return
+        # A head still unfinished after a chunk: its clock starts now (a head
+        # that comes whole in one chunk, as nearly all do, costs no timer).
+        if self.head_timer is None:
+            self.start_head_timer()
         # Counted after the parser saw the bytes, and only a chunk that holds
         # nothing but an unfinished head: one that completed a head or a
         # message (its body's bytes, a pipelined request's) is not held
         # against the next head, which may so exceed the limit by a chunk.
-        if self.reading_head and not self.boundary_seen and not self.transport.is_closing():
+        if not self.boundary_seen:
             self.head_bytes += len(data)
             if self.head_bytes > self.head_limit:
                 self.refuse_head(
@@ -109,9 +113,13 @@ class BoundedHttpTools(HttpToolsProtocol):
                     f"the request line and headers are larger than {self.head_limit} bytes",
                 )
 
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self.in_head = True
+
     def on_headers_complete(self) -> None:
         self.boundary_seen = True
-        self.reading_head = False
+        self.in_head = False
         self.head_bytes = 0
         self.stop_head_timer()
         super().on_headers_complete()
@@ -119,7 +127,6 @@ class BoundedHttpTools(HttpToolsProtocol):
     def on_message_complete(self) -> None:
         super().on_message_complete()
         self.boundary_seen = True
-        self.reading_head = True  # the next head's timer starts with its first byte
 
     def start_head_timer(self) -> None:
         self.head_timer = self.loop.call_later(self.head_timeout, self.head_timed_out)
@@ -131,10 +138,11 @@ class BoundedHttpTools(HttpToolsProtocol):
 
     def head_timed_out(self) -> None:
         self.head_timer = None
-        if not self.reading_head or self.transport.is_closing():
+        if self.transport.is_closing() or self.refused:
             return
-        if self.head_bytes == 0 and self.cycle is None:
-            self.transport.close()  # a connection that never sent a byte
+        if not self.in_head:
+            if self.cycle is None:
+                self.transport.close()  # a connection that never sent a request
             return
         self.refuse_head(
             HTTPStatus.REQUEST_TIMEOUT,
