@@ -69,6 +69,8 @@ _LAST_QUOTE = re.compile(rb'"(?:\\\\)*+(?!\\)')
 def _last_unescaped_quote(chunk: bytes) -> int:
     """Where the last quote that is not escaped is, or -1 (one search in C,
     however many escaped quotes come after it)."""
+    if b'"' not in chunk:
+        return -1
     found = _LAST_QUOTE.search(chunk[::-1])
     return -1 if found is None else len(chunk) - 1 - found.start()
 
