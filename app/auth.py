@@ -19,6 +19,8 @@ from typing import Annotated, Any
 import jwt
 from fastapi import Depends, Request
 from fastapi.security import HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
+from starlette.types import Scope
 
 from app.http.problems import InvalidToken, RoleNotAllowed, ServiceUnavailable
 from app.settings import Settings
@@ -199,6 +201,27 @@ class BearerPrincipal(HTTPBearer):
             return ANONYMOUS
         verifier: TokenVerifier = request.app.state.token_verifier
         return verifier.verify(credentials.credentials)
+
+
+def signed_in(scope: Scope) -> bool:
+    """Whether the request carries a signed-in user's valid token (role
+    authenticated or service_role), read from the raw request before any of
+    its body is: the body limits depend on it (`app.http.limits.BodyGuard`).
+    A bad token raises the problem `get_principal` would (401/403); no token,
+    or an anon one, is False. The verified token is cached, so the
+    dependency's own check of it costs a lookup."""
+    authorization = None
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            authorization = value.decode("latin-1")
+            break
+    if not authorization:
+        return False
+    scheme, token = get_authorization_scheme_param(authorization)
+    if scheme.lower() != "bearer" or not token:
+        raise unauthorized("the Authorization header must be `Bearer <token>`")
+    verifier: TokenVerifier = scope["app"].state.token_verifier
+    return verifier.verify(token).role != ANON
 
 
 get_principal = BearerPrincipal(

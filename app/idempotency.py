@@ -1,4 +1,5 @@
-"""`Idempotency-Key` on creating POSTs: a repeat replays, never writes twice.
+"""`Idempotency-Key` on POSTs (creating ones, restore, move): a repeat
+replays, never writes twice.
 
 A script that retried a POST after a timeout cannot tell whether the first
 attempt went in. With a key, the service answers a repeat from what it
@@ -75,11 +76,12 @@ class IdempotentReplay(Exception):
         self.headers = headers
 
 
-async def _replay(_: Request, exc: Exception) -> JSONResponse:
+async def _replay(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, IdempotentReplay)
-    return JSONResponse(
-        exc.body, status_code=exc.status, headers={**exc.headers, REPLAYED_HEADER: "true"}
-    )
+    headers = {**exc.headers, REPLAYED_HEADER: "true"}
+    if exc.status == 204:  # no content: not even `null`
+        return Response(status_code=204, headers=headers)
+    return JSONResponse(exc.body, status_code=exc.status, headers=headers)
 
 
 def install_idempotency(app: FastAPI) -> None:
@@ -111,13 +113,19 @@ class Idempotency:
 
     async def record(self, model: M, status: int) -> M:
         """Store the answer beside the write (same transaction); returns `model`."""
+        await self._store(model.model_dump(mode="json"), status)
+        return model
+
+    async def no_content(self) -> None:
+        """Store a 204 (no body) beside the write: a repeat replays the 204."""
+        await self._store(None, 204)
+
+    async def _store(self, body: Any, status: int) -> None:
         if self.conn is not None and self.key is not None:
             headers = {k: v for k, v in self.response.headers.items() if k.lower() in KEPT_HEADERS}
-            body = model.model_dump(mode="json")
             await execute(
                 self.conn, _RECORD, self.key, status, json.dumps(body), json.dumps(headers)
             )
-        return model
 
     async def created(self, model: M, location: str) -> M:
         """A creating POST's answer (201): `Location` names the new resource,

@@ -16,7 +16,7 @@ from starlette.types import ASGIApp
 
 from app import __version__
 from app.audiences.router import router as audiences_router
-from app.auth import TokenVerifier
+from app.auth import TokenVerifier, signed_in
 from app.contents.router import router as contents_router
 from app.db.engine import (
     api_database_url,
@@ -30,7 +30,7 @@ from app.health import metrics
 from app.health import router as health_router
 from app.http.compression import Compression, IsalGZipMiddleware
 from app.http.docs import install_docs
-from app.http.limits import BodySizeLimit
+from app.http.limits import BodyGuard
 from app.http.observability import RequestContext, track_pool, untrack_pool
 from app.http.problems import install_problem_handlers
 from app.idempotency import install_idempotency
@@ -195,8 +195,16 @@ def create_app(
     if settings.gzip_minimum_bytes:
         app.add_middleware(IsalGZipMiddleware, minimum_size=settings.gzip_minimum_bytes)
         app.state.compression = Compression(settings.gzip_minimum_bytes, settings.gzip_cache_bytes)
-    # Outermost: refuse oversized bodies before anything reads them.
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # Outermost: a body is refused (too big for its caller, over the
+    # process's budget, too many JSON containers for its size) before
+    # anything reads it whole or parses it, and a bad token before its body.
+    app.add_middleware(
+        BodyGuard,
+        max_bytes=settings.max_body_bytes,
+        anonymous_max_bytes=settings.anonymous_max_body_bytes,
+        bytes_in_flight=settings.body_bytes_in_flight,
+        signed_in=signed_in,
+    )
     install_problem_handlers(app)
     install_idempotency(app)
     install_docs(app)

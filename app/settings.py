@@ -100,6 +100,33 @@ class Settings(BaseSettings):
         "When set, /metrics answers only `Authorization: Bearer <METRICS_TOKEN>` (401 "
         "otherwise); unset, it is open (keep it on a private network).",
     )
+    # What a request without a signed-in user's token may send: no endpoint
+    # takes more from anonymous callers, so a big anonymous body is refused
+    # (401) before it is read, whoever sends it.
+    anonymous_max_body_bytes: int = _from_env(
+        "ANON_MAX_BODY_BYTES",
+        64 * 1024,
+        "Largest request body without a signed-in user's token (401 beyond, before it is read).",
+        ge=1024,
+    )
+    # Bodies over ANON_MAX_BODY_BYTES held at once by one process, from their
+    # first byte until their answer: a request holds a few times its body, so
+    # this bounds the memory big writes take together. One body alone is
+    # always let in (up to MAX_BODY_BYTES).
+    body_bytes_in_flight: int = _from_env(
+        "BODY_BYTES_IN_FLIGHT",
+        32 * 1024 * 1024,
+        "Bytes of big request bodies (over ANON_MAX_BODY_BYTES) one process reads and "
+        "parses at once; a body beyond it is answered 503 with Retry-After.",
+        ge=1024,
+    )
+    max_header_bytes: int = _from_env(
+        "MAX_HEADER_BYTES",
+        32 * 1024,
+        "Largest request line and headers together (431 beyond, before they are read whole).",
+        ge=4096,
+        le=1024 * 1024,
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = _from_env(
         "LOG_LEVEL", "INFO"
     )

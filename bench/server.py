@@ -3,10 +3,11 @@
 A subprocess, not a thread: the app must not share a GIL (or an event loop)
 with the load generator and the floor, or each would slow the other down and
 the comparison would mean nothing. uvicorn runs as `creatoros serve` runs it
-(one worker, uvloop and httptools — uvicorn's defaults when installed — and
-its access log on at INFO); only the database URL differs: the login role
-`authenticator` on the bench's database, as `app.db.engine.api_database_url` gives
-it for the embedded server.
+(one worker, uvloop and httptools — uvicorn's defaults when installed —
+with `app.http.server.server_options`, and its access log on at INFO); only
+the database URL differs: the login role `authenticator` on the bench's
+database, as `app.db.engine.api_database_url` gives it for the embedded
+server.
 
 Run directly (`python -m bench.server`) it is the child: it reads
 BENCH_API_DATABASE_URL, BENCH_PORT, BENCH_PROFILE (a cProfile output file,
@@ -133,6 +134,7 @@ def _child() -> None:
     import uvicorn
 
     from app.http.logs import configure_logging, uvicorn_logging
+    from app.http.server import server_options
     from app.main import create_app
     from app.settings import Settings
 
@@ -151,6 +153,7 @@ def _child() -> None:
             proxy_headers=True,
             timeout_graceful_shutdown=settings.shutdown_timeout,
             **uvicorn_logging(settings),
+            **server_options(settings),
         )
         return
 
@@ -167,6 +170,7 @@ def _child() -> None:
         proxy_headers=True,
         timeout_graceful_shutdown=settings.shutdown_timeout,
         **uvicorn_logging(settings),
+        **server_options(settings),
     )
     server = uvicorn.Server(config)
     config.load()

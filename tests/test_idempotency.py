@@ -1,4 +1,5 @@
-"""`Idempotency-Key` on creating POSTs: replay, reuse (422), in use (409), expiry, scope."""
+"""`Idempotency-Key` on POSTs (creating ones, restore, move): replay, reuse
+(422), in use (409), expiry, scope."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from app.auth import SERVICE
 from app.db.tenancy import fetchval, tenant_transaction
 from app.http.problems import PROBLEM_MEDIA_TYPE
 from app.idempotency import _LOCK
-from tests.factories import Creator
+from tests.factories import Creator, create_content, new_project
 
 PROJECT = {"slug": "course", "name": "Course", "project_type": "course"}
 REPORT = {"research_type": "sources", "report_data": {"n": 1}, "title": "Fontes"}
@@ -135,15 +136,15 @@ async def test_a_refused_write_keeps_no_key(client: httpx.AsyncClient, alice: Cr
     assert (await client.post(path, headers=keyed(alice, key), json=REPORT)).status_code == 201
 
 
-async def test_every_creating_post_takes_the_header(client: httpx.AsyncClient) -> None:
+async def test_every_post_takes_the_header(client: httpx.AsyncClient) -> None:
+    """Every POST: the creating ones, restore and move (issue 20, item 9)."""
     spec = (await client.get("/openapi.json")).json()
-    creating = [
-        (path, item["post"])
-        for path, item in spec["paths"].items()
-        if "post" in item and "201" in item["post"]["responses"]
-    ]
-    assert len(creating) == 5
-    for path, operation in creating:
+    posts = [(path, item["post"]) for path, item in spec["paths"].items() if "post" in item]
+    assert len([p for p, op in posts if "201" in op["responses"]]) == 5
+    assert {"/v1/contents/{content_id}/restore", "/v1/contents/{content_id}/move"} <= {
+        path for path, _ in posts
+    }
+    for path, operation in posts:
         names = {p["name"] for p in operation.get("parameters", []) if p["in"] == "header"}
         assert "Idempotency-Key" in names, path
         assert "409" in operation["responses"], path
@@ -153,3 +154,33 @@ async def test_a_malformed_key_is_a_422(client: httpx.AsyncClient, alice: Creato
     response = await client.post("/v1/projects", headers=keyed(alice, "x" * 256), json=PROJECT)
     assert response.status_code == 422
     assert response.json()["errors"][0]["loc"] == ["header", "Idempotency-Key"]
+
+
+async def test_restore_and_move_replay_their_first_answer(
+    client: httpx.AsyncClient, alice: Creator
+) -> None:
+    project = await new_project(client, alice)
+    first_lesson = await create_content(client, alice, project, "1-1-a")
+    second_lesson = await create_content(client, alice, project, "1-2-b")
+    content = f"/v1/contents/{second_lesson['id']}"
+    assert (await client.delete(content, headers=alice.headers)).status_code == 204
+
+    key = str(uuid.uuid4())
+    restored = await client.post(f"{content}/restore", headers=keyed(alice, key))
+    assert restored.status_code == 200, restored.text
+    assert (await client.delete(content, headers=alice.headers)).status_code == 204
+    replayed = await client.post(f"{content}/restore", headers=keyed(alice, key))
+    assert replayed.status_code == 200
+    assert replayed.headers["idempotent-replayed"] == "true"
+    assert replayed.json() == restored.json()
+    assert (await client.get(content, headers=alice.headers)).status_code == 404  # not again
+
+    move = f"/v1/contents/{first_lesson['id']}/move"
+    key = str(uuid.uuid4())
+    moved = await client.post(move, headers=keyed(alice, key), json={"position": 2})
+    assert moved.status_code == 204, moved.text
+    again = await client.post(move, headers=keyed(alice, key), json={"position": 2})
+    assert again.status_code == 204 and again.content == b""
+    assert again.headers["idempotent-replayed"] == "true"
+    other = await client.post(move, headers=keyed(alice, key), json={"position": 1})
+    assert other.status_code == 422  # the same key for another move

@@ -7,19 +7,21 @@ import json
 import logging
 import uuid
 
+import asyncpg
 import httpx
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.types import Receive, Scope, Send
 
 from app.db.tenancy import tenant_transaction
 from app.http.logs import JsonFormatter
-from app.http.observability import accepted_request_id
+from app.http.observability import MAX_REQUEST_ID_LENGTH, RequestContext, accepted_request_id
 from app.main import create_app
 from app.settings import Settings
 from tests.factories import Creator, new_project
-from tests.helpers import assert_problem, client_for, gauge
+from tests.helpers import assert_problem, client_for, gauge, superuser_dsn
 
 
 async def test_metrics_are_labelled_by_route_template_not_by_path(
@@ -85,7 +87,7 @@ async def test_request_id_is_taken_when_sane_and_echoed_on_problems(
     generated = unauthorized.headers["x-request-id"]
     assert len(generated) == 32 and unauthorized.json()["request_id"] == generated
 
-    for bad in ("has space", "x" * 65, "new\\nline", "é"):
+    for bad in ("has space", "x" * 54, "new\\nline", "é"):
         got = accepted_request_id(bad.encode())
         assert got != bad and len(got) == 32
 
@@ -152,3 +154,78 @@ async def test_metrics_behind_a_token_when_metrics_token_is_set(
         )
         assert allowed.status_code == 200
         assert "creatoros_http_requests_total" in allowed.text
+
+
+async def _application_name_while_blocked(
+    client: httpx.AsyncClient, engine: AsyncEngine, database: str, alice: Creator, rid: str
+) -> tuple[str, str]:
+    """(the X-Request-ID answered, the `application_name` PostgreSQL showed
+    for the request while it waited on a row lock)."""
+    project = await new_project(client, alice, f"an-{len(rid)}", name="N")
+    watcher = await asyncpg.connect(superuser_dsn(database))
+    try:
+        async with tenant_transaction(engine, alice.principal, read_only=False) as holder:
+            await holder.execute(
+                text("SELECT 1 FROM content_projects WHERE id = :id FOR UPDATE"), {"id": project}
+            )
+            patch = asyncio.create_task(
+                client.patch(
+                    f"/v1/projects/{project}",
+                    headers={**alice.headers, "X-Request-ID": rid},
+                    json={"name": "M"},
+                )
+            )
+            seen = None
+            for _ in range(400):
+                seen = await watcher.fetchval(
+                    "SELECT application_name FROM pg_stat_activity"
+                    " WHERE application_name LIKE 'creatoros %' AND wait_event_type = 'Lock'"
+                )
+                if seen is not None:
+                    break
+                await asyncio.sleep(0.01)
+        answer = await patch
+    finally:
+        await watcher.close()
+    assert answer.status_code == 200 and seen is not None
+    return answer.headers["x-request-id"], seen
+
+
+async def test_the_request_id_is_whole_in_pg_stat_activity(
+    client: httpx.AsyncClient, engine: AsyncEngine, database: str, alice: Creator
+) -> None:
+    """PostgreSQL keeps 63 bytes of `application_name`: every id the service
+    answers with appears whole there, the longest it accepts included; a
+    longer one is replaced (issue 20, item 6)."""
+    longest = "L" + "x" * (MAX_REQUEST_ID_LENGTH - 1)
+    answered, seen = await _application_name_while_blocked(client, engine, database, alice, longest)
+    assert answered == longest and seen == f"creatoros {longest}"
+    for rid in ("T" + "y" * 63, "U" + "z" * MAX_REQUEST_ID_LENGTH):
+        answered, seen = await _application_name_while_blocked(client, engine, database, alice, rid)
+        assert answered != rid and len(answered) == 32  # a fresh id, kept whole
+        assert seen == f"creatoros {answered}"
+
+
+@pytest.mark.pure
+async def test_a_5xx_is_logged_at_error_with_its_request_id(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """(issue 20, item 9): an alert on ERROR sees every 5xx, and the line
+    names the request."""
+
+    async def answer(scope: Scope, receive: Receive, send: Send) -> None:
+        status = int(scope["path"].strip("/"))
+        await send({"type": "http.response.start", "status": status, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    caplog.set_level(logging.INFO, logger="creatoros.access")
+    transport = httpx.ASGITransport(app=RequestContext(answer, dict))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        for status in (200, 404, 500, 503):
+            await client.get(f"/{status}", headers={"X-Request-ID": f"rid-{status}"})
+    levels = {r.__dict__["status"]: r.levelno for r in caplog.records}
+    assert levels == {200: logging.INFO, 404: logging.INFO, 500: logging.ERROR, 503: logging.ERROR}
+    assert {r.__dict__["request_id"] for r in caplog.records if r.levelno == logging.ERROR} == {
+        "rid-500",
+        "rid-503",
+    }

@@ -21,7 +21,7 @@ from app.settings import Settings
 
 pytestmark = pytest.mark.pure
 
-OPENAPI_SHA256 = "a1a4dae35aee5426623419038d36cb5e9f1b19cdcd93f11bc84ca818341a02ed"
+OPENAPI_SHA256 = "2d44a90f35e943572c9c4f9fcd8ea07e2fa9c2cbad8d4dc3b5490bc65131d8b5"
 
 
 def served_openapi() -> bytes:

@@ -106,11 +106,14 @@ async def delete_content(content_id: ContentId, conn: WriteSession) -> None:
 
 
 @router.post(
-    "/{content_id}/restore", **operation("Restore a deleted content", "restoreContent", 404)
+    "/{content_id}/restore", **operation("Restore a deleted content", "restoreContent", 404, 409)
 )
-async def restore_content(content_id: ContentId, conn: WriteSession) -> Content:
+async def restore_content(
+    content_id: ContentId, conn: WriteSession, idempotency: IdempotencyKey
+) -> Content:
     """Undo a soft delete. Restoring a live content changes nothing."""
-    return Content.model_validate(await service.restore_content(conn, content_id))
+    row = await service.restore_content(conn, content_id)
+    return await idempotency.record(Content.model_validate(row), 200)
 
 
 @router.get(

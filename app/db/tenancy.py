@@ -41,14 +41,16 @@ from sqlalchemy.pool import PoolProxiedConnection, QueuePool
 
 from app.auth import API_ROLES, Principal
 from app.db.replicas import BEHIND, ON_PRIMARY, ON_REPLICA, Replica, Replicas, parse_lsn
-from app.http.observability import POOL_WAITING, request_id_var
+from app.http.observability import APPLICATION_NAME_PREFIX, POOL_WAITING, request_id_var
 from app.http.problems import is_connection_loss, unavailable
 from app.http.tracing import trace_var
 
 T = TypeVar("T")
 
 STATEMENT_TIMEOUT = "15s"
-APPLICATION_NAME = "creatoros"
+# `creatoros <request id>`: the id is bounded so that the whole of it fits
+# the 63 bytes PostgreSQL keeps (app.http.observability.MAX_REQUEST_ID_LENGTH).
+APPLICATION_NAME = APPLICATION_NAME_PREFIX.rstrip()
 
 # One round trip: role, claims, a per-transaction statement timeout, and the
 # request id as `application_name`, so `pg_stat_activity` and the server log
@@ -95,7 +97,7 @@ def begin_switched(args: tuple[str, str, str, str], *, read_only: bool) -> str:
 
 def switch_args(principal: Principal, request_id: str | None) -> tuple[str, str, str, str]:
     """The parameters of SWITCH for this caller and request."""
-    name = APPLICATION_NAME if request_id is None else f"{APPLICATION_NAME} {request_id}"
+    name = APPLICATION_NAME if request_id is None else APPLICATION_NAME_PREFIX + request_id
     if (trace := trace_var.get()) is not None:
         # After the request id: `pg_stat_activity` keeps 63 bytes (the id
         # stays whole there), the server log (`%a`) all of it.

@@ -30,6 +30,150 @@ MAX_BODY_DEPTH = 128
 MAX_NUMBER_DIGITS = 100
 _RAW_SURROGATE = re.compile(rb"\xed[\xa0-\xbf]")
 
+# How many arrays and objects a body may hold for its size: every body may
+# have CONTAINERS_FLOOR, and one more per BYTES_PER_CONTAINER bytes. Python
+# builds each for ~56-200 bytes (and jiter spends ~0.35 µs each), so 15 MiB
+# of `[],` (5 million empty lists) took 730 MB and 1.8 s of the only event
+# loop; within this bound the containers of any body cost a few times its
+# size at most. Real payloads are far below it: a tree node is one object
+# (plus its `metadata`, tags…) per hundreds of bytes — the bench's 133-node
+# course holds 281 containers in ~780 KB (allowance ~25,000) — and a
+# 5,000-node tree of bare 70-byte nodes with an empty `metadata` each (one
+# container per 35 bytes) still passes.
+CONTAINERS_FLOOR = 1024
+BYTES_PER_CONTAINER = 32
+
+
+def container_allowance(size: int) -> int:
+    """The most arrays and objects a body of `size` bytes may hold."""
+    return CONTAINERS_FLOOR + size // BYTES_PER_CONTAINER
+
+
+# A whole JSON string, escapes included (possessive: no backtracking), and
+# the rest of one that began in an earlier chunk.
+_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"', re.DOTALL)
+_STRING_END = re.compile(rb'(?:[^"\\]++|\\.)*+"', re.DOTALL)
+_SLICE = 64 * 1024
+
+
+def _trailing_backslashes(chunk: bytes, start: int = 0) -> int:
+    """How many backslashes end `chunk` (counting none before `start`)."""
+    return min(len(chunk) - len(chunk.rstrip(b"\\")), len(chunk) - start)
+
+
+# In the chunk reversed: a quote, then an even run of backslashes (the
+# quote's escape, if odd), i.e. the last unescaped quote of the chunk.
+_LAST_QUOTE = re.compile(rb'"(?:\\\\)*+(?!\\)')
+
+
+def _last_unescaped_quote(chunk: bytes) -> int:
+    """Where the last quote that is not escaped is, or -1 (one search in C,
+    however many escaped quotes come after it)."""
+    if b'"' not in chunk:
+        return -1
+    found = _LAST_QUOTE.search(chunk[::-1])
+    return -1 if found is None else len(chunk) - 1 - found.start()
+
+
+class ShapeScan:
+    """Counts the arrays and objects of a JSON text fed in chunks, outside
+    its strings, with C-speed byte operations only (a regular expression
+    drops the strings, then `bytes.count`): no Python object per JSON value.
+    Between chunks it keeps whether a string is open and whether the chunk
+    ended inside an escape. Exact for valid JSON; for invalid JSON, exact up
+    to the first error, where every parser stops too.
+
+    The chunk is cut after its last unescaped quote first: the strings
+    before it are all whole, except perhaps one opened by that very quote,
+    so the expression never scans a string that does not end in the chunk
+    again and again (once per escaped quote in it, as it would otherwise)."""
+
+    __slots__ = ("_escaped", "_in_string", "containers")
+
+    def __init__(self) -> None:
+        self.containers = 0
+        self._in_string = False
+        self._escaped = False
+
+    def feed(self, chunk: bytes) -> int:
+        """Count the containers of `chunk`; returns the total so far. A big
+        chunk (a whole body) goes in slices: the expression makes a piece
+        per string it drops, so its memory follows the slice, not the body."""
+        if len(chunk) <= _SLICE:
+            return self._feed(chunk)
+        for start in range(0, len(chunk), _SLICE):
+            self._feed(chunk[start : start + _SLICE])
+        return self.containers
+
+    def _feed(self, chunk: bytes) -> int:
+        if not chunk:
+            return self.containers
+        if self._in_string:
+            start = 1 if self._escaped else 0  # the escaped byte
+            end = _STRING_END.match(chunk, start)
+            if end is None:
+                self._escaped = _trailing_backslashes(chunk, start) % 2 == 1
+                return self.containers
+            chunk, self._in_string, self._escaped = chunk[end.end() :], False, False
+        quote = _last_unescaped_quote(chunk)
+        if quote >= 0:
+            tail = chunk[quote + 1 :]
+            head = _STRING.sub(b"", chunk[: quote + 1])
+            if head.endswith(b'"'):  # the last quote opened a string
+                self._in_string = True
+                self._escaped = _trailing_backslashes(tail) % 2 == 1
+                chunk = head[:-1]
+            else:
+                chunk = head + tail
+        self.containers += chunk.count(b"[") + chunk.count(b"{")
+        return self.containers
+
+
+class BodyShape:
+    """Whether a body arriving in chunks stays within `allowance` arrays and
+    objects. First the bytes `[` and `{` are only counted (~0.1 ms per MB,
+    strings and all): a real payload's count, its Markdown's links included,
+    stays far below the allowance, and that settles it. Only a body whose
+    count passes it is scanned exactly (`ShapeScan`, from its first chunk:
+    the chunks seen so far are kept by reference — the request keeps them
+    anyway), which costs more per string it holds but no more memory."""
+
+    __slots__ = ("_exact", "_seen", "_upper_bound", "allowance")
+
+    def __init__(self, allowance: int) -> None:
+        self.allowance = allowance
+        self._upper_bound = 0
+        self._seen: list[bytes] = []
+        self._exact: ShapeScan | None = None
+
+    def feed(self, chunk: bytes) -> bool:
+        """False once the body holds more containers than its allowance."""
+        if self._exact is None:
+            self._upper_bound += chunk.count(b"[") + chunk.count(b"{")
+            if self._upper_bound <= self.allowance:
+                self._seen.append(chunk)
+                return True
+            self._exact = ShapeScan()
+            for seen in self._seen:
+                self._exact.feed(seen)
+            self._seen = []
+        return self._exact.feed(chunk) <= self.allowance
+
+
+def too_many_containers(size: int) -> str:
+    """The 422's reason when a body of `size` bytes holds too many containers."""
+    return (
+        f"the body holds more than {container_allowance(size)} JSON arrays and objects,"
+        f" the most one of {size} bytes may hold ({CONTAINERS_FLOOR}, plus one per"
+        f" {BYTES_PER_CONTAINER} bytes)"
+    )
+
+
+def check_shape(raw: bytes) -> None:
+    """InvalidJson when `raw` holds more containers than its size allows."""
+    if not BodyShape(container_allowance(len(raw))).feed(raw):
+        raise InvalidJson(too_many_containers(len(raw)))
+
 
 class InvalidJson(json.JSONDecodeError):
     """FastAPI answers a JSONDecodeError with a 422 validation problem."""
@@ -119,7 +263,12 @@ def _surely_plain(value: Any) -> bool:
     return True
 
 
-def parse_json_body(raw: bytes) -> Any:
+# Set in the request's state by `app.http.limits.BodyGuard` once the whole
+# body passed `BodyShape` as it streamed: the parse need not count again.
+SHAPE_CHECKED = "json_shape_checked"
+
+
+def parse_json_body(raw: bytes, *, shape_checked: bool = False) -> Any:
     """The body as JSON under the policy above; InvalidJson otherwise.
 
     Most bodies take the fast path: pydantic-core's parser (jiter, in Rust:
@@ -128,7 +277,13 @@ def parse_json_body(raw: bytes) -> Any:
     nesting past 200 levels, and parses numbers and texts exactly as `json`
     does. Whatever it refuses, or accepts with a doubt (`_surely_plain`),
     goes to the strict path, which alone decides a refusal and words the
-    422: both paths accept, refuse and answer alike."""
+    422: both paths accept, refuse and answer alike.
+
+    First of all, a body with more arrays and objects than its size allows
+    (`check_shape`) is refused before anything is built, unless the body
+    guard already counted them as the body arrived (`shape_checked`)."""
+    if not shape_checked:
+        check_shape(raw)
     try:
         value = from_json(raw, allow_inf_nan=False)
     except ValueError:
@@ -160,7 +315,8 @@ class _StrictJsonRequest(Request):
 
     async def json(self) -> Any:
         if not hasattr(self, "parsed_json"):
-            self.parsed_json = parse_json_body(await self.body())
+            checked = bool(self.scope.get("state", {}).get(SHAPE_CHECKED))
+            self.parsed_json = parse_json_body(await self.body(), shape_checked=checked)
         return self.parsed_json
 
 

@@ -58,8 +58,18 @@ REQUEST_ID_HEADER = b"x-request-id"  # as ASGI spells header names
 # the request's state under CONSISTENCY_STATE.
 CONSISTENCY_HEADER = b"x-consistency-token"
 CONSISTENCY_STATE = "consistency_token"
-# Printable, URL- and log-safe, short enough for `application_name` (63 bytes).
-_SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:+/=@-]{0,63}")
+# The tenant transaction names its database session `creatoros <request id>`
+# (`application_name`), which PostgreSQL cuts at 63 bytes (NAMEDATALEN - 1)
+# without a word: an id longer than what is left after the prefix would lose
+# its end there, and `pg_stat_activity` could no longer be tied to the log.
+# So a caller's id is taken only when it fits whole: 53 characters, which holds
+# a UUID (36), a W3C trace id (32) or an AWS request id; a longer one is
+# replaced by a fresh id, as any id that is not a sane token is.
+APPLICATION_NAME_PREFIX = "creatoros "
+APPLICATION_NAME_BYTES = 63
+MAX_REQUEST_ID_LENGTH = APPLICATION_NAME_BYTES - len(APPLICATION_NAME_PREFIX)
+# Printable, URL- and log-safe ASCII (one byte a character).
+_SANE_REQUEST_ID = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._:+/=@-]{{0,{MAX_REQUEST_ID_LENGTH - 1}}}")
 UNMATCHED_ROUTE = "unmatched"
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
@@ -255,9 +265,13 @@ class RequestContext:
             self._children[key] = children
         children[0].inc()
         children[1].observe(seconds)
-        if access_log.isEnabledFor(logging.INFO):
+        # A 5xx is the service's failure (or its database's): ERROR, so that an
+        # alert on the level sees it, with the request id to find the rest.
+        level = logging.ERROR if status >= 500 else logging.INFO
+        if access_log.isEnabledFor(level):
             user_id = scope["state"].get("user_id")
-            access_log.info(
+            access_log.log(
+                level,
                 "%s %s %d %.1fms rid=%s user=%s",
                 method,
                 route,

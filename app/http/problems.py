@@ -212,6 +212,12 @@ class Unavailable(ProblemError):
     status, slug, headers = 503, "unavailable", {"Retry-After": "2"}
 
 
+class Busy(ProblemError):
+    """This process holds as many big bodies as it may (BODY_BYTES_IN_FLIGHT)."""
+
+    status, slug, headers = 503, "busy", {"Retry-After": "1"}
+
+
 class NotReady(ProblemError):
     """Readiness: the database is unreachable or not at the head revision."""
 

@@ -33,6 +33,7 @@ from app.db.engine import (
 )
 from app.http.logs import configure_logging, uvicorn_logging
 from app.http.problems import is_connection_loss, sqlstate_of
+from app.http.server import server_options
 from app.ops import admin
 from app.settings import Settings, get_settings
 from creatoros_client import cli as client_cli
@@ -231,6 +232,7 @@ def serve(
         "proxy_headers": True,
         "timeout_graceful_shutdown": settings.shutdown_timeout,
         **uvicorn_logging(settings),
+        **server_options(settings),
     }
     if workers == 1:
         uvicorn.run(create_app(settings, database_url=api_url), **options)

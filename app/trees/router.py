@@ -12,6 +12,7 @@ from app.http.compression import ETaggedResponse
 from app.http.ids import ContentId, ProjectId
 from app.http.problems import problem_responses
 from app.http.routes import operation, resource_router
+from app.idempotency import IdempotencyKey
 from app.trees import service
 from app.trees.schemas import MAX_DEPTH, ContentTree, MoveRequest, TreeUpsert
 
@@ -139,10 +140,13 @@ async def put_project_tree(
 
 @router.post(
     "/contents/{content_id}/move",
-    **operation("Move a content", "moveContent", 404, status_code=204),
+    **operation("Move a content", "moveContent", 404, 409, status_code=204),
 )
-async def move_content(content_id: ContentId, body: MoveRequest, conn: WriteSession) -> None:
+async def move_content(
+    content_id: ContentId, body: MoveRequest, conn: WriteSession, idempotency: IdempotencyKey
+) -> None:
     """Under a new parent of the same project (or to the root), at a position;
     the siblings it leaves and joins are renumbered 1…n. A move under itself or
     one of its descendants is refused (422)."""
     await service.move_content(conn, content_id, body.parent_id, body.position)
+    await idempotency.no_content()
