@@ -236,11 +236,15 @@ BEGIN
         -- evaluates for every candidate row: projects without contents add
         -- cost and no rows (a creator with 900 projects, most of them empty,
         -- took "ferramentas de IA" from 20 to 190 ms).
+        -- (A probe of each project's rows, `deleted_at` checked behind OFFSET
+        -- 0: never a walk of an index of every live content, which a never
+        -- analyzed table makes look cheap.)
         own := ARRAY(SELECT p.id FROM public.content_projects p
                      WHERE (SELECT public.current_mind_id())
                            IN (p.creator_mind_id, p.persona_mind_id)
-                       AND EXISTS (SELECT FROM public.contents c
-                                   WHERE c.project_id = p.id AND c.deleted_at IS NULL));
+                       AND EXISTS (SELECT FROM (SELECT c.deleted_at FROM public.contents c
+                                                WHERE c.project_id = p.id OFFSET 0) c
+                                   WHERE c.deleted_at IS NULL));
         visible_published := lookup && '''~ published'''::tsquery;
         IF cardinality(own) > 0 THEN
             visible_own := lookup && pg_catalog.array_to_string(
@@ -278,7 +282,8 @@ BEGIN
                 WHERE r.search_deferred AND r.project_id = ANY (own) AND public.creatoros_search_document(r.title, r.content, r.status, r.project_id) @@ (lookup && titled)
                 UNION ALL
                 SELECT r.id, r.title, r.content, r.status, r.project_id, r.content_type, r.deleted_at, NULL FROM public.contents r
-                WHERE sees_all AND r.search_deferred AND public.creatoros_search_document(r.title, r.content, r.status, r.project_id) @@ (lookup && titled)) c
+                WHERE sees_all AND r.search_deferred AND public.creatoros_search_document(r.title, r.content, r.status, r.project_id) @@ (lookup && titled)
+                OFFSET 0) c
                 WHERE c.deleted_at IS NULL
           AND (sees_all OR c.status = 'published' OR c.project_id = ANY (own))
           AND (only_project IS NULL OR c.project_id = only_project)
@@ -316,7 +321,8 @@ BEGIN
                 WHERE r.search_deferred AND r.project_id = ANY (own) AND public.creatoros_search_document(r.title, r.content, r.status, r.project_id) @@ lookup
                 UNION ALL
                 SELECT r.id, r.title, r.content, r.status, r.project_id, r.content_type, r.deleted_at, NULL FROM public.contents r
-                WHERE sees_all AND r.search_deferred AND public.creatoros_search_document(r.title, r.content, r.status, r.project_id) @@ lookup) c
+                WHERE sees_all AND r.search_deferred AND public.creatoros_search_document(r.title, r.content, r.status, r.project_id) @@ lookup
+                OFFSET 0) c
             WHERE c.deleted_at IS NULL
           AND (sees_all OR c.status = 'published' OR c.project_id = ANY (own))
           AND (only_project IS NULL OR c.project_id = only_project)

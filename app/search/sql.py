@@ -12,7 +12,9 @@ visits a row the caller cannot read and ranks only the matches with a query
 word in their title (see the revision's docstring). Its rows are read back
 here by primary key as the caller, where RLS applies as everywhere: one
 probe per row of the page (LATERAL … LIMIT 1 keeps it a nested loop
-whatever the planner guesses of the function's row count).
+whatever the planner guesses of the function's row count; `deleted_at`
+is checked outside it, so that no partial index on live rows looks like a
+cheaper way to find one id on a table the planner thinks empty).
 
 Rank: `ts_rank` of the title (weight A) — the query's words in a title are
 what tells a lesson about them from one that mentions them. Ties (most
@@ -74,11 +76,13 @@ SELECT c.id, c.project_id, c.title, c.content_type, c.status, c.file_path, page.
 FROM creatoros_internal.search_page({_QUERY}, $2::uuid, $3::text, $4::text,
                                     $5::float8, $6::uuid, $7::integer) page
 CROSS JOIN LATERAL (
-    SELECT c.id, c.project_id, c.title, c.content_type, c.status, c.file_path, c.content
+    SELECT c.id, c.project_id, c.title, c.content_type, c.status, c.file_path, c.content,
+           c.deleted_at
     FROM public.contents c
-    WHERE c.id = page.id AND c.deleted_at IS NULL
+    WHERE c.id = page.id
     LIMIT 1
 ) c
+WHERE c.deleted_at IS NULL
 ORDER BY page.rank DESC, page.id
 """
 

@@ -15,8 +15,13 @@
 --   every tenant's published row, ~15 ms at bench scale.
 -- - nothing is rebuilt at query time for an indexed row: its document is
 --   stored (the phrase check reads it), and its index has no pending list
---   (fastupdate off), so neither statistics nor another tenant's writes
---   change what a search visits.
+--   (fastupdate off).
+-- - the row sources hold nothing but the index's conditions (the others
+--   wait behind OFFSET 0): no partial index's predicate (`deleted_at IS
+--   NULL`) is implied there, so whatever the statistics say (a fresh,
+--   never analyzed table looks empty) the planner cannot walk such an index
+--   and check every row's document instead (seen: every published row of
+--   every tenant read, 100 KB documents detoasted, per search).
 -- - a row whose indexing is deferred (a tree write's, until the search
 --   indexer catches up: it is woken after each tree write and sweeps every
 --   SEARCH_INDEX_INTERVAL seconds) is searched only by the callers it
@@ -61,11 +66,15 @@ BEGIN
         -- evaluates for every candidate row: projects without contents add
         -- cost and no rows (a creator with 900 projects, most of them empty,
         -- took "ferramentas de IA" from 20 to 190 ms).
+        -- (A probe of each project's rows, `deleted_at` checked behind OFFSET
+        -- 0: never a walk of an index of every live content, which a never
+        -- analyzed table makes look cheap.)
         own := ARRAY(SELECT p.id FROM public.content_projects p
                      WHERE (SELECT public.current_mind_id())
                            IN (p.creator_mind_id, p.persona_mind_id)
-                       AND EXISTS (SELECT FROM public.contents c
-                                   WHERE c.project_id = p.id AND c.deleted_at IS NULL));
+                       AND EXISTS (SELECT FROM (SELECT c.deleted_at FROM public.contents c
+                                                WHERE c.project_id = p.id OFFSET 0) c
+                                   WHERE c.deleted_at IS NULL));
         visible_published := lookup && '''~ published'''::tsquery;
         IF cardinality(own) > 0 THEN
             visible_own := lookup && pg_catalog.array_to_string(
@@ -103,7 +112,8 @@ BEGIN
                 WHERE r.search_deferred AND r.project_id = ANY (own) AND public.creatoros_search_document(r.title, r.content, r.status, r.project_id) @@ (lookup && titled)
                 UNION ALL
                 SELECT r.id, r.title, r.content, r.status, r.project_id, r.content_type, r.deleted_at, NULL FROM public.contents r
-                WHERE sees_all AND r.search_deferred AND public.creatoros_search_document(r.title, r.content, r.status, r.project_id) @@ (lookup && titled)) c
+                WHERE sees_all AND r.search_deferred AND public.creatoros_search_document(r.title, r.content, r.status, r.project_id) @@ (lookup && titled)
+                OFFSET 0) c
                 WHERE c.deleted_at IS NULL
           AND (sees_all OR c.status = 'published' OR c.project_id = ANY (own))
           AND (only_project IS NULL OR c.project_id = only_project)
@@ -141,7 +151,8 @@ BEGIN
                 WHERE r.search_deferred AND r.project_id = ANY (own) AND public.creatoros_search_document(r.title, r.content, r.status, r.project_id) @@ lookup
                 UNION ALL
                 SELECT r.id, r.title, r.content, r.status, r.project_id, r.content_type, r.deleted_at, NULL FROM public.contents r
-                WHERE sees_all AND r.search_deferred AND public.creatoros_search_document(r.title, r.content, r.status, r.project_id) @@ lookup) c
+                WHERE sees_all AND r.search_deferred AND public.creatoros_search_document(r.title, r.content, r.status, r.project_id) @@ lookup
+                OFFSET 0) c
             WHERE c.deleted_at IS NULL
           AND (sees_all OR c.status = 'published' OR c.project_id = ANY (own))
           AND (only_project IS NULL OR c.project_id = only_project)
