@@ -282,7 +282,8 @@ def test_every_revision_declares_what_its_downgrade_would_lose() -> None:
 
 def full_text_indexes(picture: dict) -> list[tuple]:  # type: ignore[type-arg]
     """GIN indexes of contents on a document: production's and 0006's call
-    `to_tsvector` in the index, 0007's and 0008's the document function, 0009's its stored column."""
+    `to_tsvector` in the index, 0007's and 0008's the document function,
+    0009's its stored column."""
     documents = ("to_tsvector", "creatoros_search_document", "(search_document)")
     return [
         i
