@@ -21,7 +21,7 @@ from app.settings import Settings
 
 pytestmark = pytest.mark.pure
 
-OPENAPI_SHA256 = "a1a4dae35aee5426623419038d36cb5e9f1b19cdcd93f11bc84ca818341a02ed"
+OPENAPI_SHA256 = "f79aa376dd348b56f30b562dbb9b35399185c5261961a6b92cd05287a2d94f60"
 
 
 def served_openapi() -> bytes:
