@@ -42,9 +42,10 @@ gets `SET search_path = ''` (splinter's function_search_path_mutable).
 updated_at is put back when nothing else changed).
 
 Storage: the stored documents take about as much again as the bodies
-(out of the row, uncompressed: `STORAGE EXTERNAL`, see ADD_COLUMN). Writes: the document is built once per write
-(as the index expression was); without a pending list a GIN insert goes
-into the index's pages at once, which the indexer pays for deferred rows.
+(out of the row, uncompressed: `STORAGE EXTERNAL`, see ADD_COLUMN).
+Writes: the document is built once per write (as the index expression
+was); without a pending list a GIN insert goes into the index's pages at
+once, which the indexer pays for deferred rows.
 
 Safe on a production-size table: the column has no default (no rewrite);
 the backfill is one UPDATE of the indexed rows (production's `contents` is
