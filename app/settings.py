@@ -174,6 +174,19 @@ class Settings(BaseSettings):
         ge=1,
         le=10_000,
     )
+    search_highlight_start: str = _from_env(
+        "SEARCH_HIGHLIGHT_START",
+        "<mark>",
+        "What search snippets put before each match: the snippet's only markup "
+        "(its text is HTML-escaped).",
+        max_length=100,
+    )
+    search_highlight_stop: str = _from_env(
+        "SEARCH_HIGHLIGHT_STOP",
+        "</mark>",
+        "What search snippets put after each match.",
+        max_length=100,
+    )
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -33,6 +33,7 @@ from app.http.pagination import DEFAULT_LIMIT
 from app.projects import service as projects_service
 from app.search import sql as search_sql
 from app.search.indexer import INDEX_DEFERRED
+from app.settings import Settings
 from app.trees import shape, sql
 from app.trees.schemas import TreeNodeIn
 from bench.http import LeanClient, LeanResponse
@@ -56,6 +57,10 @@ SEARCH_QUERIES = (
     "agente",
 )
 SEARCH_LIMIT = 20
+# The snippets' marks, as the service's default settings have them.
+SEARCH_MARKS = tuple(
+    Settings.model_fields[f"search_highlight_{end}"].default for end in ("start", "stop")
+)
 # The sanity check needs a full page at any scale: a word of every course.
 SEARCH_CHECK_QUERY = "claude"
 # What PUT …/tree reads back: the tree without bodies (the client just sent them).
@@ -146,7 +151,7 @@ class Floor:
         """As app.search.service.search: the query's indexable part, then the search."""
         async with self._read(pool) as conn:
             await conn.fetchrow(search_sql.CHECK_QUERY, q)
-            args = (q, None, None, None, None, None, SEARCH_LIMIT + 1)
+            args = (q, None, None, None, None, None, SEARCH_LIMIT + 1, *SEARCH_MARKS)
             rows = await conn.fetch(search_sql.SEARCH, *args)
             return min(len(rows), SEARCH_LIMIT)
 

@@ -46,21 +46,16 @@ from bench.corpus import Corpus
 from bench.database import bench_database
 from bench.growth import course_of
 
-INDEX = "idx_contents_search_indexed"
+INDEX = "idx_contents_search_stored"
 # What the service's search indexer runs after a tree write (migration 0008),
 # all the rows in one go.
 INDEX_ALL_DEFERRED = INDEX_DEFERRED.replace("$1", "1000000")
 
 
-def _indexing_inline(upsert: str) -> str:
-    """The upsert as before 0008: the rows it inserts are indexed in the
-    statement (not deferred)."""
-    deferred = sql.deferred_indexing("n.content")
-    assert upsert.count(deferred) == 1, "UPSERT_NODES no longer inserts its rows deferred"
-    return upsert.replace(deferred, "false")
-
-
-UPSERT_INDEXING_INLINE = _indexing_inline(sql.UPSERT_NODES)
+# The upsert defers its rows' indexing only when its transaction asks (the
+# tree service's LOCK_PROJECT does, migration 0009); without, it indexes them
+# in the statement, as before 0008.
+DEFER = sql.DEFER_INDEXING
 CONFIG = "public.creatoros_pt"
 # The same titles and bodies, as a table the SELECT-only timings read.
 SAMPLE = "write_cost_sample"
@@ -142,26 +137,28 @@ async def measure(dsn: str, nodes: int, repeats: int) -> dict[str, list[float]]:
             await conn.execute(f"VACUUM {SAMPLE}, contents")
             record(
                 ("UPSERT_NODES as it is (indexing deferred)", "  then the indexer (0008)"),
-                await upsert(after=[INDEX_ALL_DEFERRED]),
+                await upsert(DEFER, after=[INDEX_ALL_DEFERRED]),
             )
             await conn.execute("VACUUM contents")
             record(
                 ("UPSERT_NODES indexing in the statement (as 0007)",),
-                await upsert(statement=UPSERT_INDEXING_INLINE),
+                await upsert(),
             )
             await conn.execute("VACUUM contents")
             record(
                 ("UPSERT_NODES indexing in the statement, no search index",),
-                await upsert(f"DROP INDEX {INDEX}", statement=UPSERT_INDEXING_INLINE),
+                await upsert(f"DROP INDEX {INDEX}"),
             )
             await conn.execute("VACUUM contents")
             record(
                 (
                     "UPSERT_NODES as it is, again",
-                    "  then the indexer, GIN pending list never merged",
+                    "  then the indexer, GIN pending list (fastupdate on) never merged",
                     "  then merging that pending list alone",
                 ),
                 await upsert(
+                    DEFER,
+                    f"ALTER INDEX {INDEX} SET (fastupdate = on)",
                     "SET LOCAL gin_pending_list_limit = '64MB'",
                     after=[INDEX_ALL_DEFERRED, f"SELECT gin_clean_pending_list('{INDEX}')"],
                 ),

@@ -21,7 +21,7 @@ from app.settings import Settings
 
 pytestmark = pytest.mark.pure
 
-OPENAPI_SHA256 = "2d44a90f35e943572c9c4f9fcd8ea07e2fa9c2cbad8d4dc3b5490bc65131d8b5"
+OPENAPI_SHA256 = "49a93c7a05fc28a377e2e7e9a4460768afdb7ff6fa8fd12aedc76f04e64257ce"
 
 
 def served_openapi() -> bytes:

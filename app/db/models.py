@@ -27,20 +27,11 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NOT_DELETED = text("deleted_at IS NULL")
 CURRENT_MIND = text("current_mind_id()")
-
-# The full text document of `idx_contents_search_indexed` (migration 0007:
-# the words of title and body, and markers of the title's words and of
-# visibility; it replaced 0006's `idx_contents_search`, which had replaced
-# production's `idx_contents_fts`; 0008 made it partial, leaving out the rows
-# whose indexing is deferred), written as PostgreSQL reports it back so that
-# autogenerate sees no change. `creatoros_internal.search_page` searches
-# with this same expression.
-SEARCH_INDEX_EXPRESSION = "creatoros_search_document(title, content, status, project_id)"
 
 
 class Base(DeclarativeBase):
@@ -245,13 +236,20 @@ class Content(Base):
             "generation_execution_id",
             postgresql_where=text("ai_generated"),
         ),
+        # The stored search documents (migration 0009: `search_document`,
+        # written by a trigger), without a pending list for searches to scan.
         Index(
-            "idx_contents_search_indexed",
-            text(SEARCH_INDEX_EXPRESSION),
+            "idx_contents_search_stored",
+            "search_document",
             postgresql_using="gin",
-            postgresql_where=text("NOT search_deferred"),
+            postgresql_with={"fastupdate": "off"},
         ),
         Index("idx_contents_search_deferred", "id", postgresql_where=text("search_deferred")),
+        Index(
+            "idx_contents_search_deferred_project",
+            "project_id",
+            postgresql_where=text("search_deferred AND project_id IS NOT NULL"),
+        ),
         Index("idx_contents_metadata", "metadata", postgresql_using="gin"),
         Index("idx_contents_slug", "slug", postgresql_where=NOT_DELETED),
         Index("idx_contents_framework_id", "framework_id"),
@@ -290,9 +288,11 @@ class Content(Base):
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     keywords: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
     # Migration 0008: true while the row's words wait for the search indexer.
+    # Both columns are the database's (migration 0009's trigger sets them).
     search_deferred: Mapped[bool] = mapped_column(
         Boolean, nullable=False, server_default=text("false")
     )
+    search_document: Mapped[str | None] = mapped_column(TSVECTOR)
     framework_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("content_frameworks.id", ondelete="SET NULL")
     )

@@ -1,11 +1,13 @@
 """The search indexer: puts the words of tree writes into the search index
 after the write has answered (migration 0008).
 
-A tree upsert marks the rows it writes `search_deferred`, and their
-documents are built here instead of inside the write: ~0.6 s of a 5,000-node
-write. Until then search builds a deferred row's document on the fly, so
-results never depend on whether the indexer has caught up; only the cost of
-a search does (~0.1 ms per deferred row).
+A tree upsert defers the indexing of the rows whose words it writes
+(`search_deferred`), and their documents are built here instead of inside
+the write: ~0.6 s of a 5,000-node write. Until then only the callers a
+deferred row belongs to (its project's creator and persona, service_role)
+find it, building its document on the fly (~0.1 ms per deferred row, per
+search, their own cost); everyone else finds it once it is indexed here
+(migration 0009), so this indexer's delay bounds how long that takes.
 
 Each API process runs one indexer task: woken after each tree write
 commits, and every `SEARCH_INDEX_INTERVAL` seconds in case another process

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, Request
 
 from app.auth import PUBLIC_READ
 from app.contents.schemas import ContentStatus, ContentType
@@ -22,9 +23,16 @@ router = APIRouter(
 )
 
 
+def highlight_marks(request: Request) -> tuple[str, str]:
+    """The snippets' marks, as configured (SEARCH_HIGHLIGHT_START/_STOP)."""
+    settings = request.app.state.settings
+    return settings.search_highlight_start, settings.search_highlight_stop
+
+
 @router.get("", **operation("Search contents", "searchContents", openapi_extra=PUBLIC_READ))
 async def search_contents(
     conn: ReadSession,
+    marks: Annotated[tuple[str, str], Depends(highlight_marks)],
     q: SearchQuery,
     limit: Limit = 20,
     cursor: Cursor = None,
@@ -46,6 +54,7 @@ async def search_contents(
         },
         limit=limit,
         cursor=cursor,
+        marks=marks,
     )
     return Page[SearchHit](
         items=[SearchHit.model_validate(dict(r)) for r in rows], next_cursor=next_cursor

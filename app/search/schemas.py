@@ -35,6 +35,7 @@ class SearchHit(RowModel):
         description="Relevance (higher first): how well the title matches the query."
     )
     snippet: str = Field(
-        description="An excerpt of the beginning of the body with the matches marked "
-        "`<mark>…</mark>` (the body's text is not HTML-escaped)."
+        description="An excerpt of the beginning of the body, as HTML: its text "
+        "escaped, the matches marked `<mark>…</mark>` (the marks are configurable) "
+        "and no other markup."
     )

@@ -40,7 +40,10 @@ async def search(
     filters: dict[str, Any],
     limit: int,
     cursor: str | None,
+    marks: tuple[str, str],
 ) -> tuple[Sequence[Any], str | None]:
+    """A page of matches, best first; `marks` (start, stop) wrap each match
+    in the snippets, whose text is HTML-escaped."""
     after_rank, after_id = _after(cursor)
     (check,) = await fetch(conn, sql.CHECK_QUERY, q)
     if check["indexable"] == "":
@@ -63,6 +66,7 @@ async def search(
         after_rank,
         after_id,
         limit + 1,
+        *marks,
     )
     rows = await fetch(conn, sql.SEARCH, *args)
     if len(rows) <= limit:

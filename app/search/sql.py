@@ -12,7 +12,9 @@ visits a row the caller cannot read and ranks only the matches with a query
 word in their title (see the revision's docstring). Its rows are read back
 here by primary key as the caller, where RLS applies as everywhere: one
 probe per row of the page (LATERAL … LIMIT 1 keeps it a nested loop
-whatever the planner guesses of the function's row count).
+whatever the planner guesses of the function's row count; `deleted_at`
+is checked outside it, so that no partial index on live rows looks like a
+cheaper way to find one id on a table the planner thinks empty).
 
 Rank: `ts_rank` of the title (weight A) — the query's words in a title are
 what tells a lesson about them from one that mentions them. Ties (most
@@ -21,14 +23,25 @@ body-only matches, the base rank) are ordered by id, and the cursor carries
 
 Snippet: `ts_headline` on the first `SNIPPET_SOURCE_CHARS` of the body, for
 the page's rows only, so a 5 KB body costs a bounded amount and never more
-than one page of them.
+than one page of them (`substr`, not `left`: PostgreSQL then decompresses
+only the start of a big body). The snippet is HTML: the body's text is
+escaped, and the highlight marks (settings `SEARCH_HIGHLIGHT_START` and
+`_STOP`, `<mark>`/`</mark>` by default) are its only markup. ts_headline
+marks the matches with two control characters, taken out of the body
+first; the text is escaped, then they become the marks.
 """
 
 from __future__ import annotations
 
 CONFIG = "public.creatoros_pt"
 SNIPPET_SOURCE_CHARS = 1500
-HEADLINE_OPTIONS = "MaxFragments=2, MaxWords=18, MinWords=6, StartSel=<mark>, StopSel=</mark>"
+# Where ts_headline puts the marks: characters the snippet never keeps.
+_START, _STOP = "chr(2)", "chr(3)"
+HEADLINE_OPTIONS = (
+    f"'MaxFragments=2, MaxWords=18, MinWords=6, StartSel=' || {_START} || ', StopSel=' || {_STOP}"
+)
+# HTML's five: `&` first, so that the others' entities stay as they are.
+_ESCAPES = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;"), ("'", "&#39;"))
 
 # Documents and queries are folded alike (plural -ões → -ão; see migration
 # 0006): the index's expression is `SEARCH_INDEX_EXPRESSION` in app/db/models.py.
@@ -42,20 +55,34 @@ _HIGHLIGHT = (
     r" regexp_replace(public.creatoros_pt_fold($1), '[ãa]o\M', 'oes', 'gi'))"
 )
 
+
+def snippet(body: str, start: str, stop: str) -> str:
+    """The snippet of `body` for the query $1 (SQL): escaped HTML whose only
+    markup is the marks `start` and `stop` (SQL expressions, e.g. `$8`)."""
+    start_of_body = f"substr(coalesce({body}, ''), 1, {SNIPPET_SOURCE_CHARS})"
+    source = f"translate({start_of_body}, {_START} || {_STOP}, '')"
+    escaped = f"ts_headline('{CONFIG}', {source}, {_HIGHLIGHT}, {HEADLINE_OPTIONS})"
+    for character, entity in _ESCAPES:
+        quoted = character.replace("'", "''")
+        escaped = f"replace({escaped}, '{quoted}', '{entity}')"
+    return f"replace(replace({escaped}, {_START}, {start}), {_STOP}, {stop})"
+
+
 # $1 q, $2 project_id, $3 content_type, $4 status, $5/$6 the cursor's
-# (rank, id) or NULL, $7 the page size + 1.
+# (rank, id) or NULL, $7 the page size + 1, $8/$9 the highlight marks.
 SEARCH = f"""
 SELECT c.id, c.project_id, c.title, c.content_type, c.status, c.file_path, page.rank,
-       ts_headline('{CONFIG}', left(coalesce(c.content, ''), {SNIPPET_SOURCE_CHARS}),
-                   {_HIGHLIGHT}, '{HEADLINE_OPTIONS}') AS snippet
+       {snippet("c.content", "$8::text", "$9::text")} AS snippet
 FROM creatoros_internal.search_page({_QUERY}, $2::uuid, $3::text, $4::text,
                                     $5::float8, $6::uuid, $7::integer) page
 CROSS JOIN LATERAL (
-    SELECT c.id, c.project_id, c.title, c.content_type, c.status, c.file_path, c.content
+    SELECT c.id, c.project_id, c.title, c.content_type, c.status, c.file_path, c.content,
+           c.deleted_at
     FROM public.contents c
-    WHERE c.id = page.id AND c.deleted_at IS NULL
+    WHERE c.id = page.id
     LIMIT 1
 ) c
+WHERE c.deleted_at IS NULL
 ORDER BY page.rank DESC, page.id
 """
 

@@ -7,22 +7,20 @@ lock the project, look up existing slugs, one INSERT … ON CONFLICT for every
 node (ids are planned in Python by `app.trees.shape.plan_upsert`, so parents can be set in the same
 statement), an optional prune, and the read back.
 
-The upsert marks every row it inserts or changes `search_deferred` (up to
-`DEFER_INDEXING_MAX_BYTES` of body): their words reach the search index
-after the answer, through `app.search.indexer` (migration 0008). Building the search document was
-~0.6 of the ~1 s PostgreSQL spent on a 5,000-node write; search finds
-deferred rows all the same (it builds their documents on the fly).
+The upsert defers the search indexing of every row whose words it changes
+(up to `DEFER_INDEXING_MAX_BYTES` of body): their words reach the search
+index after the answer, through `app.search.indexer` (migration 0008).
+Building the search document was ~0.6 of the ~1 s PostgreSQL spent on a
+5,000-node write. It asks for that through a transaction setting that
+`LOCK_PROJECT` sets; the rows' trigger decides (migration 0009:
+`search_deferred` is never the writer's). Until indexed, a deferred row is
+found by its own project's creator and persona only (it costs nobody else
+anything).
 """
 
 from __future__ import annotations
 
 from app.trees.schemas import NODE_FIELDS
-
-# The caller must be able to write the project: FOR UPDATE applies the UPDATE
-# policy (a persona sees nothing), and serializes concurrent upserts of one tree.
-LOCK_PROJECT = "SELECT id FROM content_projects WHERE id = $1 FOR UPDATE"
-
-EXISTING_SLUGS = "SELECT slug, id FROM contents WHERE project_id = $1 AND slug = ANY($2::text[])"
 
 # A body bigger than this is indexed in the write's own statement, not
 # deferred: a document PostgreSQL cannot build (a tsvector holds at most 1 MB
@@ -31,22 +29,29 @@ EXISTING_SLUGS = "SELECT slug, id FROM contents WHERE project_id = $1 AND slug =
 # at most ~2x its bytes, so a body this size always fits; lessons are 5-20 KB.
 DEFER_INDEXING_MAX_BYTES = 256 * 1024
 
+# The transaction setting that the trigger of `contents` reads (migration
+# 0009): the rest of this transaction's writes of words defer their search
+# indexing, for bodies up to that size.
+_DEFER = f"set_config('creatoros.search_defer_max_bytes', '{DEFER_INDEXING_MAX_BYTES}', true)"
+DEFER_INDEXING = f"SELECT {_DEFER}"
 
-def deferred_indexing(body: str) -> str:
-    """Whether a row with this body defers its search indexing (SQL)."""
-    return f"coalesce(octet_length({body}), 0) <= {DEFER_INDEXING_MAX_BYTES}"
+# The caller must be able to write the project: FOR UPDATE applies the UPDATE
+# policy (a persona sees nothing), and serializes concurrent upserts of one tree.
+# It also asks, for this transaction, that the rows' search indexing be
+# deferred (`DEFER_INDEXING`).
+LOCK_PROJECT = f"SELECT id, {_DEFER} FROM content_projects WHERE id = $1 FOR UPDATE"
+
+EXISTING_SLUGS = "SELECT slug, id FROM contents WHERE project_id = $1 AND slug = ANY($2::text[])"
 
 
-UPSERT_NODES = f"""
+UPSERT_NODES = """
 INSERT INTO contents AS c (
     id, project_id, parent_content_id, slug, title, content_type, content,
-    sequence_order, fidelity_score, file_path, metadata, ai_generated, keywords,
-    search_deferred)
+    sequence_order, fidelity_score, file_path, metadata, ai_generated, keywords)
 SELECT n.id, $1, n.parent_id, n.slug, n.title, n.content_type, n.content,
        n.sequence_order, n.fidelity_score, n.file_path, n.metadata, n.ai_generated,
        CASE WHEN n.keywords IS NOT NULL
-            THEN ARRAY(SELECT jsonb_array_elements_text(n.keywords)) END,
-       {deferred_indexing("n.content")}
+            THEN ARRAY(SELECT jsonb_array_elements_text(n.keywords)) END
 FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[],
             $8::int2[], $9::numeric[], $10::text[], $11::jsonb[], $12::bool[], $13::jsonb[])
      AS n(id, parent_id, slug, title, content_type, content,
@@ -62,8 +67,7 @@ ON CONFLICT (project_id, slug) DO UPDATE SET
     metadata = jsonb_merge_patch(c.metadata, EXCLUDED.metadata),
     ai_generated = EXCLUDED.ai_generated,
     keywords = EXCLUDED.keywords,
-    deleted_at = NULL,
-    search_deferred = {deferred_indexing("EXCLUDED.content")}
+    deleted_at = NULL
 -- A re-run that changes nothing writes nothing: no new row versions, and
 -- updated_at (and so the tree's ETag) stays as it was.
 WHERE (c.parent_content_id, c.title, c.content_type, c.content, c.sequence_order,

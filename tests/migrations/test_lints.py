@@ -74,11 +74,9 @@ LINTS: dict[str, tuple[str, str]] = {
                   OR has_function_privilege('authenticated', p.oid, 'EXECUTE'))""",
     ),
     # A function whose search_path the caller controls. Splinter skips the
-    # `auth` schema (Supabase's); we lint our own stand-ins there too. Not a
-    # SQL-standard body (BEGIN ATOMIC, `prosqlbody`): it is parsed when
-    # created, every name bound then, so no search_path changes what it
-    # calls — and without a SET clause the planner can inline it (the search
-    # document, 0007; splinter itself still lists such a function).
+    # `auth` schema (Supabase's); we lint our own stand-ins there too. As
+    # splinter does, a SQL-standard body (BEGIN ATOMIC) is listed too (issue
+    # 20: the search document was one, until 0009 stored it).
     "function_search_path_mutable": (
         "WARN",
         f"""SELECT p.oid::regprocedure::text
@@ -87,7 +85,6 @@ LINTS: dict[str, tuple[str, str]] = {
                    OR (n.nspname = 'auth'
                        AND obj_description(p.oid, 'pg_proc') = 'creatoros:baseline'))
               AND {NOT_EXTENSION.format(oid="p.oid")}
-              AND p.prosqlbody IS NULL
               AND NOT EXISTS (SELECT FROM unnest(coalesce(p.proconfig, '{{}}')) AS setting
                               WHERE setting LIKE 'search_path=%')""",
     ),

@@ -19,6 +19,7 @@ BASELINE_FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "baseli
 BASELINE = "0001_baseline_v070"
 SEARCH_PORTUGUESE = "0006_search_portuguese"
 SEARCH_MARKS = "0007_search_marks"
+SEARCH_DEFERRED = "0008_search_deferred"
 RLS_KEPT = {"minds", "user_profiles"}  # may have had RLS before: never switched off
 
 CREATOROS_TABLES = {
@@ -281,8 +282,9 @@ def test_every_revision_declares_what_its_downgrade_would_lose() -> None:
 
 def full_text_indexes(picture: dict) -> list[tuple]:  # type: ignore[type-arg]
     """GIN indexes of contents on a document: production's and 0006's call
-    `to_tsvector` in the index, 0007's the document function."""
-    documents = ("to_tsvector", "creatoros_search_document")
+    `to_tsvector` in the index, 0007's and 0008's the document function,
+    0009's its stored column."""
+    documents = ("to_tsvector", "creatoros_search_document", "(search_document)")
     return [
         i
         for i in picture["indexes"]
@@ -335,15 +337,35 @@ async def test_the_search_revisions_replace_the_english_index_and_back(blank_db:
 
     # 0008: the same document, indexed only once a row's indexing is not
     # deferred; every existing row is indexed (none is deferred).
-    await upgrade(blank_db)
-    (partial,) = full_text_indexes(await snapshot(blank_db.dsn, with_rows=False))
+    await upgrade(blank_db, SEARCH_DEFERRED)
+    at_0008 = await snapshot(blank_db.dsn, with_rows=False)
+    (partial,) = full_text_indexes(at_0008)
     assert partial[2] == "idx_contents_search_indexed", partial
     assert partial[3].endswith("WHERE (NOT search_deferred)"), partial
     assert marked[3].split(" USING ")[1] in partial[3]
     assert await scalar(blank_db.dsn, "SELECT count(*) FROM contents WHERE search_deferred") == 0
+    updated = await scalar(blank_db.dsn, "SELECT array_agg(updated_at ORDER BY id) FROM contents")
 
-    # Each step down restores the revision before exactly: 0007, 0006, then
-    # production's index.
+    # 0009: the document stored (every existing row's built, and it is the
+    # same document), indexed without a pending list; updated_at untouched.
+    await upgrade(blank_db)
+    (stored,) = full_text_indexes(await snapshot(blank_db.dsn, with_rows=False))
+    assert stored[2] == "idx_contents_search_stored", stored
+    assert stored[3].endswith("USING gin (search_document) WITH (fastupdate=off)"), stored
+    differing = await scalar(
+        blank_db.dsn,
+        "SELECT count(*) FROM contents WHERE search_document IS DISTINCT FROM"
+        " creatoros_search_document(title, content, status, project_id)",
+    )
+    assert differing == 0
+    assert await scalar(blank_db.dsn, "SELECT count(*) FROM contents") > 0
+    after = await scalar(blank_db.dsn, "SELECT array_agg(updated_at ORDER BY id) FROM contents")
+    assert after == updated
+
+    # Each step down restores the revision before exactly: 0008, 0007, 0006,
+    # then production's index.
+    await downgrade(blank_db, "-1")
+    assert await snapshot(blank_db.dsn, with_rows=False) == at_0008
     await downgrade(blank_db, "-1")
     assert await snapshot(blank_db.dsn, with_rows=False) == at_0007
     await downgrade(blank_db, "-1")
@@ -356,5 +378,5 @@ async def test_the_search_revisions_replace_the_english_index_and_back(blank_db:
 
     await upgrade(blank_db)
     assert [i[2] for i in full_text_indexes(await snapshot(blank_db.dsn, with_rows=False))] == [
-        "idx_contents_search_indexed"
+        "idx_contents_search_stored"
     ]

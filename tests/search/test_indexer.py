@@ -19,7 +19,7 @@ from app.db.tenancy import tenant_transaction
 from app.main import create_app
 from app.search.indexer import INDEX_DEFERRED, index_batch, index_deferred
 from app.settings import Settings
-from app.trees.sql import DEFER_INDEXING_MAX_BYTES
+from app.trees.sql import DEFER_INDEXING, DEFER_INDEXING_MAX_BYTES
 from tests.factories import Creator, new_project, put_tree, write_tree
 from tests.helpers import EXPLAIN_NESTED, client_for, count_deferred, gauge, hits, superuser
 from tests.trees.courses import course_payload
@@ -82,10 +82,6 @@ async def test_an_edit_of_a_deferred_row_is_indexed_as_edited(
     assert found == [lesson["id"]]  # indexed: through the GIN index
 
     # An edit that also clears the flag by hand is still an edit.
-    async with tenant_transaction(engine, alice.principal, read_only=False) as conn:
-        await conn.execute(
-            text("UPDATE contents SET search_deferred = true WHERE id = :id"), {"id": lesson["id"]}
-        )
     (row,) = [r for r in await rows_of(engine, project) if str(r.id) == lesson["id"]]
     async with tenant_transaction(engine, alice.principal, read_only=False) as conn:
         await conn.execute(
@@ -201,7 +197,12 @@ async def test_a_batch_probes_its_rows_whatever_the_statistics_say(
             project,
         )
         await admin.conn.execute("ANALYZE contents")  # none deferred
-        await admin.conn.execute("UPDATE contents SET search_deferred = true WHERE random() < 0.2")
+        # Rewritten as a tree write rewrites them: deferred.
+        async with admin.conn.transaction():
+            await admin.conn.execute(DEFER_INDEXING)
+            await admin.conn.execute(
+                "UPDATE contents SET content = content || ' mais' WHERE random() < 0.2"
+            )
         async with admin.conn.transaction():
             await admin.conn.execute(EXPLAIN_NESTED)
             assert await admin.conn.fetchval(INDEX_DEFERRED, 10) == 10

@@ -2,11 +2,13 @@
 CREATE TRIGGER trg_contents_updated_at BEFORE UPDATE ON public.contents
     FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
 
--- ...except the search indexer's clearing of search_deferred, which is not an
--- edit: this trigger puts updated_at back when nothing else changed. BEFORE
--- triggers fire in name order, so `zz_` comes after set_updated_at()'s,
--- whatever production named that one. Revision 0008.
-CREATE TRIGGER zz_contents_search_indexed_keeps_updated_at
-    BEFORE UPDATE OF search_deferred ON public.contents
-    FOR EACH ROW WHEN (OLD.search_deferred AND NOT NEW.search_deferred)
-    EXECUTE FUNCTION creatoros_internal.search_indexed_keeps_updated_at();
+-- ...and the search document follows the words: built now, or deferred to
+-- the indexer when a tree write asks; search_deferred and search_document
+-- are never the writer's; indexing is not an edit (updated_at put back).
+-- BEFORE triggers fire in name order, so `zzz_` comes after set_updated_at()'s,
+-- whatever production named that one. Revision 0009 (it replaced 0008's
+-- zz_contents_search_indexed_keeps_updated_at).
+CREATE TRIGGER zzz_contents_search_document
+    BEFORE INSERT OR UPDATE OF title, content, status, project_id, search_deferred, search_document
+    ON public.contents
+    FOR EACH ROW EXECUTE FUNCTION creatoros_internal.contents_search_document();
