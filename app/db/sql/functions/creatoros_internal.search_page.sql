@@ -7,7 +7,8 @@
 -- (search_deferred) are matched by building their document on the fly. It
 -- only narrows: the API reads the page's rows back as the caller, under RLS.
 -- Revision 0007, its row sources split by revision 0008 (the body's uneven
--- indentation is that split's, kept byte for byte).
+-- indentation is that split's, kept byte for byte); a persona's projects
+-- count only with its consent since revision 0010.
 
 CREATE OR REPLACE FUNCTION creatoros_internal.search_page(
     query tsquery, only_project uuid, only_type text, only_status text,
@@ -41,8 +42,10 @@ BEGIN
         -- cost and no rows (a creator with 900 projects, most of them empty,
         -- took "ferramentas de IA" from 20 to 190 ms).
         own := ARRAY(SELECT p.id FROM public.content_projects p
-                     WHERE (SELECT public.current_mind_id())
-                           IN (p.creator_mind_id, p.persona_mind_id)
+                     WHERE ((SELECT public.current_mind_id()) = p.creator_mind_id
+                            -- A persona's projects only with its consent (0010).
+                            OR ((SELECT public.current_mind_id()) = p.persona_mind_id
+                                AND creatoros_internal.persona_consented(p.persona_mind_id, p.creator_mind_id)))
                        AND EXISTS (SELECT FROM public.contents c
                                    WHERE c.project_id = p.id AND c.deleted_at IS NULL));
         lookup := lookup && pg_catalog.array_to_string(
