@@ -45,9 +45,13 @@ unique constraints lead with the column; the index of their own keeps the
 foreign key's lookups off the wider unique index and satisfies the linter's
 rule as stated). Built CONCURRENTLY, as 0008 does.
 
-Downgrade: 0004's policies and 0008's search_page as they were (written out
-here), then the helpers, the indexes and the table. It loses the grants
-(DATA_LOSS).
+The linter's `extension_in_public`: on a plain PostgreSQL (no `extensions`
+schema, as Supabase has) unaccent moves from `public` to a new `extensions`
+schema; production's placement is never touched.
+
+Downgrade: unaccent back to `public` (only if this revision moved it),
+0004's policies and 0008's search_page as they were (written out here), then
+the helpers, the indexes and the table. It loses the grants (DATA_LOSS).
 
 Revision ID: 0010_persona_consent
 Revises: 0008_search_deferred
@@ -555,6 +559,38 @@ END
 $fn$;
 """  # noqa: E501
 
+# Supabase keeps extensions in the schema `extensions`; on a plain PostgreSQL
+# (no such schema) revision 0006 put unaccent in `public`, which the linter
+# flags (extension_in_public: its functions become callable API surface).
+# Moved only there, where the schema is made for it, so production's own
+# placement is never changed; the marker tells the downgrade to move it back.
+EXTENSIONS_MARKER = "creatoros: made by revision 0010 for unaccent, moved here from public"
+MOVE_UNACCENT = f"""
+DO $$
+BEGIN
+    IF to_regnamespace('extensions') IS NULL
+       AND EXISTS (SELECT FROM pg_extension
+                   WHERE extname = 'unaccent' AND extnamespace = 'public'::regnamespace) THEN
+        CREATE SCHEMA extensions;
+        COMMENT ON SCHEMA extensions IS '{EXTENSIONS_MARKER}';
+        GRANT USAGE ON SCHEMA extensions TO anon, authenticated, service_role;
+        ALTER EXTENSION unaccent SET SCHEMA extensions;
+    END IF;
+END
+$$;
+"""
+RESTORE_UNACCENT = f"""
+DO $$
+BEGIN
+    IF obj_description(to_regnamespace('extensions')::oid, 'pg_namespace') = '{EXTENSIONS_MARKER}'
+    THEN
+        ALTER EXTENSION unaccent SET SCHEMA public;
+        DROP SCHEMA extensions RESTRICT;
+    END IF;
+END
+$$;
+"""
+
 REFUSE_DATA_LOSS = f"""
 DO $$
 BEGIN
@@ -581,6 +617,7 @@ def upgrade() -> None:
             op.execute(f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} {definition}")
     _replace_policies(POLICIES)
     op.execute(SEARCH_FUNCTION)
+    op.execute(MOVE_UNACCENT)
     op.execute(REPORT_UNCONSENTED)
 
 
@@ -588,6 +625,7 @@ def downgrade() -> None:
     allow = context.get_x_argument(as_dictionary=True).get("allow_data_loss", "")
     if allow.lower() not in ("1", "true", "yes"):
         op.execute(REFUSE_DATA_LOSS)
+    op.execute(RESTORE_UNACCENT)
     _replace_policies(OLD_POLICIES)
     op.execute(OLD_SEARCH_FUNCTION)
     with op.get_context().autocommit_block():
