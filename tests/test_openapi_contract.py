@@ -21,7 +21,7 @@ from app.settings import Settings
 
 pytestmark = pytest.mark.pure
 
-OPENAPI_SHA256 = "a1a4dae35aee5426623419038d36cb5e9f1b19cdcd93f11bc84ca818341a02ed"
+OPENAPI_SHA256 = "5c6ff2824d6dff5eb7bfd6be11286cbb3e67e45b76658be591ca3cfc8a01f95e"
 
 
 def served_openapi() -> bytes:
