@@ -21,7 +21,7 @@ from app.settings import Settings
 
 pytestmark = pytest.mark.pure
 
-OPENAPI_SHA256 = "5c6ff2824d6dff5eb7bfd6be11286cbb3e67e45b76658be591ca3cfc8a01f95e"
+OPENAPI_SHA256 = "cd8fc15ed43ffcc8a6e82da96d6d99a71ef8b59fe45116bb6b91e17942b1d4de"
 
 
 def served_openapi() -> bytes:

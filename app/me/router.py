@@ -28,7 +28,7 @@ async def get_me(conn: UserReadSession, principal: AuthenticatedPrincipal) -> Me
     return Me(user_id=principal.user_id, role=principal.role, **mind)
 
 
-@router.get("/me/persona-grants", **operation("List persona grants", "listPersonaGrants"))
+@router.get("/me/persona-grants", **operation("List persona grants", "listPersonaGrants", 422))
 async def list_persona_grants(conn: UserReadSession, page: PageQuery) -> Page[PersonaGrant]:
     """The grants you gave (`owner_mind_id` is your mind: who may name your mind
     as their projects' persona) and those you hold (`grantee_mind_id` is yours)."""
@@ -40,7 +40,6 @@ async def list_persona_grants(conn: UserReadSession, page: PageQuery) -> Page[Pe
     **operation(
         "Let a mind name yours as persona",
         "grantPersona",
-        422,
         responses={
             **problem_responses(422),
             201: {"model": PersonaGrant, "description": "Created"},
@@ -62,7 +61,7 @@ async def grant_persona(
 
 @router.delete(
     "/me/persona-grants/{mind_id}",
-    **operation("Revoke a persona grant", "revokePersonaGrant", 404, status_code=204),
+    **operation("Revoke a persona grant", "revokePersonaGrant", 404, 422, status_code=204),
 )
 async def revoke_persona_grant(mind_id: MindId, conn: WriteTransaction) -> None:
     """The mind's projects that name yours as persona are kept (they are its
