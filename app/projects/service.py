@@ -20,7 +20,7 @@ from app.projects.schemas import ProjectCreate, ProjectUpdate, ProjectUpsert
 # Reads select the projection the caller may read (`sql.COLUMNS`).
 ROWS = TableRows(
     sql.projects, "project", "you can read this project but not change it",
-    columns=sql.COLUMNS, merged=frozenset({"project_metadata"}),
+    columns=sql.COLUMNS, written=list(sql.projects.c), merged=frozenset({"project_metadata"}),
 )  # fmt: skip
 project_not_found = ROWS.not_found
 
