@@ -109,6 +109,14 @@ async def write_tree(
     return created(await put_tree(client, who, project, nodes), 200)
 
 
+async def grant_persona(
+    client: httpx.AsyncClient, owner: Creator, grantee: Creator
+) -> dict[str, Any]:
+    """`owner` lets `grantee`'s projects name its mind as persona."""
+    url = f"/v1/me/persona-grants/{grantee.mind_id}"
+    return created(await client.put(url, headers=owner.headers))
+
+
 AUDIENCE = {
     "slug": "devs-br",
     "name": "Devs brasileiros",

@@ -21,7 +21,7 @@ from app.settings import Settings
 
 pytestmark = pytest.mark.pure
 
-OPENAPI_SHA256 = "49a93c7a05fc28a377e2e7e9a4460768afdb7ff6fa8fd12aedc76f04e64257ce"
+OPENAPI_SHA256 = "5c7a2ee34508914900c41a3d13e38494d5caec70a587a5afc01caae3f4f7012c"
 
 
 def served_openapi() -> bytes:

@@ -131,6 +131,8 @@ class ContentFramework(Base):
             "slug",
             postgresql_where=text("is_active"),
         ),
+        # Migration 0010: the foreign key's own index.
+        Index("idx_content_frameworks_owner_mind_id", "owner_mind_id"),
         # NULL owner means global: two global frameworks may not share a slug.
         UniqueConstraint(
             "owner_mind_id",
@@ -156,6 +158,8 @@ class AudienceProfile(Base):
     __tablename__ = "audience_profiles"
     __table_args__ = (
         UniqueConstraint("owner_mind_id", "slug", name="uq_audience_profiles_owner_slug"),
+        # Migration 0010: the foreign key's own index.
+        Index("idx_audience_profiles_owner_mind_id", "owner_mind_id"),
     )
 
     id: Mapped[uuid.UUID] = _uuid_pk()
@@ -177,6 +181,8 @@ class ContentProject(Base):
         Index("idx_content_projects_slug", "slug"),
         Index("idx_content_projects_target_audience_id", "target_audience_id"),
         Index("idx_content_projects_persona_mind_id", "persona_mind_id"),
+        # Migration 0010: the foreign key's own index.
+        Index("idx_content_projects_creator_mind_id", "creator_mind_id"),
         UniqueConstraint("creator_mind_id", "slug", name="uq_content_projects_creator_slug"),
     )
 
@@ -253,6 +259,16 @@ class Content(Base):
         Index("idx_contents_metadata", "metadata", postgresql_using="gin"),
         Index("idx_contents_slug", "slug", postgresql_where=NOT_DELETED),
         Index("idx_contents_framework_id", "framework_id"),
+        # Migration 0010: the foreign key's own index (the two above are
+        # partial: a parent's cascade must also find its deleted children),
+        # and the published contents by project, for
+        # creatoros_internal.project_is_public (one probe per project).
+        Index("idx_contents_parent_content_id", "parent_content_id"),
+        Index(
+            "idx_contents_published_project",
+            "project_id",
+            postgresql_where=text("status = 'published' AND deleted_at IS NULL"),
+        ),
         UniqueConstraint("project_id", "slug", name="uq_contents_project_slug"),
     )
 
@@ -356,5 +372,26 @@ class IdempotencyKey(Base):
     response_body: Mapped[Any | None] = mapped_column(JSONB)
     response_headers: Mapped[dict[str, Any]] = mapped_column(
         JSONB, nullable=False, server_default=text("'{}'::jsonb")
+    )
+    created_at: Mapped[datetime] = _created_at()
+
+
+class PersonaGrant(Base):
+    """The owner of a mind lets another mind name it as persona (migration 0010)."""
+
+    __tablename__ = "persona_grants"
+    __table_args__ = (
+        UniqueConstraint(
+            "owner_mind_id", "grantee_mind_id", name="uq_persona_grants_owner_grantee"
+        ),
+        Index("idx_persona_grants_grantee_mind_id", "grantee_mind_id"),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    owner_mind_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("minds.id", ondelete="CASCADE"), nullable=False, server_default=CURRENT_MIND
+    )
+    grantee_mind_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("minds.id", ondelete="CASCADE"), nullable=False
     )
     created_at: Mapped[datetime] = _created_at()

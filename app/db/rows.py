@@ -187,6 +187,9 @@ class TableRows:
     conditions: Mapping[str, ColumnElement[bool]] = field(default_factory=dict)
     # jsonb columns an update merges into (JSON Merge Patch) instead of replacing.
     merged: frozenset[str] = frozenset()
+    # What an INSERT answers when it is not what a read selects (projects: a
+    # read's projection has a FROM of its own; the writer reads its whole row).
+    written: Sequence[ColumnElement[Any]] = ()
     # A page's SQL by its shape (which filters, whether after a cursor):
     # compiled on first use, so a list page costs no SQL compilation.
     _pages: dict[tuple[tuple[str, ...], bool], tuple[str, tuple[str, ...]]] = field(
@@ -206,8 +209,8 @@ class TableRows:
 
     @cached_property
     def returned(self) -> Sequence[ColumnElement[Any]]:
-        """What a write answers: what a read does."""
-        return self.columns or list(self.table.c)
+        """What a write answers: what a read does, unless `written` says otherwise."""
+        return self.written or self.columns or list(self.table.c)
 
     @cached_property
     def insert_sql(self) -> Statements:

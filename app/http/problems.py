@@ -116,6 +116,13 @@ class NoMind(ProblemError):
     status, slug = 403, "no-mind"
 
 
+class PersonaNotGranted(ProblemError):
+    """A project names as persona a mind whose owner has not granted it to the
+    caller (the projects' write policy, migration 0010, refused it)."""
+
+    status, slug = 403, "persona-not-granted"
+
+
 class RoleNotAllowed(ProblemError):
     status, slug = 403, "role-not-allowed"
 

@@ -31,6 +31,7 @@ API_TABLES: tuple[str, ...] = (
     "content_tags",
     "market_research",
     "idempotency_keys",
+    "persona_grants",
 )
 
 

@@ -88,6 +88,12 @@ class ProjectUpdate(PartialUpdate):
 
 
 class Project(RowModel):
+    """A project as the caller may read it. Its creator (and its consenting
+    persona) reads the whole row; anyone else reading a public course page
+    (anon, another creator) reads its public projection: `project_metadata`
+    with only the keys listed in `project_metadata.public_keys`, and no
+    `target_audience_id` or `default_frameworks` (null)."""
+
     id: uuid.UUID
     slug: str
     name: str
@@ -100,6 +106,9 @@ class Project(RowModel):
     default_frameworks: list[str] | None = Field(
         description="Slugs of the frameworks the project's contents use by default."
     )
-    project_metadata: dict[str, Any]
+    project_metadata: dict[str, Any] = Field(
+        description="Free-form; a key `public_keys` (a list of key names) says which keys"
+        " callers other than the creator and the persona may read."
+    )
     created_at: datetime
     updated_at: datetime

@@ -4,28 +4,54 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.rows import Row, TableRows, fetchrow, no_mind, require_visible
-from app.http.problems import sqlstate_of
+from app.db.tenancy import fetchval
+from app.http.problems import PersonaNotGranted, sqlstate_of
 from app.projects import sql
 from app.projects.schemas import ProjectCreate, ProjectUpdate, ProjectUpsert
 
 # Visible but not writable: the caller is the project's persona.
+# Reads select the projection the caller may read (`sql.COLUMNS`).
 ROWS = TableRows(
     sql.projects, "project", "you can read this project but not change it",
-    merged=frozenset({"project_metadata"}),
+    columns=sql.COLUMNS, written=list(sql.projects.c), merged=frozenset({"project_metadata"}),
 )  # fmt: skip
 project_not_found = ROWS.not_found
+
+PERSONA_NOT_GRANTED = (
+    "the project's persona_mind_id names a mind that has not granted you its persona:"
+    " its owner grants it with PUT /v1/me/persona-grants/{your mind id} (revoked grants"
+    " included: clear persona_mind_id to change the project without it)"
+)
+
+
+async def _written(conn: AsyncConnection, write: Callable[[], Awaitable[Row | None]]) -> Row | None:
+    """Run a project write in a savepoint. The policies refuse it (42501) for
+    one of two reasons, which the database tells apart, not Python: the
+    caller has no mind to own it, or its persona has not consented."""
+    try:
+        async with conn.begin_nested():
+            return await write()
+    except DBAPIError as exc:
+        if sqlstate_of(exc) != "42501":
+            raise
+        if await fetchval(conn, sql.HAS_MIND):
+            raise PersonaNotGranted(PERSONA_NOT_GRANTED) from exc
+        raise no_mind("projects") from exc
 
 
 async def create_project(conn: AsyncConnection, data: ProjectCreate) -> Row:
     values = data.model_dump(mode="json")
     await require_visible(conn, sql.REFERENCES, values)
-    return await ROWS.insert_owned(conn, values)
+    row = await _written(conn, lambda: ROWS.insert(conn, values))
+    assert row is not None  # an INSERT … RETURNING answers its row
+    return row
 
 
 async def insert_under_project(
@@ -55,15 +81,9 @@ async def upsert_project(conn: AsyncConnection, slug: str, data: ProjectUpsert) 
         params["persona_mind_id"], params["target_audience_id"],
         json.dumps(params["project_metadata"]),
     )  # fmt: skip
-    try:
-        row = await fetchrow(conn, sql.UPSERT, *args)
-    except DBAPIError as exc:
-        if sqlstate_of(exc) == "42501":
-            raise no_mind("projects") from exc
-        raise
-    if row is None:
-        row = await fetchrow(conn, sql.UNCHANGED, slug)
-        assert row is not None  # the conflict that left it alone is the caller's row
+    written = await _written(conn, lambda: fetchrow(conn, sql.UPSERT, *args))
+    row = dict(written) if written is not None else await fetchrow(conn, sql.UNCHANGED, slug)
+    assert row is not None  # the conflict that left it alone is the caller's row
     inserted = bool(row.pop("inserted"))
     return row, inserted
 
@@ -77,7 +97,9 @@ async def update_project(conn: AsyncConnection, project_id: uuid.UUID, data: Pro
     """Partial update; `project_metadata` is merged (JSON Merge Patch)."""
     values: dict[str, Any] = data.model_dump(mode="json", exclude_unset=True)
     await require_visible(conn, sql.REFERENCES, values)
-    return await ROWS.update(conn, project_id, values)
+    row = await _written(conn, lambda: ROWS.update(conn, project_id, values))
+    assert row is not None  # update answers the row or raises
+    return row
 
 
 # Deletes its market research too; its contents stay, detached.

@@ -3,14 +3,60 @@ the upsert by slug, in asyncpg's `$n` style."""
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Table
+from sqlalchemy import ColumnElement, Table, case, func, literal_column, null, select
 
 from app.db.models import AudienceProfile, ContentProject, Mind
 from app.db.rows import Reference
+from app.projects.schemas import Project
 
 projects = cast(Table, ContentProject.__table__)
+
+# Who reads a project's whole row: its creator, and its persona when it
+# consented (the database decides: creatoros_internal.reads_whole_project,
+# migration 0010). Everyone else row level security lets read it (anon, or
+# another creator, on a public course page) reads its public projection: no
+# audience (another creator's private row), no default frameworks, and of
+# `project_metadata` (persona notes, curriculum, …) only the keys its creator
+# lists in the array `project_metadata.public_keys`.
+# Asked once per row (a LATERAL the projected columns share: each call of a
+# SECURITY DEFINER function costs ~60 µs, it is never inlined).
+WHOLE = (
+    select(
+        func.creatoros_internal.reads_whole_project(
+            projects.c.creator_mind_id, projects.c.persona_mind_id
+        ).label("whole")
+    )
+    .correlate(projects)
+    .lateral("reader")
+    .c.whole
+)
+PUBLIC_METADATA: ColumnElement[Any] = literal_column(
+    "coalesce((SELECT jsonb_object_agg(k.key, k.value)"
+    " FROM jsonb_each(content_projects.project_metadata) k"
+    " WHERE jsonb_typeof(content_projects.project_metadata -> 'public_keys') = 'array'"
+    " AND content_projects.project_metadata -> 'public_keys' ? k.key), '{}'::jsonb)"
+)
+PUBLIC_VALUES: dict[str, ColumnElement[Any]] = {
+    "project_metadata": PUBLIC_METADATA,
+    "target_audience_id": null(),
+    "default_frameworks": null(),
+}
+
+
+def _as_read(name: str) -> ColumnElement[Any]:
+    column = projects.c[name]
+    public = PUBLIC_VALUES.get(name)
+    return column if public is None else case((WHOLE, column), else_=public).label(name)
+
+
+# What every read of a project selects (`Project`'s fields, in its order).
+COLUMNS = [_as_read(name) for name in Project.model_fields]
+
+# Whether the caller has a mind (a project write the policy refused: no mind
+# to own it, or a persona that has not consented).
+HAS_MIND = "SELECT public.current_mind_id() IS NOT NULL"
 
 # The audience and the persona must be ones the caller can see (their own,
 # or public): the foreign keys alone would accept another creator's private

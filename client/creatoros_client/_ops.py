@@ -76,6 +76,23 @@ def me() -> Call[m.Me]:
     return Call("GET", "/v1/me", returning(m.Me))
 
 
+def persona_grants(limit: int | None, cursor: str | None) -> Call[m.Page[m.PersonaGrant]]:
+    return Call(
+        "GET",
+        "/v1/me/persona-grants",
+        returning(m.Page[m.PersonaGrant]),
+        params={"limit": limit, "cursor": cursor},
+    )
+
+
+def grant_persona(mind_id: Id) -> Call[m.PersonaGrant]:
+    return Call("PUT", f"/v1/me/persona-grants/{mind_id}", returning(m.PersonaGrant))
+
+
+def revoke_persona(mind_id: Id) -> Call[None]:
+    return Call("DELETE", f"/v1/me/persona-grants/{mind_id}", nothing)
+
+
 def upsert_project(slug: str, data: Body) -> Call[m.Project]:
     return Call("PUT", f"/v1/projects/by-slug/{slug}", returning(m.Project), json=body_of(data))
 

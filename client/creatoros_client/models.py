@@ -305,6 +305,16 @@ class Me(_Response):
     display_name: str
 
 
+class PersonaGrant(_Response):
+    """The owner of a mind lets another mind (the grantee) name it as the
+    persona of the grantee's projects."""
+
+    id: uuid.UUID
+    owner_mind_id: uuid.UUID
+    grantee_mind_id: uuid.UUID
+    created_at: datetime
+
+
 class MoveRequest(_Request):
     parent_id: uuid.UUID | None = None
     position: int | None = None

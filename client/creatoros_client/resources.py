@@ -285,6 +285,20 @@ class Minds(_Resource):
         """Who the token says you are, and your mind."""
         return self._run(_ops.me())
 
+    def persona_grants(
+        self, limit: int | None = None, cursor: str | None = None
+    ) -> m.Page[m.PersonaGrant]:
+        """The persona grants you gave and those you hold."""
+        return self._run(_ops.persona_grants(limit, cursor))
+
+    def grant_persona(self, mind_id: Id) -> m.PersonaGrant:
+        """Let that mind's projects name yours as their persona (idempotent)."""
+        return self._run(_ops.grant_persona(mind_id))
+
+    def revoke_persona(self, mind_id: Id) -> None:
+        """Take the grant back: its projects stay, and you stop reading them."""
+        self._run(_ops.revoke_persona(mind_id))
+
     def of_content(self, content_id: Id) -> list[m.ContentMind]:
         return self._run(_ops.content_minds(content_id))
 
@@ -298,6 +312,17 @@ class Minds(_Resource):
 class AsyncMinds(_AsyncResource):
     async def me(self) -> m.Me:
         return await self._run(_ops.me())
+
+    async def persona_grants(
+        self, limit: int | None = None, cursor: str | None = None
+    ) -> m.Page[m.PersonaGrant]:
+        return await self._run(_ops.persona_grants(limit, cursor))
+
+    async def grant_persona(self, mind_id: Id) -> m.PersonaGrant:
+        return await self._run(_ops.grant_persona(mind_id))
+
+    async def revoke_persona(self, mind_id: Id) -> None:
+        await self._run(_ops.revoke_persona(mind_id))
 
     async def of_content(self, content_id: Id) -> list[m.ContentMind]:
         return await self._run(_ops.content_minds(content_id))

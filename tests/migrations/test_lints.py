@@ -120,7 +120,127 @@ LINTS: dict[str, tuple[str, str]] = {
                         IN ('true', '(true)', '1=1', '(1=1)')
                    OR (cmd = 'INSERT' AND with_check IS NULL))""",
     ),
+    # A policy that calls auth.uid()/auth.jwt()/auth.role()/current_setting()
+    # bare, re-evaluated per row instead of once (`(select auth.uid())`).
+    "auth_rls_initplan": (
+        "WARN",
+        f"""SELECT format('%I.%I %s', schemaname, tablename, policyname) FROM pg_policies
+            WHERE schemaname NOT IN ({SYSTEM_SCHEMAS})
+              AND EXISTS (SELECT FROM unnest(ARRAY['auth.uid()', 'auth.jwt()', 'auth.role()',
+                                                   'auth.email()', 'current_setting(']) AS f
+                          WHERE (coalesce(qual, '') || ' ' || coalesce(with_check, ''))
+                                LIKE '%' || f || '%'
+                            AND lower(coalesce(qual, '') || ' ' || coalesce(with_check, ''))
+                                NOT LIKE '%select ' || f || '%')""",
+    ),
+    # Two indexes of a table with the same definition but their names.
+    "duplicate_index": (
+        "WARN",
+        f"""SELECT format('%I.%I: %s', schemaname, tablename,
+                          string_agg(indexname, ', ' ORDER BY indexname))
+            FROM pg_indexes WHERE schemaname NOT IN ({SYSTEM_SCHEMAS})
+            GROUP BY schemaname, tablename, replace(indexdef, indexname, '')
+            HAVING count(*) > 1""",
+    ),
+    # An extension installed in the exposed schema (its functions become API).
+    "extension_in_public": (
+        "WARN",
+        """SELECT extname::text FROM pg_extension
+           WHERE extnamespace = 'public'::regnamespace AND extname <> 'plpgsql'""",
+    ),
+    # Materialized views and foreign tables are not under RLS: none readable
+    # by an API role in the exposed schema.
+    "materialized_view_in_api": (
+        "WARN",
+        """SELECT format('%I.%I', n.nspname, c.relname)
+           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE c.relkind = 'm' AND n.nspname = 'public'
+             AND (has_table_privilege('anon', c.oid, 'SELECT')
+                  OR has_table_privilege('authenticated', c.oid, 'SELECT'))""",
+    ),
+    "foreign_table_in_api": (
+        "WARN",
+        """SELECT format('%I.%I', n.nspname, c.relname)
+           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE c.relkind = 'f' AND n.nspname = 'public'
+             AND (has_table_privilege('anon', c.oid, 'SELECT')
+                  OR has_table_privilege('authenticated', c.oid, 'SELECT'))""",
+    ),
+    # Columns of reg* types that pg_upgrade cannot carry (they store OIDs).
+    "unsupported_reg_types": (
+        "WARN",
+        f"""SELECT format('%I.%I.%I', n.nspname, c.relname, a.attname)
+            FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+            JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'm')
+              AND n.nspname NOT IN ({SYSTEM_SCHEMAS})
+              AND a.atttypid::regtype::text IN ('regcollation', 'regconfig', 'regdictionary',
+                  'regnamespace', 'regoper', 'regoperator', 'regproc', 'regprocedure')""",
+    ),
+    # A foreign key whose columns lead no valid index: deleting or updating a
+    # referenced row scans the referencing table.
+    "unindexed_foreign_keys": (
+        "INFO",
+        f"""SELECT format('%I.%I %s', n.nspname, c.relname, k.conname)
+            FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
+            JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE k.contype = 'f' AND n.nspname NOT IN ({SYSTEM_SCHEMAS})
+              AND NOT EXISTS (
+                  SELECT FROM pg_index i WHERE i.indrelid = k.conrelid AND i.indisvalid
+                    AND (string_to_array(i.indkey::text, ' ')::smallint[])
+                        [1:cardinality(k.conkey)] = k.conkey)""",
+    ),
+    "no_primary_key": (
+        "INFO",
+        f"""SELECT format('%I.%I', n.nspname, c.relname)
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.relkind = 'r' AND n.nspname NOT IN ({SYSTEM_SCHEMAS})
+              AND {NOT_EXTENSION.format(oid="c.oid")}
+              AND NOT EXISTS (SELECT FROM pg_index i
+                              WHERE i.indrelid = c.oid AND i.indisprimary)""",
+    ),
+    "rls_enabled_no_policy": (
+        "INFO",
+        f"""SELECT format('%I.%I', n.nspname, c.relname)
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.relkind = 'r' AND c.relrowsecurity AND n.nspname NOT IN ({SYSTEM_SCHEMAS})
+              AND NOT EXISTS (SELECT FROM pg_policy p WHERE p.polrelid = c.oid)""",
+    ),
+    # An index never scanned since statistics were last reset.
+    "unused_index": (
+        "INFO",
+        f"""SELECT format('%I.%I', s.schemaname, s.indexrelname)
+            FROM pg_stat_user_indexes s JOIN pg_index i ON i.indexrelid = s.indexrelid
+            WHERE s.idx_scan = 0 AND NOT i.indisunique AND NOT i.indisprimary
+              AND s.schemaname NOT IN ({SYSTEM_SCHEMAS})""",
+    ),
 }
+
+# The only findings a migrated database may have: INFO, each explained.
+# - rls_enabled_no_policy `public.alembic_version`: closed on purpose
+#   (revision 0004): RLS on and no policy, so no API role reads it;
+#   /readyz asks public.creatoros_schema_revision() instead.
+# - unused_index: a freshly migrated database has served no query, so every
+#   index that is not a primary key or unique is "unused" here; the lint
+#   means something only on a database with a workload (read it there).
+EXPLAINED_INFO = {"rls_enabled_no_policy": ["public.alembic_version"]}
+ANY_INFO = {"unused_index"}
+
+# Issue 20, item 10: the foreign keys the linter reported, each with an index
+# of its own (revision 0010): exactly its columns, valid, not partial.
+OWN_INDEX = {
+    "contents": "parent_content_id",
+    "content_projects": "creator_mind_id",
+    "audience_profiles": "owner_mind_id",
+    "content_frameworks": "owner_mind_id",
+}
+OWN_INDEXES = """
+    SELECT c.relname::text, a.attname::text
+    FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
+    JOIN pg_namespace n ON n.oid = c.relnamespace
+    JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+    WHERE n.nspname = 'public' AND i.indisvalid AND i.indnatts = 1 AND i.indexprs IS NULL
+      AND i.indpred IS NULL"""
 
 
 async def findings(dsn: str) -> dict[str, list[tuple[str, str]]]:
@@ -142,11 +262,27 @@ async def test_the_migrated_schema_passes_the_database_linter(blank_db: Db) -> N
     errors = [(name, detail) for name, rows in found.items() for level, detail in rows
               if level == "ERROR"]  # fmt: skip
     assert errors == []
-    # The warnings issue 9 named are gone, and no others appeared.
-    assert found["function_search_path_mutable"] == []
-    assert found["multiple_permissive_policies"] == []
-    assert found["rls_policy_always_true"] == []
-    assert found["security_definer_function_executable"] == []
+    # No warning at all (those of issues 9 and 20 included: unaccent in
+    # `public`; the SECURITY DEFINER helpers of revision 0010 live in the
+    # private schema creatoros_internal, with a fixed search_path).
+    warnings = [(name, detail) for name, rows in found.items() for level, detail in rows
+                if level == "WARN"]  # fmt: skip
+    assert warnings == []
+    info = {name: sorted(d for _, d in rows) for name, rows in found.items()
+            if rows and name not in ANY_INFO}  # fmt: skip
+    assert info == EXPLAINED_INFO
+
+
+async def test_the_foreign_keys_issue_20_named_have_an_index_of_their_own(
+    blank_db: Db,
+) -> None:
+    await upgrade(blank_db)
+    conn = await asyncpg.connect(blank_db.dsn)
+    try:
+        indexed = {tuple(row) for row in await conn.fetch(OWN_INDEXES)}
+    finally:
+        await conn.close()
+    assert set(OWN_INDEX.items()) <= indexed
 
 
 @pytest.mark.parametrize("way", ["upgraded to 0003", "downgraded from head"])

@@ -20,6 +20,7 @@ BASELINE = "0001_baseline_v070"
 SEARCH_PORTUGUESE = "0006_search_portuguese"
 SEARCH_MARKS = "0007_search_marks"
 SEARCH_DEFERRED = "0008_search_deferred"
+SEARCH_ISOLATION = "0009_search_isolation"
 RLS_KEPT = {"minds", "user_profiles"}  # may have had RLS before: never switched off
 
 CREATOROS_TABLES = {
@@ -380,3 +381,41 @@ async def test_the_search_revisions_replace_the_english_index_and_back(blank_db:
     assert [i[2] for i in full_text_indexes(await snapshot(blank_db.dsn, with_rows=False))] == [
         "idx_contents_search_stored"
     ]
+
+
+async def test_the_persona_revision_keeps_unconsented_rows_and_gives_its_grants_back_only_when_told(
+    blank_db: Db,
+) -> None:
+    """Revision 0010 deletes nothing: a project that named a persona without
+    its consent is still there (its persona no longer reads it); undoing the
+    revision would lose the grants, so it is refused while there are any."""
+    await upgrade(blank_db, SEARCH_ISOLATION)
+    await execute(
+        blank_db.dsn,
+        "INSERT INTO minds (id, slug, display_name) VALUES"
+        " ('00000000-0000-4000-8000-00000000000a', 'a', 'A'),"
+        " ('00000000-0000-4000-8000-00000000000b', 'b', 'B');"
+        "INSERT INTO content_projects (slug, name, creator_mind_id, persona_mind_id) VALUES"
+        " ('named', 'Named', '00000000-0000-4000-8000-00000000000a',"
+        "  '00000000-0000-4000-8000-00000000000b')",
+    )
+    before = await snapshot(blank_db.dsn)
+
+    await upgrade(blank_db)
+    assert await scalar(blank_db.dsn, "SELECT count(*) FROM content_projects") == 1
+    unconsented = (
+        "SELECT count(*) FROM content_projects"
+        " WHERE NOT creatoros_internal.persona_consented(persona_mind_id, creator_mind_id)"
+    )
+    assert await scalar(blank_db.dsn, unconsented) == 1
+    await execute(
+        blank_db.dsn,
+        "INSERT INTO persona_grants (owner_mind_id, grantee_mind_id) VALUES"
+        " ('00000000-0000-4000-8000-00000000000b', '00000000-0000-4000-8000-00000000000a')",
+    )
+    assert await scalar(blank_db.dsn, unconsented) == 0
+
+    with pytest.raises(migrations.DataLossRefused, match="0010_persona_consent"):
+        await downgrade(blank_db, SEARCH_ISOLATION)
+    await downgrade(blank_db, SEARCH_ISOLATION, allow_data_loss=True)
+    assert await snapshot(blank_db.dsn) == before

@@ -9,7 +9,7 @@ import uuid
 import asyncpg
 import httpx
 
-from tests.factories import Creator, create_audience, new_project
+from tests.factories import Creator, create_audience, grant_persona, new_project
 from tests.helpers import assert_invalid, superuser_dsn
 
 MISSING = str(uuid.uuid4())
@@ -86,6 +86,7 @@ async def test_persona_must_be_a_mind_the_creator_can_see(
     """A public mind (bob's, by default) may be a persona; a private one is
     refused exactly as a missing one, and the project is left as it was."""
     body = {"slug": "c1", "name": "C1", "project_type": "course"}
+    await grant_persona(client, bob, alice)
     created = await client.post(
         "/v1/projects", headers=alice.headers, json={**body, "persona_mind_id": str(bob.mind_id)}
     )

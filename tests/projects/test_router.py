@@ -7,7 +7,7 @@ import uuid
 import httpx
 
 from app.http.problems import PROBLEM_MEDIA_TYPE
-from tests.factories import Creator
+from tests.factories import Creator, grant_persona
 from tests.helpers import assert_hidden_like_missing, assert_invalid, walk_pages
 
 COURSE = {"slug": "claude-code", "name": "Claude Code na prática", "project_type": "course"}
@@ -76,6 +76,7 @@ async def test_a_second_creator_may_use_the_same_slug(
 async def test_the_persona_reads_but_cannot_change(
     client: httpx.AsyncClient, alice: Creator, bob: Creator
 ) -> None:
+    await grant_persona(client, bob, alice)
     project = await create(client, alice, persona_mind_id=str(bob.mind_id))
     url = f"/v1/projects/{project['id']}"
     assert (await client.get(url, headers=bob.headers)).status_code == 200

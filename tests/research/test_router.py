@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.auth import SERVICE
 from app.db.tenancy import tenant_transaction
 from app.http.problems import PROBLEM_MEDIA_TYPE
-from tests.factories import Creator, new_project
+from tests.factories import Creator, grant_persona, new_project
 from tests.helpers import after, assert_hidden_like_missing, assert_invalid, walk_pages
 
 REPORT = {
@@ -105,6 +105,7 @@ async def test_another_creators_research_is_404_exactly_like_a_missing_one(
 async def test_the_persona_reads_but_cannot_change(
     client: httpx.AsyncClient, alice: Creator, bob: Creator
 ) -> None:
+    await grant_persona(client, bob, alice)
     project = await new_project(client, alice, persona_mind_id=str(bob.mind_id))
     report = await create(client, alice, project)
     url = f"/v1/market-research/{report['id']}"

@@ -20,6 +20,7 @@ from app.search.schemas import MAX_QUERY_CHARS
 from tests.factories import (
     Creator,
     create_project,
+    grant_persona,
     new_project,
     provision,
     token_headers,
@@ -407,6 +408,7 @@ async def test_the_marked_index_answers_exactly_the_plain_definition(
     # markers (it adds cost and no rows); the answers must not change.
     await create_project(client, alice, "empty", name="Empty")
     carol = await provision(engine, "carol")
+    await grant_persona(client, carol, alice)
     voiced = await client.patch(
         f"/v1/projects/{courses['claude-code']}", headers=alice.headers,
         json={"persona_mind_id": str(carol.mind_id)},

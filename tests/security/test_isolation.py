@@ -242,6 +242,10 @@ async def test_the_persona_reads_the_project_and_cannot_write_it(
     engine: AsyncEngine, alice: Creator, bob: Creator
 ) -> None:
     rows = await seed(engine, alice)
+    async with tenant_transaction(engine, bob.principal, read_only=False) as conn:
+        await conn.execute(  # bob consents to be the persona of alice's projects
+            text("INSERT INTO persona_grants (grantee_mind_id) VALUES (:a)"), {"a": alice.mind_id}
+        )
     async with tenant_transaction(engine, alice.principal, read_only=False) as conn:
         await conn.execute(
             text("UPDATE content_projects SET persona_mind_id = :b WHERE id = :p"),

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.db.tenancy import tenant_transaction
 from app.main import create_app
 from app.settings import Settings
-from tests.factories import Creator, new_project, put_tree
+from tests.factories import Creator, grant_persona, new_project, put_tree
 from tests.helpers import client_for, gauge
 from tests.trees.courses import course_payload, flatten
 
@@ -457,7 +457,8 @@ async def test_rls_holds_for_trees(
     assert missing.status_code == 404
     theirs = await put_tree(client, bob, project, course_payload("claude-code"))
     assert theirs.status_code == 404
-    # The persona reads the tree and cannot write it.
+    # The persona (which consented) reads the tree and cannot write it.
+    await grant_persona(client, bob, alice)
     async with tenant_transaction(engine, alice.principal, read_only=False) as conn:
         await conn.execute(
             text("UPDATE content_projects SET persona_mind_id = :b WHERE id = :p"),

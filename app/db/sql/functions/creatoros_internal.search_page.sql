@@ -10,7 +10,8 @@
 -- Its cost is the caller's, never another tenant's (revision 0009):
 -- - visibility is two lookups, not one: the published rows that match, and
 --   the matches of the caller's own projects (`own`, a project the caller
---   creates or voices). One lookup for "~ published | ~ p a | ~ p b …" made
+--   creates or voices — as a persona, only with its consent, revision
+--   0010). One lookup for "~ published | ~ p a | ~ p b …" made
 --   the index evaluate that OR for every row holding any of its markers:
 --   every tenant's published row, ~15 ms at bench scale.
 -- - nothing is rebuilt at query time for an indexed row: its document is
@@ -28,7 +29,8 @@
 --   belongs to (its project is in `own`; service_role: every row), who pay
 --   for building its document; everyone else finds it once it is indexed.
 -- Revision 0007, its row sources split by revision 0008, stored documents,
--- split visibility and owner-only deferred rows by revision 0009.
+-- split visibility and owner-only deferred rows by revision 0009, a
+-- persona's consent by revision 0010.
 
 CREATE OR REPLACE FUNCTION creatoros_internal.search_page(
     query tsquery, only_project uuid, only_type text, only_status text,
@@ -70,8 +72,10 @@ BEGIN
         -- 0: never a walk of an index of every live content, which a never
         -- analyzed table makes look cheap.)
         own := ARRAY(SELECT p.id FROM public.content_projects p
-                     WHERE (SELECT public.current_mind_id())
-                           IN (p.creator_mind_id, p.persona_mind_id)
+                     WHERE ((SELECT public.current_mind_id()) = p.creator_mind_id
+                            -- A persona's projects only with its consent (0010).
+                            OR ((SELECT public.current_mind_id()) = p.persona_mind_id
+                                AND creatoros_internal.persona_consented(p.persona_mind_id, p.creator_mind_id)))
                        AND EXISTS (SELECT FROM (SELECT c.deleted_at FROM public.contents c
                                                 WHERE c.project_id = p.id OFFSET 0) c
                                    WHERE c.deleted_at IS NULL));

@@ -1,6 +1,7 @@
 -- A content belongs to its project's creator, who reads and writes it; the
--- project's persona reads it; everyone reads it once published (and not
--- deleted). Revisions 0002 and 0004.
+-- project's persona reads it when it consented (a persona grant to the
+-- creator); everyone reads it once published (and not deleted). Revisions
+-- 0002, 0004 and 0010.
 
 ALTER TABLE public.contents ENABLE ROW LEVEL SECURITY;
 
@@ -9,7 +10,8 @@ CREATE POLICY contents_select ON public.contents
     USING (project_id IN (SELECT p.id FROM public.content_projects p
                           WHERE p.creator_mind_id = (select public.current_mind_id()))
            OR project_id IN (SELECT p.id FROM public.content_projects p
-                             WHERE p.persona_mind_id = (select public.current_mind_id()))
+                             WHERE p.persona_mind_id = (select public.current_mind_id())
+                               AND creatoros_internal.persona_consented(p.persona_mind_id, p.creator_mind_id))
            OR (status = 'published' AND deleted_at IS NULL));
 
 CREATE POLICY contents_public_select ON public.contents
