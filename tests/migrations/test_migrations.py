@@ -349,7 +349,7 @@ async def test_the_search_revisions_replace_the_english_index_and_back(blank_db:
 
     # 0009: the document stored (every existing row's built, and it is the
     # same document), indexed without a pending list; updated_at untouched.
-    await upgrade(blank_db)
+    await upgrade(blank_db, SEARCH_ISOLATION)
     (stored,) = full_text_indexes(await snapshot(blank_db.dsn, with_rows=False))
     assert stored[2] == "idx_contents_search_stored", stored
     assert stored[3].endswith("USING gin (search_document) WITH (fastupdate=off)"), stored
