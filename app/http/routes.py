@@ -30,13 +30,23 @@ def resource_router(prefix: str, tag: str) -> APIRouter:
     )
 
 
-def operation(summary: str, operation_id: str, *problems: int, **options: Any) -> dict[str, Any]:
+def operation(
+    summary: str,
+    operation_id: str,
+    *problems: int,
+    creates: type[BaseModel] | None = None,
+    **options: Any,
+) -> dict[str, Any]:
     """A route decorator's keywords: `problems` are the error statuses this
-    operation answers besides the router's; `options` go to the decorator
-    as they are (`status_code`, `openapi_extra`, …)."""
+    operation answers besides the router's; `creates` is the model of an
+    idempotent PUT that answers 201 when it created (200 when it updated);
+    `options` go to the decorator as they are (`status_code`, `openapi_extra`, …)."""
     spec: dict[str, Any] = {"summary": summary, "operation_id": operation_id}
-    if problems:
-        spec["responses"] = problem_responses(*problems)
+    responses: dict[int | str, Any] = problem_responses(*problems) if problems else {}
+    if creates is not None:
+        responses[201] = {"model": creates, "description": "Created"}
+    if responses:
+        spec["responses"] = responses
     return {**spec, **options}
 
 

@@ -37,14 +37,7 @@ async def list_persona_grants(conn: UserReadSession, page: PageQuery) -> Page[Pe
 
 @router.put(
     "/me/persona-grants/{mind_id}",
-    **operation(
-        "Let a mind name yours as persona",
-        "grantPersona",
-        responses={
-            **problem_responses(422),
-            201: {"model": PersonaGrant, "description": "Created"},
-        },
-    ),
+    **operation("Let a mind name yours as persona", "grantPersona", 422, creates=PersonaGrant),
 )
 async def grant_persona(
     mind_id: MindId, conn: WriteTransaction, response: Response

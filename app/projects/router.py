@@ -8,7 +8,6 @@ from app.auth import PUBLIC_READ
 from app.db.sessions import ReadSession, WriteSession
 from app.http.ids import ProjectId
 from app.http.pagination import Page, PageQuery
-from app.http.problems import problem_responses
 from app.http.routes import model_page, operation, resource_router
 from app.http.schemas import SLUG_PATTERN
 from app.idempotency import IdempotencyKey
@@ -38,14 +37,7 @@ async def create_project(
 
 @router.put(
     "/by-slug/{slug}",
-    **operation(
-        "Create or update a project by slug",
-        "upsertProjectBySlug",
-        responses={
-            **problem_responses(409),
-            201: {"model": Project, "description": "Created"},
-        },
-    ),
+    **operation("Create or update a project by slug", "upsertProjectBySlug", 409, creates=Project),
 )
 async def upsert_project_by_slug(
     slug: Annotated[str, Path(min_length=1, max_length=200, pattern=SLUG_PATTERN)],
