@@ -94,6 +94,32 @@ def _tracing(settings: Settings) -> Tracing | None:
     return Tracing(settings)
 
 
+# What a page on an allowed origin may send besides the CORS-safelisted
+# headers: its token, JSON, conditional reads and writes, a retry-safe
+# write's key, its own request id, read-your-writes and trace context.
+CORS_REQUEST_HEADERS = [
+    "Authorization",
+    "Content-Type",
+    "If-None-Match",
+    "If-Match",
+    "Idempotency-Key",
+    "X-Request-ID",
+    "X-Consistency-Token",
+    "traceparent",
+]
+# What the page's script may read of an answer (beyond the safelisted ones):
+# the validator, where a created row lives, when to retry, the request id to
+# quote in a report, the consistency token and the server span.
+CORS_EXPOSED_HEADERS = [
+    "ETag",
+    "Location",
+    "Retry-After",
+    "X-Request-ID",
+    "X-Consistency-Token",
+    "traceparent",
+]
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -174,16 +200,8 @@ def create_app(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["*"],
-            allow_headers=[
-                "Authorization",
-                "Content-Type",
-                "If-None-Match",
-                "If-Match",
-                # A browser client's read-your-writes and trace context.
-                "X-Consistency-Token",
-                "traceparent",
-            ],
-            expose_headers=["ETag", "Location", "X-Consistency-Token", "traceparent"],
+            allow_headers=CORS_REQUEST_HEADERS,
+            expose_headers=CORS_EXPOSED_HEADERS,
         )
     # Big answers (trees, list pages with bodies) travel compressed when the
     # client accepts it; a single content (a few KB) does not: compressing

@@ -62,6 +62,37 @@ async def test_cors_allows_only_configured_origins(settings: Settings, api_url: 
         assert "access-control-allow-origin" not in other.headers
 
 
+async def test_cors_lets_a_page_send_and_read_the_headers_the_api_uses(
+    settings: Settings, api_url: str
+) -> None:
+    """A page on an allowed origin may send an idempotent write's key and
+    its own request id (the preflight is refused otherwise), and its script
+    may read the validator, where a created row lives, when to retry and
+    the request id (the browser hides every other header)."""
+    origin = "https://app.creatoros.dev"
+    configured = settings.model_copy(update={"cors_origins": [origin]})
+    async for client in client_for(create_app(configured, database_url=api_url)):
+        asked = "authorization, content-type, idempotency-key, if-match, x-request-id"
+        preflight = await client.options(
+            "/v1/projects",
+            headers={
+                "Origin": origin,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": asked,
+            },
+        )
+        assert preflight.status_code == 200, preflight.text
+        allowed = {
+            h.strip().lower() for h in preflight.headers["access-control-allow-headers"].split(",")
+        }
+        assert set(asked.split(", ")) <= allowed
+        answered = await client.get("/healthz", headers={"Origin": origin})
+        exposed = {
+            h.strip().lower() for h in answered.headers["access-control-expose-headers"].split(",")
+        }
+        assert {"etag", "location", "retry-after", "x-request-id"} <= exposed
+
+
 @pytest.mark.pure
 def test_cors_origins_setting_is_comma_separated() -> None:
     settings = Settings(_env_file=None, cors_origins="https://a.dev, https://b.dev")  # type: ignore[call-arg]
