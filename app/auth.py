@@ -60,8 +60,9 @@ class Principal:
 ANONYMOUS = Principal(role=ANON)
 
 
-def unauthorized(detail: str) -> InvalidToken:
-    return InvalidToken(detail)
+def unauthorized(detail: str, error: str = "invalid_token") -> InvalidToken:
+    """A token (or Authorization header) was sent and cannot be used."""
+    return InvalidToken(detail, error=error)
 
 
 class TokenVerifier:
@@ -197,7 +198,9 @@ class BearerPrincipal(HTTPBearer):
         credentials = await super().__call__(request)
         if credentials is None:
             if request.headers.get("authorization"):
-                raise unauthorized("the Authorization header must be `Bearer <token>`")
+                raise unauthorized(
+                    "the Authorization header must be `Bearer <token>`", "invalid_request"
+                )
             return ANONYMOUS
         verifier: TokenVerifier = request.app.state.token_verifier
         return verifier.verify(credentials.credentials)
@@ -219,7 +222,7 @@ def signed_in(scope: Scope) -> bool:
         return False
     scheme, token = get_authorization_scheme_param(authorization)
     if scheme.lower() != "bearer" or not token:
-        raise unauthorized("the Authorization header must be `Bearer <token>`")
+        raise unauthorized("the Authorization header must be `Bearer <token>`", "invalid_request")
     verifier: TokenVerifier = scope["app"].state.token_verifier
     return verifier.verify(token).role != ANON
 
@@ -235,7 +238,8 @@ get_principal = BearerPrincipal(
 async def require_user(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
     """For endpoints that make no sense anonymously: 401 without a token."""
     if principal.role == ANON:
-        raise unauthorized(
+        # No credentials worth a code (RFC 6750, 3.1): the challenge only.
+        raise InvalidToken(
             "this endpoint needs a signed-in user's bearer token "
             "(role authenticated or service_role; anonymous callers may only read published work)"
         )

@@ -93,9 +93,30 @@ class InternalError(ProblemError):
 
 
 class InvalidToken(ProblemError):
-    """No usable bearer token (RFC 6750: say how to authenticate)."""
+    """No usable bearer token (RFC 6750: say how to authenticate).
+
+    `error` is RFC 6750's error code, for a request that did send a token or
+    an Authorization header: `invalid_token` (expired, forged, unknown key)
+    tells a client to get a new token rather than retry; `invalid_request`
+    a malformed header. Without credentials there is no code (section 3.1)."""
 
     status, slug, headers = 401, "invalid-token", WWW_AUTHENTICATE
+
+    def __init__(self, detail: str | None = None, *, error: str | None = None) -> None:
+        super().__init__(detail)
+        self.error = error
+
+    def response(self) -> JSONResponse:
+        if self.error is None:
+            return super().response()
+        challenge = f'{WWW_AUTHENTICATE["WWW-Authenticate"]}, error="{self.error}"'
+        return problem_response(
+            self.status,
+            self.detail,
+            slug=self.slug,
+            errors=self.errors,
+            headers={"WWW-Authenticate": challenge},
+        )
 
 
 class Forbidden(ProblemError):

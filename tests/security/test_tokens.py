@@ -68,8 +68,25 @@ async def test_bad_tokens_are_401(client: httpx.AsyncClient, alice: Creator, cas
     response = await client.get("/v1/me", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 401, response.text
     assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
-    assert response.headers["www-authenticate"].startswith("Bearer")
+    # RFC 6750: a token was sent and is unusable, so the client should get
+    # a new one rather than retry (a malformed header is invalid_request).
+    assert response.headers["www-authenticate"] == 'Bearer realm="creatoros", error="invalid_token"'
     assert "Traceback" not in response.text
+
+
+async def test_without_credentials_the_challenge_has_no_error_code(
+    client: httpx.AsyncClient,
+) -> None:
+    """RFC 6750, 3.1: a request with no authentication gets the challenge
+    alone; a header that is not `Bearer <token>` is an invalid request."""
+    bare = await client.get("/v1/me")
+    assert bare.status_code == 401
+    assert bare.headers["www-authenticate"] == 'Bearer realm="creatoros"'
+    malformed = await client.get("/v1/me", headers={"Authorization": "Basic dXNlcjpwdw=="})
+    assert malformed.status_code == 401
+    assert (
+        malformed.headers["www-authenticate"] == 'Bearer realm="creatoros", error="invalid_request"'
+    )
 
 
 @pytest.mark.parametrize("case", sorted(FORBIDDEN_TOKENS))
