@@ -443,16 +443,16 @@ def _workers_phase(
                 _client(service, token, args.concurrency) as one_client,
                 _client(two, token, args.concurrency) as two_client,
             ):
-
-                async def read(client: LeanClient, project_id: uuid.UUID) -> None:
-                    response = await client.get(f"/v1/projects/{project_id}/tree")
-                    if response.status_code != 200:
-                        raise RuntimeError(f"tree read answered {response.status_code}")
-
                 return await compare(
                     [
-                        Side("1 worker", functools.partial(read, one_client), projects),
-                        Side("2 workers", functools.partial(read, two_client), projects),
+                        Side(
+                            "1 worker", functools.partial(bench_ops.read_tree, one_client), projects
+                        ),
+                        Side(
+                            "2 workers",
+                            functools.partial(bench_ops.read_tree, two_client),
+                            projects,
+                        ),
                     ],
                     warmup=args.warmup,
                     rounds=args.rounds,

@@ -98,7 +98,8 @@ def _remove(root: Path) -> None:
         time.sleep(0.1)
 
 
-async def _admin(dsn: str, statement: str) -> None:
+async def execute_once(dsn: str, statement: str) -> None:
+    """One statement on a connection of its own (CREATE/DROP DATABASE, roles)."""
     conn = await asyncpg.connect(dsn)
     try:
         await conn.execute(statement)
@@ -132,7 +133,7 @@ def sibling_database(db: BenchDatabase) -> Iterator[BenchDatabase]:
 @contextmanager
 def _database_on(base: str, *, embedded: bool) -> Iterator[BenchDatabase]:
     name = f"bench_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(_with(base, database="postgres"), f"CREATE DATABASE {name}"))
+    asyncio.run(execute_once(_with(base, database="postgres"), f"CREATE DATABASE {name}"))
     try:
         db = BenchDatabase(
             admin_dsn=_with(base, database=name),
@@ -149,7 +150,9 @@ def _database_on(base: str, *, embedded: bool) -> Iterator[BenchDatabase]:
         yield db
     finally:
         asyncio.run(
-            _admin(_with(base, database="postgres"), f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            execute_once(
+                _with(base, database="postgres"), f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )
         )
 
 

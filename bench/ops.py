@@ -68,6 +68,16 @@ PUT_READS_BODY = False
 
 Target = Any
 ServiceCall = Callable[[LeanClient, Target], Awaitable[LeanResponse]]
+
+
+async def read_tree(client: LeanClient, project_id: uuid.UUID) -> None:
+    """One tree read for a req/s comparison (workers, replicas): a failure
+    stops the phase rather than counting as a fast answer."""
+    response = await client.get(f"/v1/projects/{project_id}/tree")
+    if response.status_code != 200:
+        raise RuntimeError(f"tree read answered {response.status_code}")
+
+
 FloorCall = Callable[[asyncpg.Pool, Target], Awaitable[int]]
 
 

@@ -40,9 +40,10 @@ import asyncpg
 
 from app.auth import mint_token
 from bench.corpus import DEFAULT_FIXTURES, Corpus
-from bench.database import BenchDatabase, bench_database
+from bench.database import BenchDatabase, bench_database, execute_once
 from bench.http import LeanClient
 from bench.measure import Phase, Side, compare
+from bench.ops import read_tree
 from bench.progress import Progress
 from bench.seed import Scale, seed
 from bench.server import Service, running_service
@@ -97,7 +98,7 @@ def standby(db: BenchDatabase) -> Iterator[str]:
     asyncio.run(prepare())
     with (pgdata / "pg_hba.conf").open("a") as hba:
         hba.write(f"\nlocal replication {REPLICATION_ROLE} trust\n")
-    asyncio.run(_execute(admin, "SELECT pg_reload_conf()"))
+    asyncio.run(execute_once(admin, "SELECT pg_reload_conf()"))
     root = Path(tempfile.mkdtemp(prefix="creatoros-bench-standby-"))
     target = root / "pgdata"
     target.mkdir(mode=0o700)
@@ -127,15 +128,7 @@ def standby(db: BenchDatabase) -> Iterator[str]:
             capture_output=True, user=user, timeout=60, check=False,
         )  # fmt: skip
         shutil.rmtree(root, ignore_errors=True)
-        asyncio.run(_execute(admin, f"DROP ROLE IF EXISTS {REPLICATION_ROLE}"))
-
-
-async def _execute(dsn: str, statement: str) -> None:
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
+        asyncio.run(execute_once(admin, f"DROP ROLE IF EXISTS {REPLICATION_ROLE}"))
 
 
 async def _caught_up(primary_dsn: str, standby_url: str) -> None:
@@ -230,16 +223,10 @@ async def _measure(
         LeanClient(alone.base_url, headers, args.concurrency) as one,
         LeanClient(routed.base_url, headers, args.concurrency) as two,
     ):
-
-        async def read(client: LeanClient, project_id: uuid.UUID) -> None:
-            response = await client.get(f"/v1/projects/{project_id}/tree")
-            if response.status_code != 200:
-                raise RuntimeError(f"tree read answered {response.status_code}")
-
         return await compare(
             [
-                Side("primary", functools.partial(read, one), projects),
-                Side("primary + replica", functools.partial(read, two), projects),
+                Side("primary", functools.partial(read_tree, one), projects),
+                Side("primary + replica", functools.partial(read_tree, two), projects),
             ],
             warmup=args.warmup,
             rounds=args.rounds,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,7 +20,7 @@ from app.main import create_app
 from app.settings import Settings
 from creatoros_client import AsyncClient
 from tests.factories import Creator, create_content, new_project, provision
-from tests.helpers import TEST_JWT_SECRET, client_for, metric_value
+from tests.helpers import client_for, metric_value
 from tests.replica import StreamingPair, streaming_pair
 
 PAIRS = 100
@@ -34,15 +33,9 @@ def pair() -> Iterator[StreamingPair]:
 
 
 @pytest.fixture
-def replica_settings(tmp_path: Path, pair: StreamingPair) -> Settings:
-    return Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        database_url=None,
-        data_dir=tmp_path / "data",
-        jwt_secret=TEST_JWT_SECRET,
-        search_index_interval=0,
-        database_read_url=pair.replica_url,
-    )
+def replica_settings(settings: Settings, pair: StreamingPair) -> Settings:
+    """The suite's settings (tests/conftest.py), reading from the replica."""
+    return settings.model_copy(update={"database_read_url": pair.replica_url})
 
 
 @pytest.fixture
