@@ -131,3 +131,14 @@ def test_health_checks_and_grace_periods() -> None:
     for name in ("db", "pgbouncer"):
         # What the API still uses while it drains outlives it.
         assert _seconds(services[name]["stop_grace_period"]) >= _seconds(api["stop_grace_period"])
+
+
+def test_every_pulled_image_is_pinned_to_a_version() -> None:
+    """A pulled image without a version tag (or with `latest`) changes under
+    a deployment that did not change: each names its version."""
+    for name, service in compose()["services"].items():
+        if "build" in service:
+            continue
+        repository, _, tag = service["image"].rpartition(":")
+        assert repository and tag and tag != "latest", f"{name}: {service['image']}"
+        assert any(ch.isdigit() for ch in tag), f"{name}: {service['image']} has no version"
