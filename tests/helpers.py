@@ -7,6 +7,7 @@ from here, never from another test module (`tests/test_layout.py` checks)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 import subprocess
@@ -32,6 +33,7 @@ from app.db import migrations
 from app.db.engine import LOGIN_ROLE
 from app.db.tenancy import tenant_transaction
 from app.http.problems import PROBLEM_MEDIA_TYPE
+from app.search import sql as search_sql
 from tests.pg import PgServer
 
 if TYPE_CHECKING:
@@ -97,6 +99,32 @@ async def superuser(database: str) -> AsyncIterator[Superuser]:
         yield admin
     finally:
         await conn.close()
+
+
+async def search_work(database: str, who: Creator, q: str) -> tuple[int, int]:
+    """(shared buffers, rows) of the API's search statement as `who`, from
+    EXPLAIN (ANALYZE, BUFFERS): the buffers count everything the search
+    function reads, index pages, heap, TOAST and the GIN pending list.
+    Measured on the second run, with the function's plans cached."""
+    claims = json.dumps({"sub": str(who.principal.user_id), "role": "authenticated"})
+    args = (q, None, None, None, None, None, 21, "<mark>", "</mark>")
+    async with superuser(database) as admin:
+        found = (0, 0)
+        for _ in range(2):
+            async with admin.conn.transaction():
+                await admin.conn.execute(
+                    "SELECT set_config('role', 'authenticated', true),"
+                    " set_config('request.jwt.claims', $1, true)",
+                    claims,
+                )
+                (plan,) = json.loads(
+                    await admin.conn.fetchval(
+                        f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {search_sql.SEARCH}", *args
+                    )
+                )
+            top = plan["Plan"]
+            found = (top["Shared Hit Blocks"] + top["Shared Read Blocks"], top["Actual Rows"])
+        return found
 
 
 async def count_deferred(engine: AsyncEngine) -> int:

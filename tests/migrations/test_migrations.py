@@ -21,6 +21,7 @@ SEARCH_PORTUGUESE = "0006_search_portuguese"
 SEARCH_MARKS = "0007_search_marks"
 SEARCH_DEFERRED = "0008_search_deferred"
 SEARCH_ISOLATION = "0009_search_isolation"
+SEARCH_SPEED = "0011_search_speed"
 RLS_KEPT = {"minds", "user_profiles"}  # may have had RLS before: never switched off
 
 CREATOROS_TABLES = {
@@ -360,6 +361,35 @@ async def test_the_search_revisions_replace_the_english_index_and_back(blank_db:
     )
     assert differing == 0
     assert await scalar(blank_db.dsn, "SELECT count(*) FROM contents") > 0
+    after = await scalar(blank_db.dsn, "SELECT array_agg(updated_at ORDER BY id) FROM contents")
+    assert after == updated
+
+    # 0011: every stored document built again with its id's markers and, if
+    # published, its title's; the same index; updated_at untouched. Down
+    # again: the documents without them, 0009's schema exactly.
+    at_0009 = await snapshot(blank_db.dsn, with_rows=False)
+    marked_published = (
+        "SELECT count(*) FROM contents, unnest(search_document) m WHERE m.lexeme LIKE '~ ip %'"
+    )
+    plain_documents = (
+        "SELECT count(*) FROM contents WHERE search_document IS DISTINCT FROM"
+        " creatoros_search_document(title, content, status, project_id)"
+    )
+    await upgrade(blank_db, SEARCH_SPEED)
+    assert full_text_indexes(await snapshot(blank_db.dsn, with_rows=False)) == [stored]
+    unmarked = await scalar(
+        blank_db.dsn,
+        f"{plain_documents} || creatoros_internal.search_markers(id, title, status)"
+        " OR NOT search_document @@ format('%L', '~ i ' || left(id::text, 3))::tsquery",
+    )
+    assert unmarked == 0
+    assert await scalar(blank_db.dsn, marked_published) > 0
+    after = await scalar(blank_db.dsn, "SELECT array_agg(updated_at ORDER BY id) FROM contents")
+    assert after == updated
+    await downgrade(blank_db, SEARCH_ISOLATION)
+    assert await snapshot(blank_db.dsn, with_rows=False) == at_0009
+    assert await scalar(blank_db.dsn, plain_documents) == 0
+    assert await scalar(blank_db.dsn, marked_published) == 0
     after = await scalar(blank_db.dsn, "SELECT array_agg(updated_at ORDER BY id) FROM contents")
     assert after == updated
 

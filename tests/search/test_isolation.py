@@ -5,7 +5,6 @@ snippets are HTML whose only markup is the configured marks."""
 
 from __future__ import annotations
 
-import json
 import random
 import re
 from typing import Any
@@ -23,7 +22,7 @@ from app.search import sql
 from app.search.indexer import index_deferred
 from app.settings import Settings
 from tests.factories import Creator, new_project, write_tree
-from tests.helpers import client_for, count_deferred, hits, superuser
+from tests.helpers import client_for, count_deferred, hits, search_work, superuser
 from tests.trees.courses import course_payload
 
 MARKS = ("<mark>", "</mark>")
@@ -40,32 +39,6 @@ async def publish(client: httpx.AsyncClient, who: Creator, content_id: str) -> N
 def big_body(rng: random.Random, kilobytes: int) -> str:
     """Words no query here asks for, ~`kilobytes` KB of them."""
     return " ".join(f"z{rng.getrandbits(40):x}" for _ in range(kilobytes * 1024 // 12))
-
-
-async def search_work(database: str, who: Creator, q: str) -> tuple[int, int]:
-    """(shared buffers, rows) of the API's search statement as `who`, from
-    EXPLAIN (ANALYZE, BUFFERS): the buffers count everything the search
-    function reads, index pages, heap, TOAST and the GIN pending list.
-    Measured on the second run, with the function's plans cached."""
-    claims = json.dumps({"sub": str(who.principal.user_id), "role": "authenticated"})
-    args = (q, None, None, None, None, None, 21, *MARKS)
-    async with superuser(database) as admin:
-        found = (0, 0)
-        for _ in range(2):
-            async with admin.conn.transaction():
-                await admin.conn.execute(
-                    "SELECT set_config('role', 'authenticated', true),"
-                    " set_config('request.jwt.claims', $1, true)",
-                    claims,
-                )
-                (plan,) = json.loads(
-                    await admin.conn.fetchval(
-                        f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {sql.SEARCH}", *args
-                    )
-                )
-            top = plan["Plan"]
-            found = (top["Shared Hit Blocks"] + top["Shared Read Blocks"], top["Actual Rows"])
-        return found
 
 
 async def test_another_tenants_big_published_and_rewritten_bodies_add_no_work(

@@ -1,16 +1,19 @@
 -- Trigger function: contents.search_document and contents.search_deferred
 -- are the database's, never the writer's (revision 0009). A write that
--- changes a row's words (title, body, status, project) builds its search
--- document now, unless its transaction asked to defer that to the search
+-- changes a row's words (title, body, status, project) or its id builds its
+-- search document (creatoros_search_document's words and markers, then
+-- creatoros_internal.search_markers', revision 0011) now, unless its transaction asked to defer that to the search
 -- indexer (the tree upsert sets `creatoros.search_defer_max_bytes`, and
 -- bodies over that size are indexed now all the same): then the document is
 -- NULL and the row is deferred. Any other write keeps the document, and may
 -- only clear the flag (what the indexer does: the document is built then),
--- never set it; a value a writer gives either column is overwritten.
+-- never set it; a value a writer gives either column is overwritten (a
+-- document it sets is built again: how revision 0011 rebuilt them all).
 -- Building the document or clearing the flag is not an edit: when nothing
 -- else changed, updated_at (and so a tree's ETag) is put back. Fires after
 -- every other BEFORE trigger (`zzz_`: they fire in name order), so it sees
--- the row as it will be stored. Revision 0009.
+-- the row as it will be stored. Revision 0009; the id and the markers of
+-- revision 0011.
 
 CREATE OR REPLACE FUNCTION creatoros_internal.contents_search_document()
 RETURNS trigger
@@ -23,8 +26,8 @@ DECLARE
     unedited public.contents;
 BEGIN
     IF TG_OP = 'UPDATE' THEN
-        rewritten := (NEW.title, NEW.content, NEW.status, NEW.project_id)
-                     IS DISTINCT FROM (OLD.title, OLD.content, OLD.status, OLD.project_id);
+        rewritten := (NEW.id, NEW.title, NEW.content, NEW.status, NEW.project_id)
+                     IS DISTINCT FROM (OLD.id, OLD.title, OLD.content, OLD.status, OLD.project_id);
     END IF;
     IF rewritten THEN
         NEW.search_deferred := coalesce(defer_max, '') <> ''
@@ -34,11 +37,13 @@ BEGIN
     END IF;
     IF NEW.search_deferred THEN
         NEW.search_document := NULL;
-    ELSIF NOT rewritten AND OLD.search_document IS NOT NULL THEN
+    ELSIF NOT rewritten AND OLD.search_document IS NOT NULL
+          AND NEW.search_document IS NOT DISTINCT FROM OLD.search_document THEN
         NEW.search_document := OLD.search_document;
     ELSE
         NEW.search_document := public.creatoros_search_document(
-            NEW.title, NEW.content, NEW.status, NEW.project_id);
+            NEW.title, NEW.content, NEW.status, NEW.project_id)
+            || creatoros_internal.search_markers(NEW.id, NEW.title, NEW.status);
     END IF;
     IF NOT rewritten THEN
         unedited := NEW;

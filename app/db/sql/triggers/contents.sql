@@ -7,8 +7,9 @@ CREATE TRIGGER trg_contents_updated_at BEFORE UPDATE ON public.contents
 -- are never the writer's; indexing is not an edit (updated_at put back).
 -- BEFORE triggers fire in name order, so `zzz_` comes after set_updated_at()'s,
 -- whatever production named that one. Revision 0009 (it replaced 0008's
--- zz_contents_search_indexed_keeps_updated_at).
+-- zz_contents_search_indexed_keeps_updated_at); the id too since revision
+-- 0011 (the document holds markers of it).
 CREATE TRIGGER zzz_contents_search_document
-    BEFORE INSERT OR UPDATE OF title, content, status, project_id, search_deferred, search_document
+    BEFORE INSERT OR UPDATE OF id, title, content, status, project_id, search_deferred, search_document
     ON public.contents
     FOR EACH ROW EXECUTE FUNCTION creatoros_internal.contents_search_document();
