@@ -21,7 +21,7 @@ from app.settings import Settings
 
 pytestmark = pytest.mark.pure
 
-OPENAPI_SHA256 = "5c7a2ee34508914900c41a3d13e38494d5caec70a587a5afc01caae3f4f7012c"
+OPENAPI_SHA256 = "76129f9de83b9cd4ff1a10287da61b2b3055bf2d5d436b7378c3162222584277"
 
 
 def served_openapi() -> bytes:
