@@ -21,7 +21,7 @@ from app.settings import Settings
 
 pytestmark = pytest.mark.pure
 
-OPENAPI_SHA256 = "76129f9de83b9cd4ff1a10287da61b2b3055bf2d5d436b7378c3162222584277"
+OPENAPI_SHA256 = "f1410d97a934841e270df51518bd3d7bc706767b336d3018cd880cbab46f8713"
 
 
 def served_openapi() -> bytes:

@@ -83,18 +83,16 @@ HEADERS: dict[str, dict[str, Any]] = {
         "schema": {"type": "string"},
     },
     "ETag": {
-        "description": "A strong validator of the representation: send it back in "
-        "`If-None-Match` (a 304 when unchanged) or `If-Match` (a 412 when it moved).",
+        "description": "A validator of the representation: send it back in "
+        "`If-None-Match` to get a 304 while it has not changed.",
         "schema": {"type": "string"},
     },
     "Cache-Control": {
-        "description": "Who may cache the answer and for how long: `public, max-age=…` for "
-        "anonymous reads of published work, `private, no-cache` for a token's reads.",
+        "description": "Who may cache the answer, and for how long.",
         "schema": {"type": "string"},
     },
     "Vary": {
-        "description": "The request headers the answer depends on (`Authorization`, "
-        "`Accept-Encoding`, `Origin`): a shared cache keys on them.",
+        "description": "The request headers the answer depends on: a shared cache keys on them.",
         "schema": {"type": "string"},
     },
     "Location": {
