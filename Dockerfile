@@ -25,7 +25,7 @@ WORKDIR /src
 # is reused. The service requires it (`creatoros-client`); naming both in
 # one pip command is how pip finds it.
 COPY client/ ./client/
-COPY pyproject.toml README.md alembic.ini ./
+COPY pyproject.toml README.md LICENSE alembic.ini ./
 COPY alembic/ ./alembic/
 COPY app/ ./app/
 

@@ -22,6 +22,7 @@ from fastapi.security import HTTPBearer
 from fastapi.security.utils import get_authorization_scheme_param
 from starlette.types import Scope
 
+from app.http.docs import BEARER
 from app.http.problems import InvalidToken, RoleNotAllowed, ServiceUnavailable
 from app.settings import Settings
 
@@ -229,8 +230,7 @@ def signed_in(scope: Scope) -> bool:
 
 get_principal = BearerPrincipal(
     auto_error=False,
-    # The component's name in the OpenAPI document, as FastAPI names an HTTPBearer.
-    scheme_name="HTTPBearer",
+    scheme_name=BEARER,
     description="A JWT: Supabase's access token, or one from `creatoros token`.",
 )
 

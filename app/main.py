@@ -29,7 +29,7 @@ from app.frameworks.router import router as frameworks_router
 from app.health import metrics
 from app.health import router as health_router
 from app.http.compression import Compression, IsalGZipMiddleware
-from app.http.docs import install_docs
+from app.http.docs import install_docs, stable_operation_id
 from app.http.limits import BodyGuard
 from app.http.observability import RequestContext, track_pool, untrack_pool
 from app.http.problems import install_problem_handlers
@@ -93,6 +93,31 @@ def _tracing(settings: Settings) -> Tracing | None:
         return None
     return Tracing(settings)
 
+
+# The document's tags, in the order the docs pages show them.
+OPENAPI_TAGS = [
+    {"name": "projects", "description": "Content projects: courses, books, series."},
+    {
+        "name": "contents",
+        "description": "The contents of a project, one at a time: "
+        "lessons, modules, chapters, posts; their minds and tags.",
+    },
+    {
+        "name": "trees",
+        "description": "A project's or a content's whole tree in one "
+        "request (read with an ETag, written in one PUT).",
+    },
+    {"name": "search", "description": "Full-text search in Portuguese over contents."},
+    {
+        "name": "frameworks",
+        "description": "Pedagogical, structural and marketing "
+        "frameworks a project's contents follow.",
+    },
+    {"name": "audiences", "description": "Who a project is for."},
+    {"name": "market research", "description": "Reports on a project's market."},
+    {"name": "me", "description": "The caller: their mind, and which personas they may voice."},
+    {"name": "health", "description": "Liveness and readiness, for load balancers."},
+]
 
 # What a page on an allowed origin may send besides the CORS-safelisted
 # headers: its token, JSON, conditional reads and writes, a retry-safe
@@ -189,7 +214,15 @@ def create_app(
         redoc_url=None,
         # Paths are relative to wherever this document is served.
         servers=[{"url": "/", "description": "This service"}],
-        license_info={"name": "Proprietary", "identifier": "LicenseRef-CreatorOS-Proprietary"},
+        # The repository's LICENSE: all rights reserved by CreatorOS (no
+        # licence has been granted to anyone else; SPDX has no id for that).
+        license_info={
+            "name": "Proprietary: all rights reserved by CreatorOS (see LICENSE)",
+            "identifier": "LicenseRef-CreatorOS-Proprietary",
+        },
+        contact={"name": "CreatorOS"},
+        openapi_tags=OPENAPI_TAGS,
+        generate_unique_id_function=stable_operation_id,
     )
     app.state.settings = settings
     app.state.replicas = None

@@ -21,7 +21,7 @@ from app.settings import Settings
 
 pytestmark = pytest.mark.pure
 
-OPENAPI_SHA256 = "5c7a2ee34508914900c41a3d13e38494d5caec70a587a5afc01caae3f4f7012c"
+OPENAPI_SHA256 = "f1410d97a934841e270df51518bd3d7bc706767b336d3018cd880cbab46f8713"
 
 
 def served_openapi() -> bytes:

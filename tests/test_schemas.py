@@ -9,8 +9,10 @@ from decimal import Decimal
 
 import pytest
 from asyncpg.pgproto.pgproto import UUID as AsyncpgUUID
+from pydantic import TypeAdapter
 from pydantic_core import to_json
 
+from app.contents.schemas import Fidelity
 from app.http.schemas import dumps
 
 pytestmark = pytest.mark.pure
@@ -19,7 +21,6 @@ EDGES = [
     0.1, 1e16, 1e21, 1e-7, 123456789.123456789, 5e-324, 1.7976931348623157e308, -0.0, 100.0,
     2**63 - 1, -(2**63), True, False, None, [], {},
     "".join(chr(i) for i in range(0x30)), "\x7f\u2028\u2029😀é\"\\/ <script>",
-    Decimal("0.88"), Decimal("1"), Decimal("0.10"),
     uuid.UUID(int=7), AsyncpgUUID(str(uuid.UUID(int=8))),
     datetime(2026, 1, 1, 1, 2, 3, 120000, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC),
     datetime(1, 1, 1, 0, 0, 0, 1, tzinfo=UTC),
@@ -32,9 +33,17 @@ def test_dumps_writes_what_pydantic_writes(value: object) -> None:
     assert dumps(value) == to_json(value)
 
 
+@pytest.mark.parametrize("value", [Decimal("0.88"), Decimal("1"), Decimal("0.10"), Decimal("0")])
+def test_dumps_writes_a_decimal_as_the_api_decimal_type_does(value: Decimal) -> None:
+    """A JSON number, as `Fidelity` serializes it (not pydantic's string)."""
+    written = dumps(value)
+    assert written == TypeAdapter(Fidelity).dump_json(value)
+    assert Decimal(written.decode()) == value
+
+
 def test_dumps_of_a_tree_node_with_metadata() -> None:
     node = {
-        "id": AsyncpgUUID(str(uuid.uuid4())), "slug": "1-1", "fidelity_score": Decimal("0.88"),
+        "id": AsyncpgUUID(str(uuid.uuid4())), "slug": "1-1", "fidelity_score": 0.88,
         "metadata": {"z": [1, 2.5, {"é": None, "n": -1e-9}], "a": "\n\t"}, "children": [],
     }  # fmt: skip
     assert dumps([node, {**node, "children": [node]}]) == to_json(

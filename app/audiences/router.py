@@ -48,6 +48,7 @@ async def list_audiences(
 
 @router.get("/{audience_id}", **operation("Get an audience", "getAudience", 404))
 async def get_audience(audience_id: AudienceId, conn: UserReadSession) -> Audience:
+    """One of the caller's audiences; 404 for one they cannot see."""
     return Audience.model_validate(await service.require_audience(conn, audience_id))
 
 

@@ -61,7 +61,7 @@ class Audience(RowModel):
     slug: str
     name: str
     description: str | None
-    technical_level: str | None
+    technical_level: TechnicalLevel | None
     demographics: dict[str, Any] | None
     psychographics: dict[str, Any] | None
     learning_preferences: dict[str, Any] | None

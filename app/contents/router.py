@@ -85,6 +85,8 @@ async def list_contents(
     ),
 )
 async def get_content(content_id: ContentId, conn: ReadSession) -> Response:
+    """One content with its body. Anyone reads a published one; drafts only
+    their creator (and its persona); 404 for one the caller cannot see."""
     return rows_response(await service.require_content(conn, content_id))
 
 
@@ -151,6 +153,7 @@ async def put_content_mind(
     ),
 )
 async def delete_content_mind(content_id: ContentId, mind_id: MindId, conn: WriteSession) -> None:
+    """Unlink a mind from a content (the mind itself stays)."""
     await service.delete_content_mind(conn, content_id, mind_id)
 
 
@@ -159,6 +162,7 @@ async def delete_content_mind(content_id: ContentId, mind_id: MindId, conn: Writ
     **operation("List the tags of a content", "listContentTags", 404, openapi_extra=PUBLIC_READ),
 )
 async def list_content_tags(content_id: ContentId, conn: ReadSession) -> ContentTags:
+    """The content's tags, by name; readable wherever the content is."""
     return ContentTags(
         content_id=content_id, tags=await service.list_content_tags(conn, content_id)
     )

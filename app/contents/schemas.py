@@ -6,7 +6,14 @@ from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 from app.http.schemas import (
     JsonObject,
@@ -65,14 +72,22 @@ def _as_stored(value: Decimal) -> Decimal:
     return value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
+FIDELITY_DESCRIPTION = "0 to 1, stored with two decimal places: 0.875 is stored as 0.88."
+
+# One type both ways. Exact in the database (numeric(3,2)) and in Python
+# (Decimal), a JSON number on the wire: a numeric(3,2) has at most two
+# decimals, which a float's shortest form writes back exactly ("0.88", not
+# "0.88000000000000000444"). `app.http.schemas.dumps` writes the rows the
+# same way. The schema says number (not pydantic's number-or-string) with
+# its range, so generated clients get a number.
 Fidelity = Annotated[
     Decimal,
-    Field(
-        ge=0,
-        le=1,
-        description="0 to 1, stored with two decimal places: 0.875 is stored as 0.88.",
-    ),
+    Field(ge=0, le=1),
     AfterValidator(_as_stored),
+    PlainSerializer(float, return_type=float, when_used="json"),
+    WithJsonSchema(
+        {"type": "number", "minimum": 0, "maximum": 1, "description": FIDELITY_DESCRIPTION}
+    ),
 ]
 SequenceOrder = Annotated[int, Field(ge=0, le=32767)]
 Keyword = Annotated[str, StringConstraints(min_length=1, max_length=100), AfterValidator(no_nul)]
@@ -169,7 +184,7 @@ class ContentUpdate(PartialUpdate):
 class ContentMind(RowModel):
     content_id: uuid.UUID
     mind_id: uuid.UUID
-    role: str | None
+    role: MindRole | None
     created_at: datetime
 
 
@@ -198,13 +213,13 @@ class Content(RowModel):
     parent_content_id: uuid.UUID | None
     slug: str
     title: str
-    content_type: str
+    content_type: ContentType
     content: str | None
     ai_generated: bool
     sequence_order: int | None
-    fidelity_score: Decimal | None
+    fidelity_score: Fidelity | None
     metadata: dict[str, Any]
-    status: str | None
+    status: ContentStatus | None
     published_at: datetime | None
     published_url: str | None
     file_path: str | None

@@ -51,6 +51,7 @@ async def list_frameworks(
 
 @router.get("/{framework_id}", **operation("Get a framework", "getFramework", 404))
 async def get_framework(framework_id: FrameworkId, conn: UserReadSession) -> Framework:
+    """One framework: the caller's own or a global one; 404 otherwise."""
     return Framework.model_validate(await service.require_framework(conn, framework_id))
 
 

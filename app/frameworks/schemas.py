@@ -64,7 +64,7 @@ class Framework(RowModel):
     slug: str
     name: str
     description: str | None
-    framework_type: str | None
+    framework_type: FrameworkType | None
     framework_schema: dict[str, Any] | None
     is_active: bool | None
     owner_mind_id: uuid.UUID | None

@@ -18,6 +18,7 @@ from fastapi.openapi.docs import (
     get_swagger_ui_oauth2_redirect_html,
 )
 from fastapi.responses import HTMLResponse
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -65,12 +66,130 @@ def server_defaults_not_required(document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
+# The bearer scheme's name in the document (`app.auth.get_principal`).
+BEARER = "bearerAuth"
+# The token is optional where the document does not say otherwise: public
+# reads (published work, row level security decides) inherit this. An
+# operation that needs a signed-in user says `[{bearerAuth: []}]` itself.
+OPTIONAL_TOKEN: list[dict[str, list[str]]] = [{}, {BEARER: []}]
+
+# Response headers, declared once as components and attached by status and
+# method (`declare_response_headers`), so a new route documents them too.
+HEADERS: dict[str, dict[str, Any]] = {
+    "X-Request-ID": {
+        "description": "The request's id (the caller's own when it sent a sane one): "
+        "quote it to operators. Also `instance` in problem documents.",
+        "required": True,
+        "schema": {"type": "string"},
+    },
+    "ETag": {
+        "description": "A validator of the representation: send it back in "
+        "`If-None-Match` to get a 304 while it has not changed.",
+        "schema": {"type": "string"},
+    },
+    "Cache-Control": {
+        "description": "Who may cache the answer, and for how long.",
+        "schema": {"type": "string"},
+    },
+    "Vary": {
+        "description": "The request headers the answer depends on: a shared cache keys on them.",
+        "schema": {"type": "string"},
+    },
+    "Location": {
+        "description": "The URL of the created resource.",
+        "schema": {"type": "string", "format": "uri-reference"},
+    },
+    "Retry-After": {
+        "description": "Seconds to wait before trying again.",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    "WWW-Authenticate": {
+        "description": 'The bearer challenge (RFC 6750), with `error="invalid_token"` '
+        "for a token that cannot be used.",
+        "required": True,
+        "schema": {"type": "string"},
+    },
+}
+CACHED_READ_HEADERS = ("ETag", "Cache-Control", "Vary")
+
+
+def headers_for(method: str, status: str) -> tuple[str, ...]:
+    """Which of `HEADERS` an answer carries, by its method and status."""
+    names: tuple[str, ...] = ("X-Request-ID",)
+    if method == "get" and status in ("200", "304"):
+        names += CACHED_READ_HEADERS
+    if status == "201":
+        names += ("Location",)
+    if status in ("429", "503"):
+        names += ("Retry-After",)
+    if status == "401":
+        names += ("WWW-Authenticate",)
+    return names
+
+
+def _operations(document: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (method, operation)
+        for operations in document.get("paths", {}).values()
+        for method, operation in operations.items()
+    ]
+
+
+def declare_response_headers(document: dict[str, Any]) -> dict[str, Any]:
+    """Every response of every operation gets the headers `headers_for`
+    names, as references to `components/headers`."""
+    used: set[str] = set()
+    for method, operation in _operations(document):
+        for status, response in operation.get("responses", {}).items():
+            names = headers_for(method, status)
+            headers = response.setdefault("headers", {})
+            for name in names:
+                headers[name] = {"$ref": f"#/components/headers/{name}"}
+            used.update(names)
+    components = document.setdefault("components", {})
+    components["headers"] = {name: HEADERS[name] for name in HEADERS if name in used}
+    return document
+
+
+def declare_security(document: dict[str, Any]) -> dict[str, Any]:
+    """The token is optional by default (`OPTIONAL_TOKEN`); operations that
+    need one keep their `[{bearerAuth: []}]`, health probes their `[]`.
+
+    A public read (`app.auth.PUBLIC_READ`: FastAPI writes the bearer and `{}`
+    on it) inherits the default rather than repeating it: that is the same
+    statement in OpenAPI, and generators that look at the operation alone
+    (openapi-python-client) then let an unauthenticated client call it."""
+    for _, operation in _operations(document):
+        security = operation.get("security")
+        if security and {} in security:
+            del operation["security"]
+    document["security"] = OPTIONAL_TOKEN
+    return document
+
+
+def stable_operation_id(route: APIRoute) -> str:
+    """An operation's id when its route names none (every documented route
+    does: `app.http.routes.operation`): from its method and path, never from
+    the Python function's name, so a refactoring cannot rename a generated
+    client's method. tests/test_docs.py pins the list of ids."""
+    method = sorted(route.methods)[0].lower() if route.methods else "any"
+    segments = [s.strip("{}") for s in route.path_format.split("/") if s]
+    return "-".join([method, *segments])
+
+
+def precise_openapi(document: dict[str, Any]) -> dict[str, Any]:
+    """The generated document made precise enough to generate clients from."""
+    document = server_defaults_not_required(document)
+    document = declare_response_headers(document)
+    return declare_security(document)
+
+
 def install_docs(app: FastAPI) -> None:
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = server_defaults_not_required(generate())
+            app.openapi_schema = precise_openapi(generate())
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

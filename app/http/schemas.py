@@ -79,11 +79,15 @@ class PartialUpdate(BaseModel):
         return self
 
 
-def _as_pydantic_does(value: Any) -> str:
-    # The types orjson leaves to us: pydantic writes both as strings (asyncpg's
-    # UUID is a subclass of uuid.UUID, which orjson only knows exactly).
-    if isinstance(value, Decimal | uuid.UUID):
+def _as_pydantic_does(value: Any) -> str | float:
+    # The types orjson leaves to us: pydantic writes a UUID as a string
+    # (asyncpg's UUID is a subclass of uuid.UUID, which orjson only knows
+    # exactly); a Decimal is a JSON number, as the API's decimal type
+    # (`app.contents.schemas.Fidelity`) serializes it.
+    if isinstance(value, uuid.UUID):
         return str(value)
+    if isinstance(value, Decimal):
+        return float(value)
     raise TypeError(f"{type(value).__name__} is not a JSON type of this API")
 
 

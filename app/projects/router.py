@@ -77,6 +77,8 @@ async def list_projects(
     "/{project_id}", **operation("Get a project", "getProject", 404, openapi_extra=PUBLIC_READ)
 )
 async def get_project(project_id: ProjectId, conn: ReadSession) -> Project:
+    """One project: whole for its creator (and persona), its public
+    projection for anyone else row level security lets read it; 404 otherwise."""
     return Project.model_validate(await service.require_project(conn, project_id))
 
 

@@ -98,8 +98,8 @@ class Project(RowModel):
     slug: str
     name: str
     description: str | None
-    project_type: str | None
-    status: str | None
+    project_type: ProjectType | None
+    status: ProjectStatus | None
     creator_mind_id: uuid.UUID | None
     persona_mind_id: uuid.UUID | None
     target_audience_id: uuid.UUID | None

@@ -72,6 +72,7 @@ async def list_market_research(
     **operation("Get a market research report", "getMarketResearch", 404),
 )
 async def get_market_research(research_id: ResearchId, conn: UserReadSession) -> MarketResearch:
+    """One report, with its body, for the owner of its project; 404 otherwise."""
     return MarketResearch.model_validate(await service.require_research(conn, research_id))
 
 

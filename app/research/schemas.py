@@ -63,7 +63,7 @@ class MarketResearchUpdate(PartialUpdate):
 class MarketResearch(RowModel):
     id: uuid.UUID
     project_id: uuid.UUID
-    research_type: str
+    research_type: ResearchType
     title: str | None
     report_data: dict[str, Any]
     body: str | None

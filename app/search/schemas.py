@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import Query
 from pydantic import AfterValidator, Field
 
+from app.contents.schemas import ContentStatus, ContentType
 from app.http.schemas import RowModel, no_nul
 
 MAX_QUERY_CHARS = 500
@@ -28,8 +29,8 @@ class SearchHit(RowModel):
     id: uuid.UUID
     project_id: uuid.UUID | None
     title: str
-    content_type: str
-    status: str | None
+    content_type: ContentType
+    status: ContentStatus | None
     file_path: str | None
     rank: float = Field(
         description="Relevance (higher first): how well the title matches the query."

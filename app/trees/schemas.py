@@ -1,12 +1,11 @@
 from __future__ import annotations
 
 import uuid
-from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
-from app.contents.schemas import ContentType, Fidelity, Keywords, SequenceOrder
+from app.contents.schemas import ContentStatus, ContentType, Fidelity, Keywords, SequenceOrder
 from app.http.schemas import JsonObject, LongText, Name, ShortText, Slug, body_config
 from app.projects.schemas import Project
 
@@ -20,10 +19,10 @@ class TreeNode(BaseModel):
     id: uuid.UUID
     slug: str
     title: str
-    content_type: str
-    status: str | None
+    content_type: ContentType
+    status: ContentStatus | None
     sequence_order: int | None
-    fidelity_score: Decimal | None
+    fidelity_score: Fidelity | None
     file_path: str | None
     metadata: dict[str, Any]
     content: str | None = Field(default=None, description="Only with include_body=true.")

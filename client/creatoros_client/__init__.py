@@ -25,6 +25,16 @@ from creatoros_client.course import (
     slugify,
 )
 from creatoros_client.creatoros import AsyncCreatorOS, CreatorOS, WriteResult
+from creatoros_client.models import (
+    ContentStatus,
+    ContentType,
+    FrameworkType,
+    MindRole,
+    ProjectStatus,
+    ProjectType,
+    ResearchType,
+    TechnicalLevel,
+)
 from creatoros_client.outbox import FlushResult, OutboxStore
 from creatoros_client.persist import Counts, SaveResult
 
@@ -36,17 +46,25 @@ __all__ = [
     "AsyncClient",
     "AsyncCreatorOS",
     "Client",
+    "ContentStatus",
+    "ContentType",
     "Counts",
     "CoursePlan",
     "CreatorOS",
     "CreatorOSError",
     "EmptyCourseFolder",
     "FlushResult",
+    "FrameworkType",
+    "MindRole",
     "OutboxStore",
+    "ProjectStatus",
+    "ProjectType",
     "ResearchEntry",
+    "ResearchType",
     "RetryPolicy",
     "SaveResult",
     "Skipped",
+    "TechnicalLevel",
     "WriteResult",
     "is_transient",
     "read_course",

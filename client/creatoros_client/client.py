@@ -10,12 +10,16 @@ awaits; everything else (requests, retry policy, errors) is in `_core` and
 from __future__ import annotations
 
 import asyncio
+import copy
 import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
 import httpx
 
+from creatoros_client import models as m
 from creatoros_client import resources
 from creatoros_client._core import (
     TRANSPORT_ERRORS,
@@ -33,19 +37,48 @@ from creatoros_client._core import (
 T = TypeVar("T")
 
 
+def with_request_timeout(policy: RetryPolicy, seconds: float | None) -> RetryPolicy:
+    """`policy` with one request's time limit set to `seconds` (None: as it
+    is), and a retry budget that leaves room for at least one such request."""
+    if seconds is None:
+        return policy
+    if seconds <= 0:
+        raise ValueError(f"timeout must be positive seconds, not {seconds!r}")
+    return replace(policy, timeout=seconds, budget=max(policy.budget, seconds))
+
+
 class _Base:
     def __init__(
-        self, base_url: str, *, token: TokenSource = None, retry: RetryPolicy | None = None
+        self,
+        base_url: str,
+        *,
+        token: TokenSource = None,
+        retry: RetryPolicy | None = None,
+        timeout: float | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.token = token
-        self.retry = retry or RetryPolicy()
+        self.retry = with_request_timeout(retry or RetryPolicy(), timeout)
         # The newest consistency token a write answered with (read-your-writes).
         self.consistency = Consistency()
 
+    def bind_resources(self) -> None:
+        """Make the resources, bound to this client's runner."""
+        raise NotImplementedError
+
+    def with_timeout(self, seconds: float) -> Self:
+        """This client with another time limit per request, for the calls
+        made through it (`api.with_timeout(5).projects.get(pid)`): same
+        connection pool, token and read-your-writes state; this one unchanged."""
+        clone = copy.copy(self)
+        clone.retry = with_request_timeout(self.retry, seconds)
+        clone.bind_resources()
+        return clone
+
 
 class Client(_Base):
-    """Blocking client. `token` is a JWT or a callable returning a fresh one."""
+    """Blocking client. `token` is a JWT or a callable returning a fresh one;
+    `timeout` one request's limit in seconds (default `RetryPolicy.timeout`)."""
 
     def __init__(
         self,
@@ -53,10 +86,14 @@ class Client(_Base):
         *,
         token: TokenSource = None,
         retry: RetryPolicy | None = None,
+        timeout: float | None = None,
         http: httpx.Client | None = None,
     ) -> None:
-        super().__init__(base_url, token=token, retry=retry)
+        super().__init__(base_url, token=token, retry=retry, timeout=timeout)
         self._http = http or httpx.Client(base_url=self.base_url)
+        self.bind_resources()
+
+    def bind_resources(self) -> None:
         self.projects = resources.Projects(self.call)
         self.contents = resources.Contents(self.call)
         self.trees = resources.Trees(self.call)
@@ -66,6 +103,18 @@ class Client(_Base):
         self.tags = resources.Tags(self.call)
         self.search = resources.Search(self.call)
         self.minds = resources.Minds(self.call)
+
+    def iter_projects(self, **filters: Any) -> Iterator[m.Project]:
+        """Every project the caller may read (with `filters`), following cursors."""
+        return self.projects.iterate(**filters)
+
+    def iter_contents(self, **filters: Any) -> Iterator[m.Content]:
+        """Every content the caller may read (`project_id=`, `status=`, …)."""
+        return self.contents.iterate(**filters)
+
+    def iter_search(self, q: str, **filters: Any) -> Iterator[m.SearchHit]:
+        """Every search hit, best first."""
+        return self.search.iterate(q, **filters)
 
     def _send(self, call: Call[T]) -> T:
         attempts = self.retry.start()
@@ -124,10 +173,14 @@ class AsyncClient(_Base):
         *,
         token: TokenSource = None,
         retry: RetryPolicy | None = None,
+        timeout: float | None = None,
         http: httpx.AsyncClient | None = None,
     ) -> None:
-        super().__init__(base_url, token=token, retry=retry)
+        super().__init__(base_url, token=token, retry=retry, timeout=timeout)
         self._http = http or httpx.AsyncClient(base_url=self.base_url)
+        self.bind_resources()
+
+    def bind_resources(self) -> None:
         self.projects = resources.AsyncProjects(self.call)
         self.contents = resources.AsyncContents(self.call)
         self.trees = resources.AsyncTrees(self.call)
@@ -137,6 +190,15 @@ class AsyncClient(_Base):
         self.tags = resources.AsyncTags(self.call)
         self.search = resources.AsyncSearch(self.call)
         self.minds = resources.AsyncMinds(self.call)
+
+    def iter_projects(self, **filters: Any) -> AsyncIterator[m.Project]:
+        return self.projects.iterate(**filters)
+
+    def iter_contents(self, **filters: Any) -> AsyncIterator[m.Content]:
+        return self.contents.iterate(**filters)
+
+    def iter_search(self, q: str, **filters: Any) -> AsyncIterator[m.SearchHit]:
+        return self.search.iterate(q, **filters)
 
     async def _send(self, call: Call[T]) -> T:
         attempts = self.retry.start()

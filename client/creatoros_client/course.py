@@ -71,7 +71,7 @@ from pydantic import BaseModel, Field
 from creatoros_client import _layout as layout
 from creatoros_client._curriculum import Curriculum, first, jsonable, text_of
 from creatoros_client._text import BINARY_SUFFIXES, MAX_FILE_BYTES, Decoded, NotText, decode
-from creatoros_client.models import ProjectUpsert, TreeNodeIn
+from creatoros_client.models import ContentType, ProjectType, ProjectUpsert, TreeNodeIn
 
 HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$")
 METADATA_NAME = ".metadata.json"
@@ -522,7 +522,7 @@ def _read(root: Path, program: dict[str, Any] | None, own: _Files | None) -> Cou
     outline = TreeNodeIn(
         slug=slugs.take(slug),
         title=_short(title),
-        content_type="course_outline",
+        content_type=ContentType.course_outline,
         sequence_order=0,
         metadata={"kind": "course"},
     )
@@ -558,7 +558,7 @@ def _read(root: Path, program: dict[str, Any] | None, own: _Files | None) -> Cou
         slug=slug,
         project=ProjectUpsert(
             name=_short(title),
-            project_type="course",
+            project_type=ProjectType.course,
             description=description[:10_000] if description else None,
             project_metadata=metadata,
         ),
@@ -638,7 +638,7 @@ def _course_tree(
         module = TreeNodeIn(
             slug=slugs.take(f"modulo-{key}"),
             title=_short(title),
-            content_type="course_module",
+            content_type=ContentType.course_module,
             sequence_order=min(position, MAX_ORDER),
             metadata=meta,
         )
@@ -700,7 +700,7 @@ def _lesson_node(
     return TreeNodeIn(
         slug=slugs.take("-".join([*folders, stem])),
         title=_short(title),
-        content_type="course_lesson",
+        content_type=ContentType.course_lesson,
         content=file.text,
         file_path=file.rel,
         sequence_order=min(order, MAX_ORDER),
@@ -748,7 +748,7 @@ def _document(file: _File, extra: dict[str, Any], slugs: _Slugs, slug: str) -> T
     return TreeNodeIn(
         slug=slugs.take(slug),
         title=_short(_title_of(file.text) or file.name),
-        content_type="other",
+        content_type=ContentType.other,
         content=file.text,
         file_path=file.rel,
         metadata=meta,
@@ -771,7 +771,7 @@ def _documents(found: list[tuple[_File, dict[str, Any]]], slugs: _Slugs) -> list
             folders[parts[0]] = TreeNodeIn(
                 slug=slugs.take(f"{parts[0]}-folder"),
                 title=_short(parts[0]),
-                content_type="other",
+                content_type=ContentType.other,
                 metadata={"kind": "folder", "folder": parts[0]},
             )
             roots.append(folders[parts[0]])
@@ -788,7 +788,7 @@ def _program_documents(own: _Files, slugs: _Slugs) -> list[TreeNodeIn]:
     holder = TreeNodeIn(
         slug=slugs.take("program"),
         title="Programa",
-        content_type="other",
+        content_type=ContentType.other,
         metadata={"kind": "program"},
     )
     for order, file in enumerate(own.files, start=1):

@@ -282,9 +282,10 @@ class CreatorOS(Client):
         token: TokenSource = None,
         outbox: OutboxPath = None,
         retry: RetryPolicy | None = None,
+        timeout: float | None = None,
         http: httpx.Client | None = None,
     ) -> None:
-        super().__init__(base_url, token=token, retry=retry, http=http)
+        super().__init__(base_url, token=token, retry=retry, timeout=timeout, http=http)
         self.outbox = Outbox(outbox, self.base_url, token, self.run)
 
     def save_course(
@@ -313,9 +314,10 @@ class AsyncCreatorOS(AsyncClient):
         token: TokenSource = None,
         outbox: OutboxPath = None,
         retry: RetryPolicy | None = None,
+        timeout: float | None = None,
         http: httpx.AsyncClient | None = None,
     ) -> None:
-        super().__init__(base_url, token=token, retry=retry, http=http)
+        super().__init__(base_url, token=token, retry=retry, timeout=timeout, http=http)
         self.outbox = AsyncOutbox(outbox, self.base_url, token, self.run)
 
     async def save_course(

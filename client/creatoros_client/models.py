@@ -12,9 +12,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, ClassVar, Generic, Literal, TypeVar
+from enum import StrEnum
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 
 class _Response(BaseModel):
@@ -31,71 +32,109 @@ class _Request(BaseModel):
         return self.model_dump(mode="json", exclude_unset=self.partial)
 
 
-ContentStatus = Literal["draft", "reviewed", "published", "archived"]
+# The API's enums, with the same values (tests/client/test_models.py compares
+# them with /openapi.json's). Requests take the members (`ContentType.
+# course_lesson`; the plain string is validated the same at run time).
+# Answers keep plain strings, read leniently like every answer field (a
+# newer service's new value does not break an older script); a StrEnum
+# member is a str, so `node.status == ContentStatus.published` holds.
 
-ContentType = Literal[
-    "raw_source",
-    "interview",
-    "podcast_transcript",
-    "video_transcript",
-    "article",
-    "book_excerpt",
-    "essay",
-    "speech",
-    "social_media_post",
-    "email",
-    "conversation",
-    "academic_paper",
-    "course_outline",
-    "course_module",
-    "course_lesson",
-    "book_outline",
-    "book_part",
-    "book_chapter",
-    "blog_series",
-    "blog_post",
-    "video_script",
-    "video_chapter",
-    "social_post_linkedin",
-    "social_post_twitter",
-    "social_thread",
-    "newsletter_edition",
-    "other",
-]
+# The API's decimals (fidelity_score) are JSON numbers: sent as one, kept
+# exact here as a Decimal.
+Fidelity = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
 
-FrameworkType = Literal["pedagogical", "content_structure", "storytelling", "marketing", "other"]
 
-MindRole = Literal[
-    "creator",
-    "author",
-    "co_author",
-    "host",
-    "guest",
-    "interviewer",
-    "interviewee",
-    "participant",
-    "moderator",
-    "contributor",
-    "other",
-]
+class ContentStatus(StrEnum):
+    draft = "draft"
+    reviewed = "reviewed"
+    published = "published"
+    archived = "archived"
 
-ProjectStatus = Literal["planning", "in_progress", "completed", "archived"]
 
-ProjectType = Literal[
-    "course", "book", "blog_series", "video_series", "newsletter", "social_media_campaign", "other"
-]
+class ContentType(StrEnum):
+    raw_source = "raw_source"
+    interview = "interview"
+    podcast_transcript = "podcast_transcript"
+    video_transcript = "video_transcript"
+    article = "article"
+    book_excerpt = "book_excerpt"
+    essay = "essay"
+    speech = "speech"
+    social_media_post = "social_media_post"
+    email = "email"
+    conversation = "conversation"
+    academic_paper = "academic_paper"
+    course_outline = "course_outline"
+    course_module = "course_module"
+    course_lesson = "course_lesson"
+    book_outline = "book_outline"
+    book_part = "book_part"
+    book_chapter = "book_chapter"
+    blog_series = "blog_series"
+    blog_post = "blog_post"
+    video_script = "video_script"
+    video_chapter = "video_chapter"
+    social_post_linkedin = "social_post_linkedin"
+    social_post_twitter = "social_post_twitter"
+    social_thread = "social_thread"
+    newsletter_edition = "newsletter_edition"
+    other = "other"
 
-ResearchType = Literal[
-    "competitive_analysis",
-    "keyword_research",
-    "market_analysis",
-    "content_gaps",
-    "differentiation",
-    "sources",
-    "other",
-]
 
-TechnicalLevel = Literal["beginner", "intermediate", "advanced", "expert"]
+class FrameworkType(StrEnum):
+    pedagogical = "pedagogical"
+    content_structure = "content_structure"
+    storytelling = "storytelling"
+    marketing = "marketing"
+    other = "other"
+
+
+class MindRole(StrEnum):
+    creator = "creator"
+    author = "author"
+    co_author = "co_author"
+    host = "host"
+    guest = "guest"
+    interviewer = "interviewer"
+    interviewee = "interviewee"
+    participant = "participant"
+    moderator = "moderator"
+    contributor = "contributor"
+    other = "other"
+
+
+class ProjectStatus(StrEnum):
+    planning = "planning"
+    in_progress = "in_progress"
+    completed = "completed"
+    archived = "archived"
+
+
+class ProjectType(StrEnum):
+    course = "course"
+    book = "book"
+    blog_series = "blog_series"
+    video_series = "video_series"
+    newsletter = "newsletter"
+    social_media_campaign = "social_media_campaign"
+    other = "other"
+
+
+class ResearchType(StrEnum):
+    competitive_analysis = "competitive_analysis"
+    keyword_research = "keyword_research"
+    market_analysis = "market_analysis"
+    content_gaps = "content_gaps"
+    differentiation = "differentiation"
+    sources = "sources"
+    other = "other"
+
+
+class TechnicalLevel(StrEnum):
+    beginner = "beginner"
+    intermediate = "intermediate"
+    advanced = "advanced"
+    expert = "expert"
 
 
 class Audience(_Response):
@@ -170,7 +209,7 @@ class ContentCreate(_Request):
     ai_generated: bool = False
     parent_content_id: uuid.UUID | None = None
     sequence_order: int | None = None
-    fidelity_score: Decimal | None = None
+    fidelity_score: Fidelity | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
     file_path: str | None = None
     keywords: list[str] | None = None
@@ -215,7 +254,7 @@ class ContentUpdate(_Request):
     parent_content_id: uuid.UUID | None = None
     sequence_order: int | None = None
     status: ContentStatus | None = None
-    fidelity_score: Decimal | None = None
+    fidelity_score: Fidelity | None = None
     metadata: dict[str, Any] | None = None
     file_path: str | None = None
     published_url: str | None = None
@@ -354,7 +393,7 @@ class ProjectCreate(_Request):
     name: str
     project_type: ProjectType
     description: str | None = None
-    status: ProjectStatus = "planning"
+    status: ProjectStatus = ProjectStatus.planning
     persona_mind_id: uuid.UUID | None = None
     target_audience_id: uuid.UUID | None = None
     project_metadata: dict[str, Any] = Field(default_factory=dict)
@@ -425,7 +464,7 @@ class TreeNodeIn(_Request):
     content_type: ContentType
     content: str | None = None
     sequence_order: int | None = None
-    fidelity_score: Decimal | None = None
+    fidelity_score: Fidelity | None = None
     file_path: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
     ai_generated: bool = True

@@ -9,7 +9,7 @@ one line each and build nothing themselves.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel
@@ -29,6 +29,34 @@ class Run(Protocol):
 
 class ARun(Protocol):
     def __call__(self, call: Call[T], /) -> Awaitable[T]: ...
+
+
+# The API's largest page: the fewest requests for a walk over everything.
+PAGE_SIZE = 200
+
+
+def pages(fetch: Callable[[str | None], m.Page[M]]) -> Iterator[M]:
+    """Every item of a listing, page after page: `fetch(cursor)` reads one
+    page, from the first (`None`) on, following `next_cursor` to the end."""
+    cursor: str | None = None
+    while True:
+        page = fetch(cursor)
+        yield from page.items
+        if page.next_cursor is None:
+            return
+        cursor = page.next_cursor
+
+
+async def async_pages(fetch: Callable[[str | None], Awaitable[m.Page[M]]]) -> AsyncIterator[M]:
+    """`pages`, awaited."""
+    cursor: str | None = None
+    while True:
+        page = await fetch(cursor)
+        for item in page.items:
+            yield item
+        if page.next_cursor is None:
+            return
+        cursor = page.next_cursor
 
 
 class _Rows(Generic[M]):
@@ -61,14 +89,8 @@ class _Crud(_Rows[M]):
         return self._run(self.ops.list(limit, cursor, filters))
 
     def iterate(self, **filters: Any) -> Iterator[M]:
-        """Every row, page after page."""
-        cursor: str | None = None
-        while True:
-            page = self.list(limit=200, cursor=cursor, **filters)
-            yield from page.items
-            if page.next_cursor is None:
-                return
-            cursor = page.next_cursor
+        """Every row (with `filters`), page after page."""
+        return pages(lambda cursor: self.list(limit=PAGE_SIZE, cursor=cursor, **filters))
 
 
 class _AsyncRows(Generic[M]):
@@ -95,6 +117,10 @@ class _AsyncCrud(_AsyncRows[M]):
         self, *, limit: int | None = None, cursor: str | None = None, **filters: Any
     ) -> m.Page[M]:
         return await self._run(self.ops.list(limit, cursor, filters))
+
+    def iterate(self, **filters: Any) -> AsyncIterator[M]:
+        """Every row (with `filters`), page after page: `async for`."""
+        return async_pages(lambda cursor: self.list(limit=PAGE_SIZE, cursor=cursor, **filters))
 
 
 class Projects(_Crud[m.Project]):
@@ -255,12 +281,19 @@ class Search(_Resource):
         """Full-text search (filters: project_id, content_type, status)."""
         return self._run(_ops.search(q, limit, cursor, filters))
 
+    def iterate(self, q: str, **filters: Any) -> Iterator[m.SearchHit]:
+        """Every hit, best first, page after page."""
+        return pages(lambda cursor: self(q, limit=PAGE_SIZE, cursor=cursor, **filters))
+
 
 class AsyncSearch(_AsyncResource):
     async def __call__(
         self, q: str, *, limit: int | None = None, cursor: str | None = None, **filters: Any
     ) -> m.Page[m.SearchHit]:
         return await self._run(_ops.search(q, limit, cursor, filters))
+
+    def iterate(self, q: str, **filters: Any) -> AsyncIterator[m.SearchHit]:
+        return async_pages(lambda cursor: self(q, limit=PAGE_SIZE, cursor=cursor, **filters))
 
 
 class Tags(_Resource):

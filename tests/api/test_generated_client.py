@@ -1,21 +1,28 @@
 """The OpenAPI document is the integrators' contract: a client generated from
-it with openapi-python-client must work against the real service."""
+it with openapi-python-client (and clients/python/openapi-python-client.yaml)
+must pass `mypy --strict` and work against the real service, public reads
+with the unauthenticated `Client`."""
 
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import os
 import subprocess
 import sys
+import typing
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import httpx
 
-from tests.factories import Creator
+from tests.factories import Creator, publish_course
 
 GENERATOR = str(Path(sys.executable).with_name("openapi-python-client"))
+MYPY = str(Path(sys.executable).with_name("mypy"))
+CONFIG = Path(__file__).resolve().parents[2] / "clients" / "python" / "openapi-python-client.yaml"
 PACKAGE = "creatoros_generated_client"
 
 
@@ -32,6 +39,8 @@ def generate(openapi: dict, where: Path) -> None:
             str(where / PACKAGE),
             "--meta",
             "none",
+            "--config",
+            str(CONFIG),
         ],
         capture_output=True,
         text=True,
@@ -83,7 +92,7 @@ async def test_a_generated_client_creates_lists_updates_and_deletes(
                 content_type=models.ContentType.COURSE_LESSON,
             ),
         )  # fmt: skip
-        assert isinstance(lesson, models.Content) and lesson.project_id == project.id
+        assert isinstance(lesson, models.ContentRecord) and lesson.project_id == project.id
 
         page = await list_projects.asyncio(client=c, limit=10)
         assert [p.slug for p in page.items] == ["gerado"]
@@ -108,3 +117,50 @@ async def test_a_generated_client_creates_lists_updates_and_deletes(
         gone = await get_project.asyncio_detailed(client=c, project_id=project.id)
         assert gone.status_code == 404
         assert isinstance(gone.parsed, models.Problem) and gone.parsed.status == 404
+
+
+async def test_a_generated_client_passes_mypy_strict(live_server: str, tmp_path: Path) -> None:
+    generate(httpx.get(f"{live_server}/openapi.json").json(), tmp_path)
+    result = subprocess.run(
+        [MYPY, "--strict", "--no-incremental", "--cache-dir", str(tmp_path / ".mypy"), PACKAGE],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    print(result.stdout.strip().splitlines()[-1])
+
+
+def accepted_clients(function: Any) -> set[str]:
+    annotation = inspect.signature(function).parameters["client"].annotation
+    return {kind.__name__ for kind in typing.get_args(annotation) or (annotation,)}
+
+
+async def test_a_generated_client_reads_published_work_without_a_token(
+    live_server: str, alice: Creator, tmp_path: Path
+) -> None:
+    async with httpx.AsyncClient(base_url=live_server) as http:
+        course, _ = await publish_course(http, alice)
+    generate(httpx.get(f"{live_server}/openapi.json").json(), tmp_path)
+    client_mod = load(tmp_path, "client")
+    models = load(tmp_path, "models")
+    get_project = load(tmp_path, "api.projects.get_project")
+    get_project_tree = load(tmp_path, "api.trees.get_project_tree")
+    create_project = load(tmp_path, "api.projects.create_project")
+
+    # The generated functions say which client they take: public reads take
+    # either, writes only the authenticated one.
+    assert accepted_clients(get_project.asyncio) == {"AuthenticatedClient", "Client"}
+    assert accepted_clients(get_project_tree.asyncio) == {"AuthenticatedClient", "Client"}
+    assert accepted_clients(create_project.asyncio) == {"AuthenticatedClient"}
+
+    async with client_mod.Client(base_url=live_server) as anonymous:
+        project = await get_project.asyncio(client=anonymous, project_id=course)
+        assert isinstance(project, models.Project) and project.slug == "course"
+        assert project.status == models.ProjectStatus.PLANNING
+        tree = await get_project_tree.asyncio(client=anonymous, project_id=course)
+        assert isinstance(tree, models.ContentTree)
+        outline = tree.nodes[0]
+        assert outline.status == models.ContentStatus.PUBLISHED
+        assert outline.content_type == models.ContentType.COURSE_OUTLINE

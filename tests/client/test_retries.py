@@ -126,3 +126,25 @@ def test_backoff_grows_and_is_jittered() -> None:
     assert all(w is not None for w in waits)
     ceilings = [1, 2, 4, 8, 8, 8]
     assert all(0 <= w <= c for w, c in zip(waits, ceilings, strict=True))  # type: ignore[operator]
+
+
+def test_timeout_per_client_and_per_call() -> None:
+    """`timeout=` is one request's limit (seconds), for the client or, through
+    `with_timeout`, for the calls made through the view it returns."""
+    seen: list[httpx.Request] = []
+
+    def read_timeout(api: Client) -> float:
+        api.projects.delete("x")
+        return float(seen[-1].extensions["timeout"]["read"])
+
+    default = client_answering([httpx.Response(204)], seen)
+    # 30 s, clipped to what is left of the 20 s budget
+    assert read_timeout(default) == pytest.approx(RetryPolicy().budget, abs=1)
+    api = client_answering([httpx.Response(204)], seen, timeout=3.0)
+    assert read_timeout(api) == 3.0
+    assert read_timeout(api.with_timeout(0.5)) == 0.5
+    assert read_timeout(api) == 3.0, "the client itself keeps its own"
+    slow = client_answering([httpx.Response(204)], seen, timeout=60.0)
+    assert read_timeout(slow) == pytest.approx(60, abs=1), "the budget makes room for it"
+    with pytest.raises(ValueError, match="timeout"):
+        Client("http://api", timeout=0)

@@ -229,7 +229,9 @@ async def test_new_columns_round_trip(client: httpx.AsyncClient, alice: Creator)
         client, alice, keywords=["claude", "automação"], fidelity_score=0.87, ai_generated=True
     )
     assert content["keywords"] == ["claude", "automação"]
-    assert content["fidelity_score"] == "0.87"
+    assert content["fidelity_score"] == 0.87  # a JSON number, as the schema says
+    listed = await client.get("/v1/contents", headers=alice.headers)
+    assert listed.json()["items"][0]["fidelity_score"] == 0.87
     unknown_framework = await client.patch(
         f"/v1/contents/{content['id']}", headers=alice.headers,
         json={"framework_id": str(uuid.uuid4())},

@@ -6,42 +6,11 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.factories import Creator, create_audience, token_headers
+from tests.factories import Creator, create_audience, publish_course, token_headers
 
 ANON_TOKEN = token_headers(None, "anon")
 # What a project's public projection holds back (or filters: project_metadata).
 PRIVATE = {"project_metadata", "target_audience_id", "default_frameworks"}
-
-
-async def publish_course(client: httpx.AsyncClient, creator: Creator) -> tuple[str, str]:
-    """A course with a published outline and lesson, and a draft lesson; and a
-    second project with drafts only. Returns (public project, private project)."""
-    headers = creator.headers
-
-    async def project(slug: str) -> str:
-        made = await client.put(f"/v1/projects/by-slug/{slug}", headers=headers,
-                                json={"name": slug.title(), "project_type": "course"})  # fmt: skip
-        return str(made.json()["id"])
-
-    course = await project("course")
-    tree = {"nodes": [{"slug": "outline", "title": "Outline", "content_type": "course_outline",
-                       "children": [
-                           {"slug": "l1", "title": "L1", "content_type": "course_lesson"},
-                           {"slug": "l2", "title": "L2", "content_type": "course_lesson"},
-                       ]}]}  # fmt: skip
-    put = await client.put(f"/v1/projects/{course}/tree", headers=headers, json=tree)
-    assert put.status_code == 200, put.text
-    outline = put.json()["nodes"][0]
-    for node in (outline, outline["children"][0]):
-        for status in ("reviewed", "published"):
-            moved = await client.patch(f"/v1/contents/{node['id']}", headers=headers,
-                                       json={"status": status})  # fmt: skip
-            assert moved.status_code == 200, moved.text
-    private = await project("private")
-    draft = await client.post("/v1/contents", headers=headers, json={
-        "project_id": private, "slug": "d", "title": "D", "content_type": "other"})  # fmt: skip
-    assert draft.status_code == 201
-    return course, private
 
 
 @pytest.mark.parametrize("headers", [{}, ANON_TOKEN], ids=["no token", "anon token"])
