@@ -37,6 +37,7 @@ from app.idempotency import install_idempotency
 from app.me.router import router as me_router
 from app.projects.router import router as projects_router
 from app.research.router import router as research_router
+from app.revisions.router import router as revisions_router
 from app.search.indexer import SearchIndexer
 from app.search.router import router as search_router
 from app.settings import Settings, get_settings
@@ -236,6 +237,7 @@ def create_app(
         audiences_router,
         research_router,
         trees_router,
+        revisions_router,
         search_router,
     ):
         app.include_router(router, prefix=API_PREFIX)

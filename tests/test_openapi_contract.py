@@ -21,7 +21,7 @@ from app.settings import Settings
 
 pytestmark = pytest.mark.pure
 
-OPENAPI_SHA256 = "5c7a2ee34508914900c41a3d13e38494d5caec70a587a5afc01caae3f4f7012c"
+OPENAPI_SHA256 = "c86507bac89cb8b2ffb0b88d3a02bcb2636497352bff2f16568f4b912ff7045f"
 
 
 def served_openapi() -> bytes:

@@ -1,0 +1,189 @@
+"""Project revisions: listed, read as a tree, diffed and restored. The
+database records them (migration 0012's trigger on `contents`); this module
+only reads them, and restores one by writing `contents` like any write."""
+
+from __future__ import annotations
+
+import difflib
+import uuid
+from typing import Any
+
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.db.rows import Row, fetchrow
+from app.db.tenancy import Reader, execute, fetch, fetchval
+from app.http.pagination import decode_key, encode_key, invalid_cursor
+from app.http.problems import Conflict, NotFound, sqlstate_of
+from app.projects.service import project_not_found, require_project
+from app.revisions import sql
+from app.revisions.schemas import DIFF_FIELDS, PLACE_FIELDS, NodeChange, Revision, RevisionDiff
+from app.trees import shape
+from app.trees.service import TreeAnswer, tree_answer
+
+
+async def require_history(conn: Reader, project_id: uuid.UUID) -> None:
+    """The caller reads this project's history: it is the project's creator.
+    Anyone else gets a 404, whether or not it may read the project: the
+    history holds drafts and deleted text (anon has no grant at all)."""
+    owned = await fetchval(conn, sql.OWNED, project_id)
+    if owned is None:
+        raise project_not_found(project_id)
+    if not owned:
+        raise NotFound(f"the revisions of project {project_id} are its creator's only")
+
+
+def revision_not_found(project_id: uuid.UUID, number: int) -> NotFound:
+    return NotFound(f"project {project_id} has no revision {number}")
+
+
+async def require_revision(conn: Reader, project_id: uuid.UUID, number: int) -> Row:
+    row = await fetchrow(conn, sql.GET, project_id, number)
+    if row is None:
+        raise revision_not_found(project_id, number)
+    return row
+
+
+async def list_revisions(
+    conn: Reader, project_id: uuid.UUID, *, limit: int, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The project's revisions, the latest first; the cursor is a number."""
+    await require_history(conn, project_id)
+    before: int | None = None
+    if cursor is not None:
+        (before,) = decode_key(cursor, 1)
+        if not isinstance(before, int) or isinstance(before, bool):
+            raise invalid_cursor()
+    rows = [dict(r) for r in await fetch(conn, sql.LIST, project_id, before, limit + 1)]
+    if len(rows) <= limit:
+        return rows, None
+    return rows[:limit], encode_key(rows[limit - 1]["number"])
+
+
+async def get_revision(conn: Reader, project_id: uuid.UUID, number: int) -> Row:
+    await require_history(conn, project_id)
+    return await require_revision(conn, project_id, number)
+
+
+async def read_tree_at(
+    conn: Reader, project_id: uuid.UUID, number: int, *, include_body: bool, max_depth: int
+) -> TreeAnswer:
+    """The tree as it was after revision `number`, in the live tree's shape
+    (the project as it is now)."""
+    await require_history(conn, project_id)
+    await require_revision(conn, project_id, number)
+    project = await require_project(conn, project_id)
+    rows = await fetch(conn, sql.TREE_AT, project_id, number, include_body)
+    return tree_answer(project, shape.nest(rows, include_body=include_body, max_depth=max_depth))
+
+
+# ---- diff ---------------------------------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    """A field's value as JSON shows it (ids and numbers as the tree answers them)."""
+    return str(value) if isinstance(value, uuid.UUID) else value
+
+
+def _node_change(
+    before: Row | None, after: Row | None, bodies: dict[bytes, str], labels: tuple[str, str]
+) -> NodeChange | None:
+    """How a node differs between two states (None: it does not)."""
+    node = after or before
+    assert node is not None
+    if before is None or after is None:
+        change = "added" if before is None else "removed"
+        fields = [*DIFF_FIELDS, "content"]
+    else:
+        fields = [f for f in DIFF_FIELDS if before[f] != after[f]]
+        if before["body_sha256"] != after["body_sha256"]:
+            fields.append("content")
+        if not fields:
+            return None
+        change = "moved" if set(fields) <= PLACE_FIELDS else "changed"
+    old_body = bodies.get(before["body_sha256"], "") if before is not None else ""
+    new_body = bodies.get(after["body_sha256"], "") if after is not None else ""
+    body_diff = None
+    if "content" in fields and old_body != new_body:
+        body_diff = "".join(
+            difflib.unified_diff(
+                old_body.splitlines(keepends=True),
+                new_body.splitlines(keepends=True),
+                fromfile=f"{node['slug']}@{labels[0]}",
+                tofile=f"{node['slug']}@{labels[1]}",
+            )
+        )
+    shown = [f for f in fields if f != "content"]
+    return NodeChange(
+        id=node["id"],
+        slug=node["slug"],
+        title=node["title"],
+        change=change,  # type: ignore[arg-type]
+        fields=fields,
+        before={f: _plain(before[f]) for f in shown} if before is not None else {},
+        after={f: _plain(after[f]) for f in shown} if after is not None else {},
+        body_diff=body_diff,
+    )
+
+
+async def diff(conn: Reader, project_id: uuid.UUID, start: int, end: int) -> RevisionDiff:
+    """Per node, what changed from revision `start` to revision `end` (either
+    way round), bodies as unified diffs. Two index scans; only the bodies
+    that differ are read."""
+    await require_history(conn, project_id)
+    for number in (start, end):
+        await require_revision(conn, project_id, number)
+    old = {r["id"]: dict(r) for r in await fetch(conn, sql.STATES_AT, project_id, start)}
+    new = {r["id"]: dict(r) for r in await fetch(conn, sql.STATES_AT, project_id, end)}
+    differing = [
+        (old.get(i), new.get(i))
+        for i in old.keys() | new.keys()
+        if old.get(i) is None or new.get(i) is None or old[i] != new[i]
+    ]
+    hashes = {
+        r["body_sha256"]
+        for pair in differing
+        for r in pair
+        if r is not None and r["body_sha256"] is not None
+    }
+    bodies = {
+        r["sha256"]: r["body"] for r in await fetch(conn, sql.BODIES, project_id, list(hashes))
+    }
+    labels = (str(start), str(end))
+    changes = [c for a, b in differing if (c := _node_change(a, b, bodies, labels)) is not None]
+    changes.sort(key=lambda c: (c.slug, str(c.id)))
+    return RevisionDiff(project_id=project_id, from_revision=start, to_revision=end, nodes=changes)
+
+
+# ---- restore ------------------------------------------------------------------------
+
+
+async def restore(conn: AsyncConnection, project_id: uuid.UUID, number: int) -> tuple[Row, bool]:
+    """Put the project's nodes back as they were after revision `number`:
+    recorded as a new revision (noted "restored revision N"), answered with
+    whether one was made (False: the tree already was that; the latest
+    revision is answered)."""
+    await require_history(conn, project_id)
+    await require_revision(conn, project_id, number)
+    if await fetchrow(conn, sql.LOCK_PROJECT, project_id) is None:
+        raise NotFound(f"the revisions of project {project_id} are its creator's only")
+    await execute(conn, sql.NOTE, f"restored revision {number}")
+    try:
+        await execute(conn, sql.RESTORE_NODES, project_id, number)
+        await execute(conn, sql.REMOVE_LATER_NODES, project_id, number)
+    except DBAPIError as exc:
+        if sqlstate_of(exc) == "23505":
+            raise Conflict(
+                "a node's slug of that revision is now another node's; rename it, then retry"
+            ) from exc
+        raise
+    made = await fetchrow(conn, sql.THIS_TRANSACTIONS, project_id)
+    if made is not None:
+        return made, True
+    latest = await fetchrow(conn, sql.LIST, project_id, None, 1)
+    assert latest is not None  # the revision restored exists
+    return latest, False
+
+
+def revision_model(row: Row) -> Revision:
+    return Revision.model_validate(dict(row))
