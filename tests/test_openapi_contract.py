@@ -21,7 +21,7 @@ from app.settings import Settings
 
 pytestmark = pytest.mark.pure
 
-OPENAPI_SHA256 = "c86507bac89cb8b2ffb0b88d3a02bcb2636497352bff2f16568f4b912ff7045f"
+OPENAPI_SHA256 = "ed571ac871d7e7317afcad674d78af1b2c1489c5a1f896bd8ca2ae567fe1f563"
 
 
 def served_openapi() -> bytes:

@@ -13,9 +13,12 @@ Three tables, all new (nothing of the production baseline changes):
   written before this revision). The tree at revision N is, per node, its
   latest row at <= N: one ordered scan of the primary key, backwards.
 - `content_bodies (project_id, sha256)`: each distinct body once per
-  project (content-addressed), so 20 re-imports that change 3 lessons store
-  60 bodies, not 20 courses. Keyed per project (not across tenants): no
-  tenant's write depends on, or tells anything about, another's text.
+  project (content-addressed), stored when it stops being live (replaced, or
+  its row deleted for good): a history row names its body by hash, found
+  here or, while it is current, in the live row. 20 re-imports that change
+  3 lessons store the 60 replaced bodies, not 20 courses, nor a copy of the
+  current one. Keyed per project (not across tenants): no tenant's write
+  depends on, or tells anything about, another's text.
 
 Who writes them: statement-level AFTER triggers on `contents` with transition
 tables (`REFERENCING NEW TABLE / OLD TABLE`), so every path that changes
@@ -92,7 +95,7 @@ CREATE TABLE IF NOT EXISTS public.content_bodies (
 );
 """,
     "COMMENT ON TABLE public.content_bodies IS 'creatoros: every distinct body a project''s"
-    " history holds, once (by SHA-256 of its UTF-8 text)'",
+    " history holds that is no longer live, once (by SHA-256 of its UTF-8 text)'",
     """
 CREATE TABLE IF NOT EXISTS public.content_history (
     project_id uuid NOT NULL,
@@ -179,11 +182,6 @@ BEGIN
     IF latest IS NULL THEN
         -- The project's first revision: its other nodes as they are (a
         -- project written before revision 0012 gets its history from here).
-        INSERT INTO public.content_bodies (project_id, sha256, creator_mind_id, body)
-        SELECT project, sha256(convert_to(c.content, 'UTF8')), creator, c.content
-        FROM public.contents c
-        WHERE c.project_id = project AND c.content IS NOT NULL AND c.id <> ALL (changing)
-        ON CONFLICT DO NOTHING;
         INSERT INTO public.content_history (
             project_id, content_id, revision, creator_mind_id, change, slug, title,
             content_type, status, sequence_order, fidelity_score, file_path, metadata,
@@ -253,10 +251,32 @@ BEGIN
         FROM old_rows o JOIN new_rows n ON n.id = o.id
         WHERE o.project_id IS NOT NULL AND o.deleted_at IS NULL
           AND o.project_id IS DISTINCT FROM n.project_id;
+        -- Bodies are stored when they stop being live: the history names a
+        -- body by its hash, and the live row holds the current one (so the
+        -- history grows by the replaced texts only, not by a copy of the
+        -- course). Once per distinct text and project; only for a project
+        -- that has a history to point at it.
+        INSERT INTO public.content_bodies (project_id, sha256, creator_mind_id, body)
+        SELECT o.project_id, sha256(convert_to(o.content, 'UTF8')), r.creator_mind_id, o.content
+        FROM old_rows o JOIN new_rows n ON n.id = o.id
+        JOIN LATERAL (SELECT r.creator_mind_id FROM public.content_revisions r
+                      WHERE r.project_id = o.project_id
+                      ORDER BY r.number DESC LIMIT 1) r ON true
+        WHERE o.content IS NOT NULL
+          AND (o.content IS DISTINCT FROM n.content OR o.project_id IS DISTINCT FROM n.project_id)
+        ON CONFLICT DO NOTHING;
     ELSE
         SELECT coalesce(array_agg(o.id), '{}'), coalesce(array_agg(o.project_id), '{}')
         INTO gone_ids, gone_projects
         FROM old_rows o WHERE o.project_id IS NOT NULL AND o.deleted_at IS NULL;
+        INSERT INTO public.content_bodies (project_id, sha256, creator_mind_id, body)
+        SELECT o.project_id, sha256(convert_to(o.content, 'UTF8')), r.creator_mind_id, o.content
+        FROM old_rows o
+        JOIN LATERAL (SELECT r.creator_mind_id FROM public.content_revisions r
+                      WHERE r.project_id = o.project_id
+                      ORDER BY r.number DESC LIMIT 1) r ON true
+        WHERE o.content IS NOT NULL
+        ON CONFLICT DO NOTHING;
     END IF;
 
     FOR this_project IN
@@ -270,20 +290,16 @@ BEGIN
         SELECT r.creator_mind_id INTO creator FROM public.content_revisions r
         WHERE r.project_id = this_project AND r.number = this_revision;
 
-        -- The changed nodes as they now are; their bodies stored once.
+        -- The changed nodes as they now are (their body by its hash: the
+        -- live row holds it until it is replaced, see above).
         WITH changed AS (
             SELECT c.id, x.change, c.slug, c.title, c.content_type, c.status,
                    c.sequence_order, c.fidelity_score, c.file_path, c.metadata,
-                   c.parent_content_id, c.content, c.deleted_at,
+                   c.parent_content_id, c.deleted_at,
                    sha256(convert_to(c.content, 'UTF8')) AS sha
             FROM unnest(ids, projects, changes) x(id, project_id, change)
             JOIN public.contents c ON c.id = x.id
             WHERE x.project_id = this_project
-        ), bodies AS (
-            INSERT INTO public.content_bodies (project_id, sha256, creator_mind_id, body)
-            SELECT this_project, ch.sha, creator, ch.content FROM changed ch
-            WHERE ch.sha IS NOT NULL
-            ON CONFLICT DO NOTHING
         )
         INSERT INTO public.content_history AS h (
             project_id, content_id, revision, creator_mind_id, change, slug, title,

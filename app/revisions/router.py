@@ -10,6 +10,7 @@ from fastapi import Path, Query
 from app.db.sessions import UserReadSession, WriteSession
 from app.http.ids import ProjectId
 from app.http.pagination import Page, PageQuery
+from app.http.problems import problem_responses
 from app.http.routes import operation, resource_router
 from app.idempotency import IdempotencyKey
 from app.revisions import service
@@ -56,10 +57,11 @@ async def diff_revisions(
     **operation(
         "Restore a project revision",
         "restoreProjectRevision",
-        404,
-        409,
         status_code=201,
-        responses={200: {"model": Revision, "description": "The tree already was that."}},
+        responses={
+            **problem_responses(404, 409),
+            200: {"model": Revision, "description": "The tree already was that."},
+        },
     ),
 )
 async def restore_revision(

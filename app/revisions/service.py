@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import difflib
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError
@@ -140,15 +141,10 @@ async def diff(conn: Reader, project_id: uuid.UUID, start: int, end: int) -> Rev
         for i in old.keys() | new.keys()
         if old.get(i) is None or new.get(i) is None or old[i] != new[i]
     ]
-    hashes = {
-        r["body_sha256"]
-        for pair in differing
-        for r in pair
-        if r is not None and r["body_sha256"] is not None
-    }
-    bodies = {
-        r["sha256"]: r["body"] for r in await fetch(conn, sql.BODIES, project_id, list(hashes))
-    }
+    sides = [r for pair in differing for r in pair if r is not None and r["body_sha256"]]
+    hashes = list({r["body_sha256"] for r in sides})
+    nodes = list({r["id"] for r in sides})
+    bodies = {r[0]: r[1] for r in await fetch(conn, sql.BODIES, project_id, hashes, nodes)}
     labels = (str(start), str(end))
     changes = [c for a, b in differing if (c := _node_change(a, b, bodies, labels)) is not None]
     changes.sort(key=lambda c: (c.slug, str(c.id)))
@@ -187,3 +183,39 @@ async def restore(conn: AsyncConnection, project_id: uuid.UUID, number: int) -> 
 
 def revision_model(row: Row) -> Revision:
     return Revision.model_validate(dict(row))
+
+
+# ---- retention ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pruned:
+    revisions: int
+    history_rows: int
+    bodies: int
+
+
+def _count(status: str) -> int:
+    """The row count of an asyncpg command status (`DELETE 3`, `UPDATE 2`)."""
+    return int(status.rsplit(" ", 1)[-1])
+
+
+async def prune(
+    conn: Reader, *, keep_last: int, daily: bool, project_id: uuid.UUID | None, dry_run: bool
+) -> Pruned:
+    """Apply the retention rule (the last `keep_last` revisions of each
+    project, and with `daily` the latest of each UTC day): fold the others
+    into the next kept revision, so no kept revision's tree changes; then
+    drop the bodies nothing names. With `dry_run`, only count. Run as
+    service_role (the API roles cannot write history)."""
+    if dry_run:
+        count = await fetchval(conn, sql.PRUNE_COUNT, keep_last, daily, project_id)
+        return Pruned(int(count), 0, 0)
+    args = (keep_last, daily, project_id)
+    superseded = _count(await execute(conn, sql.PRUNE_SUPERSEDED, *args))
+    folded = await fetch(conn, sql.PRUNE_FOLD, *args)
+    revisions = _count(await execute(conn, sql.PRUNE_REVISIONS, *args))
+    targets = {(r["project_id"], r["revision"]) for r in folded}
+    await execute(conn, sql.RECOUNT, [p for p, _ in targets], [n for _, n in targets])
+    bodies = _count(await execute(conn, sql.PRUNE_BODIES, project_id))
+    return Pruned(revisions, superseded, bodies)

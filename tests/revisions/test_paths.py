@@ -11,7 +11,9 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.auth import SERVICE
 from app.db.tenancy import fetchval, tenant_transaction
+from app.revisions.service import prune
 from tests.factories import Creator, create_content, created, new_project, put_tree, write_tree
 from tests.helpers import superuser_dsn
 
@@ -111,10 +113,21 @@ async def test_bodies_are_stored_once_per_distinct_text(
     await write_tree(client, alice, project, course(("a", same), ("b", same), ("c", "C\n")))
     for n in range(5):
         await write_tree(client, alice, project, course(("a", same), ("b", same), ("c", f"{n}")))
+    # The current bodies are the live rows'; each replaced one is kept once
+    # (the same text twice: one body).
     count = f"SELECT count(*) FROM content_bodies WHERE project_id = '{project}'"
-    assert await as_superuser(database, count) == 2 + 5
+    assert await as_superuser(database, count) == 5
+    await write_tree(client, alice, project, course(("a", "A\n"), ("b", "B\n"), ("c", "4")))
+    assert await as_superuser(database, count) == 5 + 1
     history = f"SELECT count(*) FROM content_history WHERE project_id = '{project}'"
-    assert await as_superuser(database, history) == 5 + 5
+    assert await as_superuser(database, history) == 5 + 5 + 2
+    # …and every revision still reads back whole.
+    first = await client.get(
+        f"/v1/projects/{project}/tree", params={"revision": 1, "include_body": "true"},
+        headers=alice.headers,
+    )  # fmt: skip
+    lessons = first.json()["nodes"][0]["children"][0]["children"]
+    assert [n["content"] for n in lessons] == [same, same, "C\n"]
 
 
 async def test_a_diff_names_each_changed_node_with_a_unified_diff_of_its_body(
@@ -215,8 +228,46 @@ async def test_the_history_is_the_creators_only_and_nobody_writes_it(
 ) -> None:
     project = await new_project(client, alice)
     await write_tree(client, alice, project, course(("a", "A\n")))
+    await write_tree(client, alice, project, course(("a", "A2\n")))  # "A\n" is kept
     for table in ("content_revisions", "content_history", "content_bodies"):
         assert await as_user(engine, bob, f"SELECT count(*) FROM {table}") == 0, table
         assert await as_user(engine, alice, f"SELECT count(*) FROM {table}") > 0  # type: ignore[operator]
         with pytest.raises(Exception, match="permission denied"):
             await as_user(engine, alice, f"DELETE FROM {table}")
+
+
+async def test_retention_folds_old_revisions_and_every_kept_tree_reads_back_the_same(
+    client: httpx.AsyncClient, engine: AsyncEngine, alice: Creator, database: str
+) -> None:
+    project = await new_project(client, alice)
+    for n in range(6):  # a changes every time, b every other time, c once
+        lessons = (("a", f"A{n}\n"), ("b", f"B{n // 2}\n"), ("c", "C\n" if n < 3 else "C!\n"))
+        await write_tree(client, alice, project, course(*lessons))
+
+    async def tree(number: int) -> bytes:
+        answer = await client.get(
+            f"/v1/projects/{project}/tree", params={"revision": number, "include_body": "true"},
+            headers=alice.headers,
+        )  # fmt: skip
+        assert answer.status_code == 200, answer.text
+        return answer.content
+
+    before = {n: await tree(n) for n in (4, 5, 6)}
+    async with tenant_transaction(engine, SERVICE, read_only=True) as conn:
+        counted = await prune(conn, keep_last=3, daily=False, project_id=None, dry_run=True)
+    assert counted.revisions == 3
+    async with tenant_transaction(engine, SERVICE, read_only=False) as conn:
+        pruned = await prune(conn, keep_last=3, daily=False, project_id=None, dry_run=False)
+    assert pruned.revisions == 3
+    # 1 to 3 folded into 4: the outline and module as added there, a, b, c changed.
+    assert await summaries(client, alice, project) == [
+        "2 added, 3 changed",
+        "2 changed",
+        "1 changed",
+    ]
+    assert {n: await tree(n) for n in (4, 5, 6)} == before
+    gone = await client.get(f"/v1/projects/{project}/revisions/3", headers=alice.headers)
+    assert gone.status_code == 404
+    # Only the bodies the kept history names are left (A3, A4, B1; A5, B2, C! are live).
+    count = f"SELECT count(*) FROM content_bodies WHERE project_id = '{project}'"
+    assert await as_superuser(database, count) == 3

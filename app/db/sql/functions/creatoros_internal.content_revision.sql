@@ -39,11 +39,6 @@ BEGIN
     IF latest IS NULL THEN
         -- The project's first revision: its other nodes as they are (a
         -- project written before revision 0012 gets its history from here).
-        INSERT INTO public.content_bodies (project_id, sha256, creator_mind_id, body)
-        SELECT project, sha256(convert_to(c.content, 'UTF8')), creator, c.content
-        FROM public.contents c
-        WHERE c.project_id = project AND c.content IS NOT NULL AND c.id <> ALL (changing)
-        ON CONFLICT DO NOTHING;
         INSERT INTO public.content_history (
             project_id, content_id, revision, creator_mind_id, change, slug, title,
             content_type, status, sequence_order, fidelity_score, file_path, metadata,

@@ -55,10 +55,32 @@ BEGIN
         FROM old_rows o JOIN new_rows n ON n.id = o.id
         WHERE o.project_id IS NOT NULL AND o.deleted_at IS NULL
           AND o.project_id IS DISTINCT FROM n.project_id;
+        -- Bodies are stored when they stop being live: the history names a
+        -- body by its hash, and the live row holds the current one (so the
+        -- history grows by the replaced texts only, not by a copy of the
+        -- course). Once per distinct text and project; only for a project
+        -- that has a history to point at it.
+        INSERT INTO public.content_bodies (project_id, sha256, creator_mind_id, body)
+        SELECT o.project_id, sha256(convert_to(o.content, 'UTF8')), r.creator_mind_id, o.content
+        FROM old_rows o JOIN new_rows n ON n.id = o.id
+        JOIN LATERAL (SELECT r.creator_mind_id FROM public.content_revisions r
+                      WHERE r.project_id = o.project_id
+                      ORDER BY r.number DESC LIMIT 1) r ON true
+        WHERE o.content IS NOT NULL
+          AND (o.content IS DISTINCT FROM n.content OR o.project_id IS DISTINCT FROM n.project_id)
+        ON CONFLICT DO NOTHING;
     ELSE
         SELECT coalesce(array_agg(o.id), '{}'), coalesce(array_agg(o.project_id), '{}')
         INTO gone_ids, gone_projects
         FROM old_rows o WHERE o.project_id IS NOT NULL AND o.deleted_at IS NULL;
+        INSERT INTO public.content_bodies (project_id, sha256, creator_mind_id, body)
+        SELECT o.project_id, sha256(convert_to(o.content, 'UTF8')), r.creator_mind_id, o.content
+        FROM old_rows o
+        JOIN LATERAL (SELECT r.creator_mind_id FROM public.content_revisions r
+                      WHERE r.project_id = o.project_id
+                      ORDER BY r.number DESC LIMIT 1) r ON true
+        WHERE o.content IS NOT NULL
+        ON CONFLICT DO NOTHING;
     END IF;
 
     FOR this_project IN
@@ -72,20 +94,16 @@ BEGIN
         SELECT r.creator_mind_id INTO creator FROM public.content_revisions r
         WHERE r.project_id = this_project AND r.number = this_revision;
 
-        -- The changed nodes as they now are; their bodies stored once.
+        -- The changed nodes as they now are (their body by its hash: the
+        -- live row holds it until it is replaced, see above).
         WITH changed AS (
             SELECT c.id, x.change, c.slug, c.title, c.content_type, c.status,
                    c.sequence_order, c.fidelity_score, c.file_path, c.metadata,
-                   c.parent_content_id, c.content, c.deleted_at,
+                   c.parent_content_id, c.deleted_at,
                    sha256(convert_to(c.content, 'UTF8')) AS sha
             FROM unnest(ids, projects, changes) x(id, project_id, change)
             JOIN public.contents c ON c.id = x.id
             WHERE x.project_id = this_project
-        ), bodies AS (
-            INSERT INTO public.content_bodies (project_id, sha256, creator_mind_id, body)
-            SELECT this_project, ch.sha, creator, ch.content FROM changed ch
-            WHERE ch.sha IS NOT NULL
-            ON CONFLICT DO NOTHING
         )
         INSERT INTO public.content_history AS h (
             project_id, content_id, revision, creator_mind_id, change, slug, title,
