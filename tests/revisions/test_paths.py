@@ -9,6 +9,8 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.auth import SERVICE
@@ -271,3 +273,54 @@ async def test_retention_folds_old_revisions_and_every_kept_tree_reads_back_the_
     # Only the bodies the kept history names are left (A3, A4, B1; A5, B2, C! are live).
     count = f"SELECT count(*) FROM content_bodies WHERE project_id = '{project}'"
     assert await as_superuser(database, count) == 3
+
+
+BODIES = st.one_of(
+    st.sampled_from(["", "# Aula\n", "# Aula\r\n", "linha\nlinha\n", "ção 🚀", "\t \n"]),
+    st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"],
+                                   exclude_characters="\x00"), max_size=30),
+)  # fmt: skip
+HISTORIES = st.lists(st.tuples(BODIES, BODIES, BODIES), min_size=1, max_size=4)
+
+
+async def test_any_history_of_bodies_reads_back_and_restores_exactly(
+    client: httpx.AsyncClient, alice: Creator
+) -> None:
+    """Property: for any sequence of writes of three lessons' bodies (texts
+    repeated, emptied, brought back, any Unicode), every revision's tree
+    holds exactly the bodies written then, and restoring one brings them
+    back. Hypothesis draws the histories (in a synchronous test of its own);
+    each is played on a project of its own."""
+    histories: list[list[tuple[str, str, str]]] = []
+
+    @settings(max_examples=25, deadline=None, derandomize=True, database=None)
+    @given(history=HISTORIES)
+    def collect(history: list[tuple[str, str, str]]) -> None:
+        histories.append(history)
+
+    collect()
+
+    async def bodies_at(project: str, number: int | None) -> list[str | None]:
+        params: dict[str, Any] = {"include_body": "true"}
+        if number is not None:
+            params["revision"] = number
+        answer = await client.get(
+            f"/v1/projects/{project}/tree", params=params, headers=alice.headers
+        )
+        assert answer.status_code == 200, answer.text
+        return [n["content"] for n in answer.json()["nodes"][0]["children"][0]["children"]]
+
+    for index, history in enumerate(histories):
+        project = await new_project(client, alice, f"history-{index}")
+        expected: list[list[str]] = []
+        for bodies in history:
+            await write_tree(client, alice, project, course(*zip("abc", bodies, strict=True)))
+            if not expected or expected[-1] != list(bodies):
+                expected.append(list(bodies))
+        for number, bodies in enumerate(expected, start=1):
+            assert await bodies_at(project, number) == bodies, (history, number)
+        restored = await client.post(
+            f"/v1/projects/{project}/revisions/1/restore", headers=alice.headers
+        )
+        assert restored.status_code in (200, 201), restored.text
+        assert await bodies_at(project, None) == expected[0], history
