@@ -297,8 +297,9 @@ def _print_summary(console: Console, outcomes: list[CourseOutcome], dry_run: boo
                 for change in o.result.changes or ["nothing to change"]:
                     console.print(f"  {change}", markup=False)
     table = Table(title="dry run: nothing was written" if dry_run else "import")
-    for column in ("course", "status", "project", "nodes +/~/=", "research +/~/=",
-                   "revision", "skipped", "warnings"):  # fmt: skip
+    table.add_column("course", no_wrap=True)  # the name stays whole in 80 columns
+    for column in ("status", "project", "nodes +/~/=", "research +/~/=", "revision",
+                   "skipped", "warnings"):  # fmt: skip
         table.add_column(column)
     for o in outcomes:
         r = o.result
