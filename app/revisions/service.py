@@ -86,24 +86,40 @@ def _plain(value: Any) -> Any:
     return str(value) if isinstance(value, uuid.UUID) else value
 
 
+@dataclass(frozen=True)
+class Bodies:
+    """The bodies a diff's states name: stored (by hash) and live (by node)."""
+
+    stored: dict[bytes, str]
+    live: dict[uuid.UUID, str | None]
+
+    def of(self, state: Row | None) -> str | None:
+        if state is None:
+            return None
+        sha = state["body_sha256"]
+        if sha is None:  # still the live row's
+            return self.live.get(state["id"])
+        return self.stored.get(sha) if sha else None  # b"": no body
+
+
 def _node_change(
-    before: Row | None, after: Row | None, bodies: dict[bytes, str], labels: tuple[str, str]
+    before: Row | None, after: Row | None, bodies: Bodies, labels: tuple[str, str]
 ) -> NodeChange | None:
     """How a node differs between two states (None: it does not)."""
     node = after or before
     assert node is not None
+    old_body, new_body = bodies.of(before), bodies.of(after)
     if before is None or after is None:
         change = "added" if before is None else "removed"
         fields = [*DIFF_FIELDS, "content"]
     else:
         fields = [f for f in DIFF_FIELDS if before[f] != after[f]]
-        if before["body_sha256"] != after["body_sha256"]:
+        if old_body != new_body:
             fields.append("content")
         if not fields:
             return None
         change = "moved" if set(fields) <= PLACE_FIELDS else "changed"
-    old_body = bodies.get(before["body_sha256"], "") if before is not None else ""
-    new_body = bodies.get(after["body_sha256"], "") if after is not None else ""
+    old_body, new_body = old_body or "", new_body or ""
     body_diff = None
     if "content" in fields and old_body != new_body:
         body_diff = "".join(
@@ -141,10 +157,13 @@ async def diff(conn: Reader, project_id: uuid.UUID, start: int, end: int) -> Rev
         for i in old.keys() | new.keys()
         if old.get(i) is None or new.get(i) is None or old[i] != new[i]
     ]
-    sides = [r for pair in differing for r in pair if r is not None and r["body_sha256"]]
-    hashes = list({r["body_sha256"] for r in sides})
-    nodes = list({r["id"] for r in sides})
-    bodies = {r[0]: r[1] for r in await fetch(conn, sql.BODIES, project_id, hashes, nodes)}
+    sides = [r for pair in differing for r in pair if r is not None]
+    hashes = list({r["body_sha256"] for r in sides if r["body_sha256"]})
+    live = list({r["id"] for r in sides if r["body_sha256"] is None})
+    bodies = Bodies(
+        {r[0]: r[1] for r in await fetch(conn, sql.STORED_BODIES, project_id, hashes)},
+        {r[0]: r[1] for r in await fetch(conn, sql.LIVE_BODIES, live)} if live else {},
+    )
     labels = (str(start), str(end))
     changes = [c for a, b in differing if (c := _node_change(a, b, bodies, labels)) is not None]
     changes.sort(key=lambda c: (c.slug, str(c.id)))

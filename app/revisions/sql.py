@@ -48,14 +48,13 @@ WHERE h.project_id = $1 AND h.revision <= $2
 ORDER BY h.content_id DESC, h.revision DESC
 """
 
-# A state's body: stored once it stopped being live (content_bodies), else
-# still the live row's (migration 0012: the trigger stores a body when it is
-# replaced or its row deleted; until then the history names it by hash).
-_BODY = "coalesce(b.body, live.content)"
+# A state's body (migration 0012): `body_sha256` NULL while it is still the
+# live row's; once replaced (or its row deleted), its hash in content_bodies,
+# or '' for none.
+_BODY = "CASE WHEN s.body_sha256 IS NULL THEN live.content ELSE b.body END"
 _BODY_JOINS = """
 LEFT JOIN content_bodies b ON b.project_id = s.project_id AND b.sha256 = s.body_sha256
-LEFT JOIN contents live ON live.id = s.content_id AND s.body_sha256 IS NOT NULL
-                       AND b.body IS NULL"""
+LEFT JOIN contents live ON live.id = s.content_id AND s.body_sha256 IS NULL"""
 
 # The tree at revision $2, as the live tree read answers (`READ_PROJECT_TREE`'s
 # columns: the node fields in order, then parent, project, body when $3).
@@ -75,14 +74,10 @@ SELECT s.content_id AS id, s.slug, s.title, s.content_type, s.status, s.sequence
 FROM ({_STATES}) s WHERE NOT s.deleted
 """
 
-# $1 the project, $2 the hashes, $3 the nodes that had them: those bodies,
-# stored or live.
-BODIES = """
-SELECT sha256, body FROM content_bodies WHERE project_id = $1 AND sha256 = ANY($2)
-UNION ALL
-SELECT sha256(convert_to(content, 'UTF8')), content FROM contents
-WHERE id = ANY($3) AND content IS NOT NULL
-"""
+# $1 the project, $2 the hashes: those stored bodies.
+STORED_BODIES = "SELECT sha256, body FROM content_bodies WHERE project_id = $1 AND sha256 = ANY($2)"
+# $1 the nodes: their live bodies.
+LIVE_BODIES = "SELECT id, content FROM contents WHERE id = ANY($1)"
 
 # The caller must be able to write the project (FOR UPDATE applies the
 # UPDATE policy), and a restore and a tree PUT do not interleave.

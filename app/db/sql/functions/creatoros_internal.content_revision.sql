@@ -45,8 +45,7 @@ BEGIN
             parent_content_id, body_sha256, deleted)
         SELECT project, c.id, 1, creator, NULL, c.slug, c.title, c.content_type, c.status,
                c.sequence_order, c.fidelity_score, c.file_path, c.metadata,
-               c.parent_content_id, sha256(convert_to(c.content, 'UTF8')),
-               c.deleted_at IS NOT NULL
+               c.parent_content_id, NULL, c.deleted_at IS NOT NULL
         FROM public.contents c
         WHERE c.project_id = project AND c.id <> ALL (changing);
     END IF;

@@ -55,11 +55,16 @@ BEGIN
         FROM old_rows o JOIN new_rows n ON n.id = o.id
         WHERE o.project_id IS NOT NULL AND o.deleted_at IS NULL
           AND o.project_id IS DISTINCT FROM n.project_id;
-        -- Bodies are stored when they stop being live: the history names a
-        -- body by its hash, and the live row holds the current one (so the
-        -- history grows by the replaced texts only, not by a copy of the
-        -- course). Once per distinct text and project; only for a project
-        -- that has a history to point at it.
+        -- Bodies are stored when they stop being live: a history row names
+        -- its body NULL while it is the live row's (no copy of the course,
+        -- and no hashing of a write's bodies), and by hash ('' for none)
+        -- from the moment it is replaced. Once per distinct text and
+        -- project; only for a project that has a history to point at it.
+        UPDATE public.content_history h
+        SET body_sha256 = coalesce(sha256(convert_to(o.content, 'UTF8')), ''::bytea)
+        FROM old_rows o JOIN new_rows n ON n.id = o.id
+        WHERE h.project_id = o.project_id AND h.content_id = o.id AND h.body_sha256 IS NULL
+          AND (o.content IS DISTINCT FROM n.content OR o.project_id IS DISTINCT FROM n.project_id);
         INSERT INTO public.content_bodies (project_id, sha256, creator_mind_id, body)
         SELECT o.project_id, sha256(convert_to(o.content, 'UTF8')), r.creator_mind_id, o.content
         FROM old_rows o JOIN new_rows n ON n.id = o.id
@@ -73,6 +78,10 @@ BEGIN
         SELECT coalesce(array_agg(o.id), '{}'), coalesce(array_agg(o.project_id), '{}')
         INTO gone_ids, gone_projects
         FROM old_rows o WHERE o.project_id IS NOT NULL AND o.deleted_at IS NULL;
+        UPDATE public.content_history h
+        SET body_sha256 = coalesce(sha256(convert_to(o.content, 'UTF8')), ''::bytea)
+        FROM old_rows o
+        WHERE h.project_id = o.project_id AND h.content_id = o.id AND h.body_sha256 IS NULL;
         INSERT INTO public.content_bodies (project_id, sha256, creator_mind_id, body)
         SELECT o.project_id, sha256(convert_to(o.content, 'UTF8')), r.creator_mind_id, o.content
         FROM old_rows o
@@ -94,13 +103,12 @@ BEGIN
         SELECT r.creator_mind_id INTO creator FROM public.content_revisions r
         WHERE r.project_id = this_project AND r.number = this_revision;
 
-        -- The changed nodes as they now are (their body by its hash: the
-        -- live row holds it until it is replaced, see above).
+        -- The changed nodes as they now are (their body: the live row's,
+        -- NULL, until it is replaced, see above).
         WITH changed AS (
             SELECT c.id, x.change, c.slug, c.title, c.content_type, c.status,
                    c.sequence_order, c.fidelity_score, c.file_path, c.metadata,
-                   c.parent_content_id, c.deleted_at,
-                   sha256(convert_to(c.content, 'UTF8')) AS sha
+                   c.parent_content_id, c.deleted_at
             FROM unnest(ids, projects, changes) x(id, project_id, change)
             JOIN public.contents c ON c.id = x.id
             WHERE x.project_id = this_project
@@ -111,7 +119,7 @@ BEGIN
             parent_content_id, body_sha256, deleted)
         SELECT this_project, ch.id, this_revision, creator, ch.change, ch.slug, ch.title,
                ch.content_type, ch.status, ch.sequence_order, ch.fidelity_score,
-               ch.file_path, ch.metadata, ch.parent_content_id, ch.sha,
+               ch.file_path, ch.metadata, ch.parent_content_id, NULL,
                ch.deleted_at IS NOT NULL
         FROM changed ch
         ON CONFLICT (project_id, content_id, revision) DO UPDATE SET
