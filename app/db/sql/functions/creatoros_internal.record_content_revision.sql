@@ -1,8 +1,9 @@
 -- The revision trigger of `contents` (one function for its three
 -- statement-level triggers, with transition tables): the nodes a statement
 -- changed, in any tracked field, are recorded in their project's revision
--- of this transaction: their state after it, their body once per distinct
--- text, the revision's summary. SECURITY DEFINER with an empty search_path:
+-- of this transaction: their state after it (the body by reference to the
+-- live row until it is replaced; a replaced body stored once per distinct
+-- text and project), the revision's summary. SECURITY DEFINER with an empty search_path:
 -- the API roles read the history (RLS) and never write it. Revision 0012.
 
 CREATE OR REPLACE FUNCTION creatoros_internal.record_content_revision()
