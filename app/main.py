@@ -37,6 +37,7 @@ from app.idempotency import install_idempotency
 from app.me.router import router as me_router
 from app.projects.router import router as projects_router
 from app.research.router import router as research_router
+from app.revisions.router import router as revisions_router
 from app.search.indexer import SearchIndexer
 from app.search.router import router as search_router
 from app.settings import Settings, get_settings
@@ -106,6 +107,11 @@ OPENAPI_TAGS = [
         "name": "trees",
         "description": "A project's or a content's whole tree in one "
         "request (read with an ETag, written in one PUT).",
+    },
+    {
+        "name": "revisions",
+        "description": "A project's history: every write that changed its nodes, "
+        "the tree as it was, diffs, and restore.",
     },
     {"name": "search", "description": "Full-text search in Portuguese over contents."},
     {
@@ -269,6 +275,7 @@ def create_app(
         audiences_router,
         research_router,
         trees_router,
+        revisions_router,
         search_router,
     ):
         app.include_router(router, prefix=API_PREFIX)

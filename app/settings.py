@@ -188,6 +188,19 @@ class Settings(BaseSettings):
         max_length=100,
     )
 
+    revisions_keep_last: int | None = _from_env(
+        "REVISIONS_KEEP_LAST",
+        None,
+        "Project revisions kept by `creatoros db prune-revisions`: the last K of each "
+        "project (unset: all are kept; nothing is ever pruned without the command).",
+        ge=1,
+    )
+    revisions_keep_daily: bool = _from_env(
+        "REVISIONS_KEEP_DAILY",
+        True,
+        "With REVISIONS_KEEP_LAST: also keep the latest revision of each UTC day.",
+    )
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:

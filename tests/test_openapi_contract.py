@@ -21,7 +21,7 @@ from app.settings import Settings
 
 pytestmark = pytest.mark.pure
 
-OPENAPI_SHA256 = "f1410d97a934841e270df51518bd3d7bc706767b336d3018cd880cbab46f8713"
+OPENAPI_SHA256 = "80392bcef69671358ac68fb31c61b5e619c649d7b05f54fe614d5043038ae14f"
 
 
 def served_openapi() -> bytes:

@@ -18,8 +18,10 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     SmallInteger,
@@ -395,3 +397,76 @@ class PersonaGrant(Base):
         ForeignKey("minds.id", ondelete="CASCADE"), nullable=False
     )
     created_at: Mapped[datetime] = _created_at()
+
+
+# ---- project revisions (migration 0012): written by the contents' triggers only ----
+
+
+class ContentRevision(Base):
+    """One per project and transaction that changed its nodes."""
+
+    __tablename__ = "content_revisions"
+
+    project_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("content_projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    creator_mind_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    mind_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    user_id: Mapped[str | None] = mapped_column(Text)
+    request_id: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+    transaction_id: Mapped[int] = mapped_column(
+        BigInteger, nullable=False, server_default=text("txid_current()")
+    )
+    created_at: Mapped[datetime] = _created_at()
+    added: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    changed: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    moved: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    removed: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+
+
+class ContentBody(Base):
+    """Each distinct body of a project's history, once (content-addressed)."""
+
+    __tablename__ = "content_bodies"
+
+    project_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("content_projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    sha256: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
+    creator_mind_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    body: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = _created_at()
+
+
+class ContentHistory(Base):
+    """A node's state after each revision that changed it."""
+
+    __tablename__ = "content_history"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["project_id", "revision"],
+            ["content_revisions.project_id", "content_revisions.number"],
+            ondelete="CASCADE",
+            name="fk_content_history_project_id",
+        ),
+        Index("idx_content_history_project_revision", "project_id", "revision"),
+    )
+
+    project_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    content_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    revision: Mapped[int] = mapped_column(Integer, primary_key=True)
+    creator_mind_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    change: Mapped[str | None] = mapped_column(Text)
+    slug: Mapped[str] = mapped_column(Text, nullable=False)
+    title: Mapped[str] = mapped_column(Text, nullable=False)
+    content_type: Mapped[str] = mapped_column(Text, nullable=False)
+    status: Mapped[str | None] = mapped_column(Text)
+    sequence_order: Mapped[int | None] = mapped_column(SmallInteger)
+    fidelity_score: Mapped[Decimal | None] = mapped_column(Numeric(3, 2))
+    file_path: Mapped[str | None] = mapped_column(Text)
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSONB, nullable=False)
+    parent_content_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    body_sha256: Mapped[bytes | None] = mapped_column(LargeBinary)
+    deleted: Mapped[bool] = mapped_column(Boolean, nullable=False)

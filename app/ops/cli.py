@@ -20,7 +20,7 @@ from pydantic import SecretStr
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.auth import API_ROLES, AUTHENTICATED, mint_token, principal_for
+from app.auth import API_ROLES, AUTHENTICATED, SERVICE, mint_token, principal_for
 from app.db import migrations
 from app.db.engine import (
     LOGIN_ROLE,
@@ -31,10 +31,12 @@ from app.db.engine import (
     guard_login_role,
     resolve_database_url,
 )
+from app.db.tenancy import tenant_transaction
 from app.http.logs import configure_logging, uvicorn_logging
 from app.http.problems import is_connection_loss, sqlstate_of
 from app.http.server import server_options
 from app.ops import admin
+from app.revisions import service as revisions
 from app.settings import Settings, get_settings
 from creatoros_client import cli as client_cli
 
@@ -338,6 +340,56 @@ def db_impersonate(
     for row in rows:
         typer.echo(admin.as_json(dict(zip(columns, row, strict=True))))
     typer.echo(f"({len(rows)} row{'s' if len(rows) != 1 else ''})", err=True)
+
+
+@db_cli.command("prune-revisions")
+@clean_errors
+def db_prune_revisions(
+    keep_last: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Keep each project's last K revisions (default: REVISIONS_KEEP_LAST)."
+        ),
+    ] = None,
+    daily: Annotated[
+        bool | None,
+        typer.Option(
+            "--daily/--no-daily",
+            help="Also keep the latest of each UTC day (default: REVISIONS_KEEP_DAILY).",
+        ),
+    ] = None,
+    project: Annotated[uuid.UUID | None, typer.Option(help="Only this project.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Count; change nothing.")] = False,
+) -> None:
+    """Apply the revision retention rule (issue 23): the revisions outside it
+    are folded into the next kept one, so every kept revision still reads
+    back exactly; the bodies nothing names any more are dropped. Never run
+    by the service itself: without the command (or a schedule that runs it)
+    every revision is kept."""
+    settings = _settings()
+    keep = keep_last if keep_last is not None else settings.revisions_keep_last
+    if keep is None:
+        typer.echo(
+            "retention: keep all (REVISIONS_KEEP_LAST unset, no --keep-last): nothing pruned"
+        )
+        return
+    by_day = settings.revisions_keep_daily if daily is None else daily
+
+    async def work(engine: AsyncEngine) -> revisions.Pruned:
+        async with tenant_transaction(engine, SERVICE, read_only=dry_run) as conn:
+            return await revisions.prune(
+                conn, keep_last=keep, daily=by_day, project_id=project, dry_run=dry_run
+            )
+
+    pruned = asyncio.run(_with_engine(settings, work))
+    rule = f"the last {keep}" + (" and the latest of each day" if by_day else "")
+    if dry_run:
+        typer.echo(f"retention: keep {rule}: {pruned.revisions} revisions would be folded")
+    else:
+        typer.echo(
+            f"retention: keep {rule}: {pruned.revisions} revisions folded,"
+            f" {pruned.history_rows} superseded history rows and {pruned.bodies} bodies dropped"
+        )
 
 
 @db_cli.command("rls-audit")

@@ -13,6 +13,7 @@ from app.http.ids import ContentId, ProjectId
 from app.http.problems import problem_responses
 from app.http.routes import operation, resource_router
 from app.idempotency import IdempotencyKey
+from app.revisions import service as revisions
 from app.trees import service
 from app.trees.schemas import MAX_DEPTH, ContentTree, MoveRequest, TreeUpsert
 
@@ -24,13 +25,28 @@ IncludeBody = Annotated[
 MaxDepth = Annotated[
     int, Query(ge=1, le=MAX_DEPTH, description=f"Levels to return, 1 to {MAX_DEPTH}.")
 ]
+AtRevision = Annotated[
+    int | None,
+    Query(
+        ge=1,
+        le=2**31 - 1,
+        description="The tree as it was after this revision (the project's creator only;"
+        " immutable: cached for a year).",
+    ),
+]
 IfNoneMatch = Annotated[str | None, Header(description="An ETag from an earlier answer.")]
 
 
-def tree_response(answer: service.TreeAnswer, *, if_none_match: str | None) -> Response:
+# A tree at a revision never changes (its nodes; the project is read as it is now).
+IMMUTABLE = "private, max-age=31536000, immutable"
+
+
+def tree_response(
+    answer: service.TreeAnswer, *, if_none_match: str | None, cache: str = "private, no-cache"
+) -> Response:
     """The tree's bytes with their ETag (304 when `If-None-Match` holds it);
     `after_commit` runs once the answer is out."""
-    headers = {"Cache-Control": "private, no-cache", "Vary": "Authorization"}
+    headers = {"Cache-Control": cache, "Vary": "Authorization"}
     response = ETaggedResponse(
         answer.body, digest=answer.digest, headers=headers, if_none_match=if_none_match
     )
@@ -93,11 +109,17 @@ TreeReadQuery = Annotated[TreeRead, Depends(tree_read)]
     **tree_read_operation("Read a project's content tree", "getProjectTree"),
 )
 async def get_project_tree(
-    project_id: ProjectId, conn: ReadSession, read: TreeReadQuery
+    project_id: ProjectId,
+    conn: ReadSession,
+    read: TreeReadQuery,
+    revision: AtRevision = None,
 ) -> Response:
     """The whole course (or book…) in one request: nested nodes, siblings in
     `sequence_order`, deleted ones left out. Send the `ETag` back as
     `If-None-Match` to get a 304 when nothing changed."""
+    if revision is not None:
+        answer = await revisions.read_tree_at(conn, project_id, revision, **read.shape)
+        return tree_response(answer, if_none_match=read.if_none_match, cache=IMMUTABLE)
     return read.answer(await service.read_project_tree(conn, project_id, **read.shape))
 
 

@@ -208,3 +208,44 @@ def move_content(content_id: Id, parent_id: Id | None, position: int | None) -> 
     body = {"parent_id": str(parent_id) if parent_id else None, "position": position}
     # A move is a PUT in spirit (the same move twice: the same place).
     return Call("POST", f"/v1/contents/{content_id}/move", nothing, json=body, idempotent=True)
+
+
+# ---- project revisions -------------------------------------------------------------------
+
+
+def revisions(project_id: Id, limit: int | None, cursor: str | None) -> Call[m.Page[m.Revision]]:
+    return Call(
+        "GET",
+        f"/v1/projects/{project_id}/revisions",
+        returning(m.Page[m.Revision]),
+        params={"limit": limit, "cursor": cursor},
+    )
+
+
+def diff(project_id: Id, start: int, end: int) -> Call[m.RevisionDiff]:
+    return Call(
+        "GET",
+        f"/v1/projects/{project_id}/diff",
+        returning(m.RevisionDiff),
+        params={"from": start, "to": end},
+    )
+
+
+def restore_revision(project_id: Id, number: int, idempotency_key: str | None) -> Call[m.Revision]:
+    """A restore is a creating POST (it makes a revision): it carries a key."""
+    key = idempotency_key or new_idempotency_key()
+    return Call(
+        "POST",
+        f"/v1/projects/{project_id}/revisions/{number}/restore",
+        returning(m.Revision),
+        headers={IDEMPOTENCY_HEADER: key},
+    )
+
+
+def tree_at(project_id: Id, revision: int, include_body: bool) -> Call[Tree]:
+    return Call(
+        "GET",
+        f"/v1/projects/{project_id}/tree",
+        _tree,
+        params={"include_body": include_body, "revision": revision},
+    )

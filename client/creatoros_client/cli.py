@@ -1,4 +1,4 @@
-"""`creatoros-client import|export|outbox`: the scripts' side, from a shell.
+"""`creatoros-client import|export|diff|outbox`: the scripts' side, from a shell.
 
 The same commands are `creatoros import|export|outbox` in the service (its
 CLI mounts these). They speak to a running API over HTTP with this client —
@@ -35,7 +35,7 @@ from creatoros_client.export import (
     find_project,
     folder_name,
 )
-from creatoros_client.models import Problem
+from creatoros_client.models import Problem, RevisionDiff
 from creatoros_client.outbox import (
     Account,
     OutboxStore,
@@ -297,7 +297,8 @@ def _print_summary(console: Console, outcomes: list[CourseOutcome], dry_run: boo
                 for change in o.result.changes or ["nothing to change"]:
                     console.print(f"  {change}", markup=False)
     table = Table(title="dry run: nothing was written" if dry_run else "import")
-    for column in ("course", "status", "project", "nodes +/~/=", "research +/~/=",
+    table.add_column("course", no_wrap=True)  # the name stays whole in 80 columns
+    for column in ("status", "project", "nodes +/~/=", "research +/~/=", "revision",
                    "skipped", "warnings"):  # fmt: skip
         table.add_column(column)
     for o in outcomes:
@@ -305,6 +306,7 @@ def _print_summary(console: Console, outcomes: list[CourseOutcome], dry_run: boo
         table.add_row(
             o.course, o.status, (r.project if r else None) or "-",
             _counts(r.nodes) if r else "-", _counts(r.research) if r else "-",
+            str(r.revision) if r and r.revision else "-",
             str(len(o.skipped)), str(len(o.warnings)),
         )  # fmt: skip
     console.print(table)
@@ -390,6 +392,54 @@ def export_projects(
         typer.secho(mint_hint(api, stopped), err=True, fg="red")
     bad = any(r.status != "exported" or r.refused_paths for r in results)
     raise typer.Exit(1 if bad else 0)
+
+
+def diff_text(diff: RevisionDiff) -> str:
+    """A revision diff as a person reads it: one line per node, the fields
+    that changed (old → new), then the body's unified diff."""
+    lines = [f"revision {diff.from_revision} → {diff.to_revision}: {len(diff.nodes)} node(s)"]
+    for node in diff.nodes:
+        lines.append(f"{node.change} {node.slug} ({node.title})")
+        for name in node.fields:
+            if name == "content":
+                continue
+            before = json.dumps(node.before.get(name), ensure_ascii=False)
+            after = json.dumps(node.after.get(name), ensure_ascii=False)
+            lines.append(f"  {name}: {before} → {after}")
+        if node.body_diff:
+            lines += ["  " + line for line in node.body_diff.splitlines()]
+    return "\n".join(lines)
+
+
+@app.command("diff")
+def diff_revisions(
+    slug: Annotated[str, typer.Argument(help="The project's slug.", show_default=False)],
+    start: Annotated[int, typer.Option("--from", min=1, help="A revision number.")],
+    end: Annotated[int, typer.Option("--to", min=1, help="Another one.")],
+    api: Api,
+    token: Token,
+    as_json: AsJson = False,
+) -> None:
+    """What changed in a project between two revisions: per node, added,
+    removed, moved or changed, and a unified diff of each changed body."""
+    _check_api(api)
+    _check_token(token)
+    with Client(api, token=token) as client:
+        try:
+            project = find_project(client, slug)
+            diff = client.diff(project.id, start, end)
+        except ProjectNotFound as exc:
+            typer.secho(str(exc), err=True, fg="red")
+            raise typer.Exit(1) from exc
+        except ApiError as exc:
+            typer.secho(f"{exc.status} {exc.problem.title}: {exc.problem.detail}", err=True,
+                        fg="red")  # fmt: skip
+            raise typer.Exit(1) from exc
+    if as_json:
+        typer.echo(json.dumps(diff.model_dump(mode="json", by_alias=True), indent=2,
+                              ensure_ascii=False))  # fmt: skip
+    else:
+        typer.echo(diff_text(diff))
 
 
 def _entry_json(e: Any) -> dict[str, Any]:

@@ -102,6 +102,10 @@ class Client(_Base):
         self.market_research = resources.MarketResearch(self.call)
         self.tags = resources.Tags(self.call)
         self.search = resources.Search(self.call)
+        # Issue 23: `api.revisions(project)`, `api.diff(…)`, `api.restore(…)`.
+        self.revisions = resources.Revisions(self.call)
+        self.diff = self.revisions.diff
+        self.restore = self.revisions.restore
         self.minds = resources.Minds(self.call)
 
     def iter_projects(self, **filters: Any) -> Iterator[m.Project]:
@@ -189,6 +193,9 @@ class AsyncClient(_Base):
         self.market_research = resources.AsyncMarketResearch(self.call)
         self.tags = resources.AsyncTags(self.call)
         self.search = resources.AsyncSearch(self.call)
+        self.revisions = resources.AsyncRevisions(self.call)
+        self.diff = self.revisions.diff
+        self.restore = self.revisions.restore
         self.minds = resources.AsyncMinds(self.call)
 
     def iter_projects(self, **filters: Any) -> AsyncIterator[m.Project]:

@@ -491,3 +491,43 @@ class Page(_Response, Generic[T]):
 
     items: list[T]
     next_cursor: str | None
+
+
+class Revision(_Response):
+    """One write that changed a project's nodes (`GET /v1/projects/{id}/revisions`)."""
+
+    number: int
+    created_at: datetime
+    mind_id: uuid.UUID | None
+    user_id: str | None
+    request_id: str | None
+    note: str | None
+    added: int
+    changed: int
+    moved: int
+    removed: int
+    summary: str  # one line: "3 changed", "41 added", …
+
+
+class NodeChange(_Response):
+    """How one node differs between two revisions."""
+
+    id: uuid.UUID
+    slug: str
+    title: str
+    change: str  # added, removed, moved or changed
+    fields: list[str]
+    before: dict[str, Any]
+    after: dict[str, Any]
+    body_diff: str | None  # a unified diff of the body
+
+
+class RevisionDiff(_Response):
+    """`GET /v1/projects/{id}/diff?from=N&to=M`."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    project_id: uuid.UUID
+    from_revision: int = Field(alias="from")
+    to_revision: int = Field(alias="to")
+    nodes: list[NodeChange]

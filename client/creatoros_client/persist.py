@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 
 from creatoros_client import _ops
 from creatoros_client import models as m
-from creatoros_client._core import Flow
+from creatoros_client._core import ApiError, Flow
 from creatoros_client.course import CoursePlan, ResearchEntry
 
 
@@ -44,6 +44,8 @@ class SaveResult(BaseModel):
     research: Counts = Field(default_factory=Counts)
     warnings: list[str] = Field(default_factory=list)
     etag: str | None = None
+    # The project revision the save made (issue 23); None when it changed no node.
+    revision: int | None = None
     outbox_id: int | None = None
     reason: str | None = None
     # What changes, one line per node or report ("create lessons/1.1-intro.md").
@@ -145,6 +147,18 @@ def _same_report(entry: ResearchEntry, report: m.MarketResearch) -> bool:
     )
 
 
+def _latest_revision(project_id: uuid.UUID) -> Flow[int | None]:
+    """The project's latest revision: the one a tree PUT that changed nodes
+    just made (None from a server without revisions, which answers 404)."""
+    try:
+        page: m.Page[m.Revision] = yield _ops.revisions(project_id, 1, None)
+    except ApiError as exc:
+        if exc.status == 404:
+            return None
+        raise
+    return page.items[0].number if page.items else None
+
+
 def save_course_flow(
     plan: CoursePlan, *, prune: bool = False, dry_run: bool = False
 ) -> Flow[SaveResult]:
@@ -205,6 +219,8 @@ def save_course_flow(
         result.project = "unchanged" if project.updated_at == existing.updated_at else "updated"
     written: _ops.Tree = yield _ops.put_tree(project.id, plan.nodes, prune)
     result.etag = written.etag
+    if result.nodes.created or result.nodes.updated or result.nodes.deleted:
+        result.revision = yield from _latest_revision(project.id)
     for entry in creates:
         yield _ops.create_research(project.id, entry.create_body(), entry.idempotency_key)
     for old, entry in updates:

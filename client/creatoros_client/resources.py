@@ -365,3 +365,45 @@ class AsyncMinds(_AsyncResource):
 
     async def detach(self, content_id: Id, mind_id: Id) -> None:
         await self._run(_ops.delete_content_mind(content_id, mind_id))
+
+
+class Revisions(_Resource):
+    """A project's revisions: `api.revisions(project)` lists them (latest first)."""
+
+    def __call__(
+        self, project_id: Id, *, limit: int | None = None, cursor: str | None = None
+    ) -> m.Page[m.Revision]:
+        return self._run(_ops.revisions(project_id, limit, cursor))
+
+    def diff(self, project_id: Id, start: int, end: int) -> m.RevisionDiff:
+        """Per node, what changed from revision `start` to revision `end`."""
+        return self._run(_ops.diff(project_id, start, end))
+
+    def restore(
+        self, project_id: Id, number: int, *, idempotency_key: str | None = None
+    ) -> m.Revision:
+        """The nodes back as after revision `number`: a new revision (or the
+        latest, when the tree already was that)."""
+        return self._run(_ops.restore_revision(project_id, number, idempotency_key))
+
+    def tree(self, project_id: Id, number: int, *, include_body: bool = False) -> Tree:
+        """The tree as it was after revision `number`."""
+        return self._run(_ops.tree_at(project_id, number, include_body))
+
+
+class AsyncRevisions(_AsyncResource):
+    async def __call__(
+        self, project_id: Id, *, limit: int | None = None, cursor: str | None = None
+    ) -> m.Page[m.Revision]:
+        return await self._run(_ops.revisions(project_id, limit, cursor))
+
+    async def diff(self, project_id: Id, start: int, end: int) -> m.RevisionDiff:
+        return await self._run(_ops.diff(project_id, start, end))
+
+    async def restore(
+        self, project_id: Id, number: int, *, idempotency_key: str | None = None
+    ) -> m.Revision:
+        return await self._run(_ops.restore_revision(project_id, number, idempotency_key))
+
+    async def tree(self, project_id: Id, number: int, *, include_body: bool = False) -> Tree:
+        return await self._run(_ops.tree_at(project_id, number, include_body))

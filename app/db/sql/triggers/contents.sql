@@ -13,3 +13,18 @@ CREATE TRIGGER zzz_contents_search_document
     BEFORE INSERT OR UPDATE OF id, title, content, status, project_id, search_deferred, search_document
     ON public.contents
     FOR EACH ROW EXECUTE FUNCTION creatoros_internal.contents_search_document();
+
+-- ...and every statement that changes nodes records them in their project's
+-- revision of the transaction (statement-level, with transition tables: a
+-- 133-node PUT is a few set-based statements). Revision 0012.
+CREATE TRIGGER contents_revision_insert AFTER INSERT ON public.contents
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION creatoros_internal.record_content_revision();
+
+CREATE TRIGGER contents_revision_update AFTER UPDATE ON public.contents
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION creatoros_internal.record_content_revision();
+
+CREATE TRIGGER contents_revision_delete AFTER DELETE ON public.contents
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION creatoros_internal.record_content_revision();

@@ -1,0 +1,261 @@
+"""What course versions cost (issue 23): the tree write with and without the
+revision triggers, the history's storage after 20 re-imports, and the read
+of an old revision's tree against the live one.
+
+    python -m bench.revisions [--database-url URL] [--courses 20] [--repeats 10]
+
+On a fresh migrated database (its own, as the bench's): `--courses` other
+133-node courses are written first (the table is not empty), then:
+
+- **write cost**: the tree PUT's statements (`app.trees.sql`: lock, existing
+  slugs, `UPSERT_NODES`) as `authenticated` with a creator's claims, as the
+  service runs them, for a new 133-node course, a re-import with 3 changed
+  lessons, and a no-op re-import; each in a transaction rolled back, with
+  the three revision triggers on and (ALTER TABLE … DISABLE TRIGGER inside
+  the transaction) off, interleaved. The backend's CPU (psutil; the server
+  runs on this machine) and the wall clock, median over `--repeats`.
+- **storage**: one course written, then re-imported 20 times with 3
+  changed lessons each (committed): the live rows' bytes (pg_column_size,
+  i.e. as stored, bodies compressed) against the history's (revisions,
+  history rows, bodies).
+- **read**: the tree read's statement and nesting (`READ_PROJECT_TREE`,
+  `shape.nest`, `tree_answer`) against the tree at revision 1 of that
+  course (`app.revisions.sql.TREE_AT`), with and without bodies; median
+  wall clock of `--repeats` x 10 reads, in one read-only transaction each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import statistics
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+import psutil
+
+from app.revisions import sql as revisions_sql
+from app.trees import shape
+from app.trees import sql as trees_sql
+from app.trees.schemas import TreeNodeIn, TreeUpsert
+from app.trees.service import tree_answer
+from bench.corpus import Corpus
+from bench.database import bench_database
+
+TRIGGERS = ("contents_revision_insert", "contents_revision_update", "contents_revision_delete")
+
+
+def course(corpus: Corpus, rng: random.Random, slug: str) -> list[TreeNodeIn]:
+    """A 133-node course (1 outline, 12 modules of 10 lessons, ~5 KB bodies)."""
+    root = corpus.course(rng, slug, slug.title(), modules=12, lessons_per_module=10)
+    return TreeUpsert.model_validate_json(json.dumps({"nodes": [root.payload()]})).nodes
+
+
+def with_changed_lessons(nodes: list[TreeNodeIn], changed: int, mark: str) -> list[TreeNodeIn]:
+    """The same course, `changed` lessons' bodies edited."""
+    tree = [n.model_copy(deep=True) for n in nodes]
+    lessons = [n for n, _, _ in shape.walk(tree) if n.content_type == "course_lesson"]
+    for lesson in random.Random(mark).sample(lessons, changed):
+        lesson.content = f"{lesson.content}\n\nRevisto: {mark}.\n"
+    return tree
+
+
+async def as_creator(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:
+    """This transaction as the service runs a creator's request."""
+    claims = json.dumps({"sub": str(user_id), "role": "authenticated"})
+    await conn.execute(
+        "SELECT set_config('role', 'authenticated', true),"
+        " set_config('request.jwt.claims', $1, true),"
+        " set_config('application_name', 'creatoros bench', true)",
+        claims,
+    )
+
+
+async def upsert(conn: asyncpg.Connection, project: uuid.UUID, nodes: list[TreeNodeIn]) -> None:
+    """The tree PUT's writing statements, as `app.trees.service.upsert_tree` runs them."""
+    await conn.execute(trees_sql.LOCK_PROJECT, project)
+    slugs = shape.all_slugs(nodes)
+    existing = {
+        r["slug"]: r["id"] for r in await conn.fetch(trees_sql.EXISTING_SLUGS, project, slugs)
+    }
+    plan = shape.plan_upsert(nodes, existing)
+    await conn.execute(trees_sql.UPSERT_NODES, *plan.args(project))
+
+
+async def new_project(conn: asyncpg.Connection, mind: uuid.UUID, slug: str) -> uuid.UUID:
+    project: uuid.UUID = await conn.fetchval(
+        "INSERT INTO content_projects (slug, name, project_type, creator_mind_id)"
+        " VALUES ($1, $1, 'course', $2) RETURNING id",
+        slug,
+        mind,
+    )
+    return project
+
+
+async def timed(process: psutil.Process, work: Callable[[], Awaitable[Any]]) -> tuple[float, float]:
+    """(CPU ms of the backend, wall ms) of `work`."""
+    before, started = process.cpu_times(), time.perf_counter()
+    await work()
+    after, wall = process.cpu_times(), (time.perf_counter() - started) * 1000
+    return (after.user + after.system - before.user - before.system) * 1000, wall
+
+
+async def measure(dsn: str, courses: int, repeats: int) -> dict[str, Any]:
+    rng = random.Random(23)
+    corpus = Corpus.load()
+    conn = await asyncpg.connect(dsn)
+    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+    try:
+        mind: uuid.UUID = await conn.fetchval(
+            "INSERT INTO minds (slug, display_name) VALUES ('bench', 'B') RETURNING id"
+        )
+        user = uuid.uuid4()
+        await conn.execute("INSERT INTO user_profiles (id, mind_id) VALUES ($1, $2)", user, mind)
+        base = course(corpus, rng, "base")
+        for n in range(courses):
+            other = await new_project(conn, mind, f"other-{n}")
+            async with conn.transaction():
+                await as_creator(conn, user)
+                await upsert(conn, other, course(corpus, rng, f"other-{n}"))
+        written = await new_project(conn, mind, "written")
+        async with conn.transaction():
+            await as_creator(conn, user)
+            await upsert(conn, written, base)
+        empty = await new_project(conn, mind, "empty")
+        await conn.execute("VACUUM ANALYZE")
+        process = psutil.Process(await conn.fetchval("SELECT pg_backend_pid()"))
+
+        operations: dict[str, tuple[uuid.UUID, list[TreeNodeIn]]] = {
+            "PUT a new 133-node course": (empty, base),
+            "PUT 3 changed lessons": (written, with_changed_lessons(base, 3, "write")),
+            "PUT no-op (nothing changed)": (written, base),
+        }
+        cost: dict[str, dict[str, list[tuple[float, float]]]] = {}
+        for repeat in range(repeats + 1):  # the first is a warm-up (plans cached), not kept
+            for label, (project, nodes) in operations.items():
+                for revisions in (True, False):
+                    transaction = conn.transaction()
+                    await transaction.start()
+                    try:
+                        if not revisions:
+                            for name in TRIGGERS:
+                                await conn.execute(f"ALTER TABLE contents DISABLE TRIGGER {name}")
+                        await as_creator(conn, user)
+
+                        async def work(
+                            project: uuid.UUID = project, nodes: list[TreeNodeIn] = nodes
+                        ) -> None:
+                            await upsert(conn, project, nodes)
+
+                        spent = await timed(process, work)
+                    finally:
+                        await transaction.rollback()
+                    key = "with revisions" if revisions else "without"
+                    if repeat:
+                        cost.setdefault(label, {}).setdefault(key, []).append(spent)
+
+        # Storage: 20 re-imports of 3 changed lessons each.
+        stored = await new_project(conn, mind, "stored")
+        nodes = base
+        for n in range(21):
+            if n:
+                nodes = with_changed_lessons(nodes, 3, f"import {n}")
+            async with conn.transaction():
+                await as_creator(conn, user)
+                await upsert(conn, stored, nodes)
+        sizes = await conn.fetchrow(
+            """SELECT
+                 (SELECT sum(pg_column_size(c.*)) FROM contents c WHERE c.project_id = $1) AS live,
+                 (SELECT sum(pg_column_size(c.content)) FROM contents c
+                  WHERE c.project_id = $1) AS live_bodies,
+                 (SELECT count(*) FROM content_revisions r WHERE r.project_id = $1) AS revisions,
+                 (SELECT sum(pg_column_size(r.*)) FROM content_revisions r
+                  WHERE r.project_id = $1) AS revision_rows,
+                 (SELECT sum(pg_column_size(h.*)) FROM content_history h
+                  WHERE h.project_id = $1) AS history_rows,
+                 (SELECT count(*) FROM content_history h WHERE h.project_id = $1) AS history_count,
+                 (SELECT sum(pg_column_size(b.*)) FROM content_bodies b
+                  WHERE b.project_id = $1) AS body_rows,
+                 (SELECT count(*) FROM content_bodies b WHERE b.project_id = $1) AS body_count""",
+            stored,
+        )
+
+        # Reads: the live tree against revision 1's, same course (21 revisions deep).
+        reads: dict[str, list[float]] = {}
+        project_row = await conn.fetchrow("SELECT * FROM content_projects WHERE id = $1", stored)
+        assert project_row is not None
+        for _ in range(repeats):
+            for include_body in (False, True):
+                for label, statement, args in (
+                    ("live tree", trees_sql.READ_PROJECT_TREE, (stored, include_body)),
+                    ("tree at revision 1", revisions_sql.TREE_AT, (stored, 1, include_body)),
+                ):
+                    async with conn.transaction(readonly=True):
+                        await as_creator(conn, user)
+                        for _ in range(10):
+                            started = time.perf_counter()
+                            rows = await conn.fetch(statement, *args)
+                            tree_answer(
+                                dict(project_row),
+                                shape.nest(rows, include_body=include_body, max_depth=16),
+                            )
+                            reads.setdefault(
+                                f"{label}{', bodies' if include_body else ''}", []
+                            ).append((time.perf_counter() - started) * 1000)
+        return {"cost": cost, "sizes": dict(sizes), "reads": reads}
+    finally:
+        await conn.close()
+
+
+def report(found: dict[str, Any], courses: int, repeats: int) -> str:
+    lines = [f"Write cost: the tree PUT's statements, {courses} other courses in the table,"
+             f" {repeats} runs each, interleaved: wall ms median (min), backend CPU ms mean"
+             " (psutil ticks are 10 ms: a mean over the runs):"]  # fmt: skip
+    for label, by in found["cost"].items():
+        cells = {}
+        for key, values in by.items():
+            walls = [v[1] for v in values]
+            cells[key] = (statistics.median(walls), min(walls),
+                          statistics.mean(v[0] for v in values))  # fmt: skip
+        with_, without = cells["with revisions"], cells["without"]
+        lines.append(
+            f"  {label:30s} with {with_[0]:6.1f} ({with_[1]:6.1f}) cpu {with_[2]:5.1f}"
+            f"   without {without[0]:6.1f} ({without[1]:6.1f}) cpu {without[2]:5.1f}"
+            f"   median +{(with_[0] / without[0] - 1) * 100:5.1f} %,"
+            f" min +{(with_[1] / without[1] - 1) * 100:5.1f} %"
+        )
+    s = found["sizes"]
+    history = s["revision_rows"] + s["history_rows"] + s["body_rows"]
+    lines += [
+        "Storage after 1 import + 20 re-imports of 3 changed lessons each:",
+        f"  live rows {s['live']:,} B (bodies {s['live_bodies']:,} B)",
+        f"  history {history:,} B: {s['revisions']} revisions {s['revision_rows']:,} B,"
+        f" {s['history_count']} history rows {s['history_rows']:,} B,"
+        f" {s['body_count']} bodies {s['body_rows']:,} B",
+        f"  history / live = {history / s['live']:.2f}x"
+        f" (a copy per import would be {21 * s['live_bodies'] / s['live']:.1f}x in bodies alone)",
+        f"Read (median ms of {repeats}x10, statement + nesting + serialization):",
+    ]
+    for label, values in found["reads"].items():
+        lines.append(f"  {label:28s} {statistics.median(values):7.2f}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.revisions", description=__doc__)
+    parser.add_argument("--database-url", default=None, help="superuser URL (default: embedded)")
+    parser.add_argument("--courses", type=int, default=20, help="other 133-node courses first")
+    parser.add_argument("--repeats", type=int, default=10)
+    args = parser.parse_args()
+    with bench_database(args.database_url) as db:
+        found = asyncio.run(measure(db.admin_dsn, args.courses, args.repeats))
+    print(report(found, args.courses, args.repeats))
+
+
+if __name__ == "__main__":
+    main()
