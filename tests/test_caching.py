@@ -411,3 +411,33 @@ async def test_a_replay_is_the_stored_answer_whatever_if_match_says(
     replay = await client.put(tree_url, headers={**tree_key, "If-Match": tree_etag}, json=body)
     assert replay.status_code == 200 and replay.headers["idempotent-replayed"] == "true"
     assert replay.headers["etag"] == put.headers["etag"]
+
+
+async def test_cors_keeps_origin_in_vary_and_lets_pages_revalidate(
+    settings: Settings, api_url: str, alice: Creator
+) -> None:
+    """With CORS on, a cached answer also varies with Origin (Starlette adds
+    it beside ours), a page may send If-None-Match and If-Match, and its
+    script may read the ETag, on the 200 and on the 304."""
+    from app.main import create_app
+    from tests.helpers import client_for
+
+    origin = "https://app.creatoros.dev"
+    configured = settings.model_copy(update={"cors_origins": [origin]})
+    async for client in client_for(create_app(configured, database_url=api_url)):
+        project, _ = await public_course(client, alice)
+        url = f"/v1/projects/{project}/tree"
+        preflight = await client.options(url, headers={
+            "Origin": origin, "Access-Control-Request-Method": "PUT",
+            "Access-Control-Request-Headers": "if-match, if-none-match, authorization",
+        })  # fmt: skip
+        assert preflight.status_code == 200, preflight.text
+        first = await client.get(url, headers={"Origin": origin})
+        etag = assert_cacheable(first, PUBLIC)
+        held = await client.get(url, headers={"Origin": origin, "If-None-Match": etag})
+        for response in (first, held):
+            vary = {v.strip() for v in response.headers["vary"].split(",")}
+            assert {"Authorization", "Accept-Encoding", "Origin"} <= vary, vary
+            assert "etag" in response.headers["access-control-expose-headers"].lower()
+            assert response.headers["access-control-allow-origin"] == origin
+        assert held.status_code == 304
