@@ -25,6 +25,7 @@ from starlette.middleware.gzip import IdentityResponder
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app.http.etags import none_match
 from app.http.observability import GZIP_CACHE
 
 _CACHE_HITS = GZIP_CACHE.labels("hit")
@@ -95,10 +96,13 @@ class Compression:
         self.minimum_size = minimum_size
         self.cache = GzipCache(cache_bytes) if cache_bytes else None
 
-    async def gzip(self, digest: str, body: bytes) -> bytes:
-        """`body` gzipped; `digest` names its exact bytes (the cache's key)."""
-        if self.cache is not None:
-            cached = self.cache.get(digest)
+    async def gzip(self, digest: str, body: bytes, *, keep: bool = True) -> bytes:
+        """`body` gzipped; `digest` names its exact bytes (the cache's key).
+        `keep=False`: neither looked up nor kept (an answer unlikely to be
+        asked for again in these very bytes)."""
+        cache = self.cache if keep else None
+        if cache is not None:
+            cached = cache.get(digest)
             (_CACHE_MISSES if cached is None else _CACHE_HITS).inc()
             if cached is not None:
                 return cached
@@ -106,8 +110,8 @@ class Compression:
             compressed = await anyio.to_thread.run_sync(gzip_bytes, body)
         else:
             compressed = gzip_bytes(body)
-        if self.cache is not None:
-            self.cache.put(digest, compressed)
+        if cache is not None:
+            cache.put(digest, compressed)
         return compressed
 
 
@@ -115,36 +119,38 @@ class ETaggedResponse(Response):
     """A JSON answer whose ETag names its exact bytes, as sent: `"<digest>"`
     for the identity form and `"<digest>-gzip"` for the gzipped one (a strong
     validator names one representation, and a content coding is another one;
-    RFC 9110 8.8.3). The encoding, and with it the ETag, `Vary` and the 304
-    when the client already holds this representation (`If-None-Match`), are
-    decided as the response is sent, after the request's transaction has
-    ended. The gzipped bytes come from the cache when this version was
-    compressed before. `GZipMiddleware` passes an answer that already has a
-    `Content-Encoding` through untouched."""
+    RFC 9110 8.8.3). The encoding, and with it the ETag and the 304 of a GET
+    whose `If-None-Match` names this representation, are decided as the
+    response is sent, after the request's transaction has ended. The gzipped
+    bytes come from the cache when this version was compressed before.
+    `GZipMiddleware` passes an answer that already has a `Content-Encoding`
+    through untouched. It varies with the caller (`Authorization`: what RLS
+    shows) and, from the gzip size on, `Accept-Encoding`: both are always
+    named, so a cache in front keys every ETagged answer the same way."""
 
     media_type = "application/json"
 
     def __init__(
-        self,
-        content: bytes,
-        *,
-        digest: str,
-        headers: Mapping[str, str],
-        if_none_match: str | None = None,
+        self, content: bytes, *, digest: str, headers: Mapping[str, str], keep_gzip: bool = True
     ) -> None:
         super().__init__(content=content, headers=headers)
         self.digest = digest
-        self.if_none_match = if_none_match
+        # Whether the gzipped form goes through the cache (trees: read again
+        # and again by many; not a page of one caller's list).
+        self.keep_gzip = keep_gzip
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         compression: Compression | None = getattr(scope["app"].state, "compression", None)
-        gzipped = False
-        if compression is not None and len(self.body) >= compression.minimum_size:
-            # The answer depends on Accept-Encoding from this size on.
-            self.headers.add_vary_header("Accept-Encoding")
-            gzipped = accepts_gzip(scope["headers"])
+        self.headers.add_vary_header("Authorization")
+        self.headers.add_vary_header("Accept-Encoding")
+        gzipped = (
+            compression is not None
+            and len(self.body) >= compression.minimum_size
+            and accepts_gzip(scope["headers"])
+        )
         etag = f'"{self.digest}-gzip"' if gzipped else f'"{self.digest}"'
-        if self.if_none_match is not None and _matches(self.if_none_match, etag):
+        held = _header(scope, b"if-none-match")
+        if scope["method"] in ("GET", "HEAD") and none_match(held, etag):
             headers = {
                 name: value
                 for name, value in self.headers.items()
@@ -157,17 +163,18 @@ class ETaggedResponse(Response):
         self.headers["ETag"] = etag
         if gzipped:
             assert compression is not None
-            self.body = await compression.gzip(self.digest, self.body)
+            self.body = await compression.gzip(self.digest, self.body, keep=self.keep_gzip)
             self.headers["Content-Encoding"] = "gzip"
             self.headers["Content-Length"] = str(len(self.body))
         await super().__call__(scope, receive, send)
 
 
-def _matches(if_none_match: str, etag: str) -> bool:
-    """Whether If-None-Match names this representation: `*`, or its entity tag
-    compared weakly (RFC 9110 13.1.2: `W/"x"` matches `"x"`)."""
-    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
-    return "*" in tags or etag in tags
+def _header(scope: Scope, name: bytes) -> str | None:
+    """A request header's value (the first, decoded as Latin-1, as Starlette does)."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
 
 
 class IsalGzipResponder(IdentityResponder):

@@ -11,6 +11,7 @@ from creatoros_client._core import (
     ApiError,
     ApiUnreachable,
     CreatorOSError,
+    PreconditionFailed,
     RetryPolicy,
     is_transient,
 )
@@ -57,6 +58,7 @@ __all__ = [
     "FrameworkType",
     "MindRole",
     "OutboxStore",
+    "PreconditionFailed",
     "ProjectStatus",
     "ProjectType",
     "ResearchEntry",

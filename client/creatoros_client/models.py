@@ -13,13 +13,25 @@ import uuid
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar, Generic, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PrivateAttr
 
 
 class _Response(BaseModel):
     model_config = ConfigDict(extra="ignore")
+    _etag: str | None = PrivateAttr(default=None)
+
+    @property
+    def etag(self) -> str | None:
+        """The answer's ETag, as the API sent it: pass it back as `if_match=`
+        to write only if this is still the current version."""
+        return self._etag
+
+    def tagged(self, etag: str | None) -> Self:
+        """This value, read from an answer whose ETag was `etag`."""
+        self._etag = etag
+        return self
 
 
 class _Request(BaseModel):
