@@ -35,7 +35,8 @@ async def test_client_models_match_the_openapi_components(client: httpx.AsyncCli
             checked += 1
             continue
         assert isinstance(ours, type) and issubclass(ours, BaseModel)
-        fields = ours.model_fields
+        # By their JSON names (a field may be `from_revision` in Python, `from` on the wire).
+        fields = {info.alias or field: info for field, info in ours.model_fields.items()}
         assert set(fields) == set(schema["properties"]), name
         required = {f for f, info in fields.items() if info.is_required()}
         assert required == set(schema.get("required", [])), name
