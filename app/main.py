@@ -99,6 +99,19 @@ def _tracing(settings: Settings) -> Tracing | None:
     return Tracing(settings)
 
 
+# The resources' routers, under API_PREFIX.
+API_ROUTERS = (
+    me_router,
+    projects_router,
+    contents_router,
+    frameworks_router,
+    audiences_router,
+    research_router,
+    trees_router,
+    revisions_router,
+    search_router,
+)
+
 # The document's tags, in the order the docs pages show them.
 OPENAPI_TAGS = [
     {"name": "projects", "description": "Content projects: courses, books, series."},
@@ -276,16 +289,6 @@ def create_app(
     install_docs(app)
     app.include_router(health_router)
     app.add_route("/metrics", metrics, include_in_schema=False)
-    for router in (
-        me_router,
-        projects_router,
-        contents_router,
-        frameworks_router,
-        audiences_router,
-        research_router,
-        trees_router,
-        revisions_router,
-        search_router,
-    ):
+    for router in API_ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
     return app

@@ -21,7 +21,7 @@ from app.settings import Settings
 
 pytestmark = pytest.mark.pure
 
-OPENAPI_SHA256 = "80392bcef69671358ac68fb31c61b5e619c649d7b05f54fe614d5043038ae14f"
+OPENAPI_SHA256 = "f24895d04a9ce1abef9ce4a8a4b6bc6562c1ef52df4328900f4d259980e65d39"
 
 
 def served_openapi() -> bytes:

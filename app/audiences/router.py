@@ -29,7 +29,7 @@ async def create_audience(
     return await idempotency.created(Audience.model_validate(row), f"/v1/audiences/{row['id']}")
 
 
-def audience_filters(
+async def audience_filters(
     technical_level: TechnicalLevel | None = None, slug: str | None = None
 ) -> dict[str, Any]:
     """The list's query filters, by the column each one compares."""

@@ -30,7 +30,7 @@ async def create_framework(
     return await idempotency.created(Framework.model_validate(row), f"/v1/frameworks/{row['id']}")
 
 
-def framework_filters(
+async def framework_filters(
     framework_type: FrameworkType | None = None,
     is_active: bool | None = None,
     slug: str | None = None,

@@ -39,7 +39,7 @@ class PageRequest(TypedDict):
     cursor: str | None
 
 
-def page_request(limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) -> PageRequest:
+async def page_request(limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) -> PageRequest:
     """`?limit=&cursor=`, declared once for every list endpoint. FastAPI lists
     a dependency's query parameters in the order the endpoint takes its
     dependencies: a list takes this one first, then its filters."""

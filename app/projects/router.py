@@ -55,7 +55,7 @@ async def upsert_project_by_slug(
     return Project.model_validate(row)
 
 
-def project_filters(
+async def project_filters(
     status: ProjectStatus | None = None,
     project_type: ProjectType | None = None,
     slug: str | None = None,

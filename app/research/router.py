@@ -46,7 +46,7 @@ async def create_market_research(
     )
 
 
-def research_filters(research_type: ResearchType | None = None) -> dict[str, Any]:
+async def research_filters(research_type: ResearchType | None = None) -> dict[str, Any]:
     """The list's query filters, by the column each one compares."""
     return {"research_type": research_type}
 

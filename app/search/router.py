@@ -23,7 +23,7 @@ router = APIRouter(
 )
 
 
-def highlight_marks(request: Request) -> tuple[str, str]:
+async def highlight_marks(request: Request) -> tuple[str, str]:
     """The snippets' marks, as configured (SEARCH_HIGHLIGHT_START/_STOP)."""
     settings = request.app.state.settings
     return settings.search_highlight_start, settings.search_highlight_stop
