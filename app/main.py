@@ -28,6 +28,7 @@ from app.db.engine import (
 from app.frameworks.router import router as frameworks_router
 from app.health import metrics
 from app.health import router as health_router
+from app.http.caching import CachePolicy, HeadAsGet
 from app.http.compression import Compression, IsalGZipMiddleware
 from app.http.docs import install_docs
 from app.http.limits import BodyGuard
@@ -61,17 +62,20 @@ and claims. Errors are `application/problem+json` (RFC 9457).
 class App(FastAPI):
     """FastAPI with `RequestContext` outside Starlette's own error middleware,
     so that even an unexpected 500 carries its request id and is counted;
-    with OpenTelemetry on, its server-span middleware outside that."""
+    with OpenTelemetry on, its server-span middleware outside that; HEAD
+    served as GET inside it."""
 
     tracing: Tracing | None = None
 
     def build_middleware_stack(self) -> ASGIApp:
+        # HEAD is the GET without its body, on every path (app.http.caching).
+        inner = HeadAsGet(super().build_middleware_stack())
         if self.tracing is None:
-            return RequestContext(super().build_middleware_stack(), self.openapi)
+            return RequestContext(inner, self.openapi)
         from app.http.otel import current_trace, name_span
 
         stack = RequestContext(
-            super().build_middleware_stack(),
+            inner,
             self.openapi,
             traces=current_trace,
             name_span=name_span,
@@ -192,6 +196,11 @@ def create_app(
         license_info={"name": "Proprietary", "identifier": "LicenseRef-CreatorOS-Proprietary"},
     )
     app.state.settings = settings
+    app.state.cache_policy = CachePolicy(
+        max_age=settings.cache_max_age,
+        s_maxage=settings.cache_s_maxage,
+        stale_while_revalidate=settings.cache_stale_while_revalidate,
+    )
     app.state.replicas = None
     if tracing is not None:
         app.tracing = tracing

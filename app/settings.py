@@ -144,6 +144,29 @@ class Settings(BaseSettings):
         "so a tree read again is not compressed again; 0 turns the cache off.",
         ge=0,
     )
+    # What anonymous GETs (published content only: the same for everyone)
+    # tell caches (app.http.caching); a signed-in caller's are private.
+    cache_max_age: int = _from_env(
+        "CACHE_MAX_AGE",
+        60,
+        "Seconds a browser (or any cache) may reuse an anonymous GET's answer "
+        "without asking again (`max-age`).",
+        ge=0,
+    )
+    cache_s_maxage: int = _from_env(
+        "CACHE_S_MAXAGE",
+        300,
+        "Seconds a shared cache (a CDN, a caching proxy) may reuse an anonymous "
+        "GET's answer (`s-maxage`): how long a publication may take to show there.",
+        ge=0,
+    )
+    cache_stale_while_revalidate: int = _from_env(
+        "CACHE_STALE_WHILE_REVALIDATE",
+        60,
+        "Seconds past its age a cache may still serve an anonymous answer while it "
+        "revalidates it in the background (`stale-while-revalidate`).",
+        ge=0,
+    )
     log_format: Literal["text", "json"] = _from_env(
         "LOG_FORMAT",
         "text",

@@ -143,3 +143,22 @@ async def create_audience(
     """An audience of `who`'s: AUDIENCE, with `fields` over it."""
     body = {**AUDIENCE, **fields}
     return created(await client.post("/v1/audiences", headers=who.headers, json=body))
+
+
+async def publish(client: httpx.AsyncClient, who: Creator, content_id: str) -> dict[str, Any]:
+    """A content of `who`'s, moved through review to published (its project
+    becomes a public course page)."""
+    for status in ("reviewed", "published"):
+        response = await client.patch(
+            f"/v1/contents/{content_id}", headers=who.headers, json={"status": status}
+        )
+    return created(response, 200)
+
+
+async def public_course(
+    client: httpx.AsyncClient, who: Creator, slug: str = "course"
+) -> tuple[str, dict[str, Any]]:
+    """A project of `who`'s with one published lesson: (project id, lesson)."""
+    project = await new_project(client, who, slug)
+    lesson_row = await create_content(client, who, project)
+    return project, await publish(client, who, lesson_row["id"])

@@ -21,7 +21,7 @@ from app.settings import Settings
 
 pytestmark = pytest.mark.pure
 
-OPENAPI_SHA256 = "5c7a2ee34508914900c41a3d13e38494d5caec70a587a5afc01caae3f4f7012c"
+OPENAPI_SHA256 = "95d408e4f698be9ca0dfd4e73af4742b51b05653a32eb1c266e795b4bb6c4341"
 
 
 def served_openapi() -> bytes:

@@ -63,6 +63,7 @@ PUBLIC_TYPES = {
     "in-use": 409,
     "invalid-status-transition": 409,
     "idempotency-key-in-use": 409,
+    "precondition-failed": 412,
     "payload-too-large": 413,
     "validation-error": 422,
     "constraint-violation": 422,

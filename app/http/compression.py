@@ -25,6 +25,7 @@ from starlette.middleware.gzip import IdentityResponder
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app.http.etags import none_match
 from app.http.observability import GZIP_CACHE
 
 _CACHE_HITS = GZIP_CACHE.labels("hit")
@@ -115,36 +116,33 @@ class ETaggedResponse(Response):
     """A JSON answer whose ETag names its exact bytes, as sent: `"<digest>"`
     for the identity form and `"<digest>-gzip"` for the gzipped one (a strong
     validator names one representation, and a content coding is another one;
-    RFC 9110 8.8.3). The encoding, and with it the ETag, `Vary` and the 304
-    when the client already holds this representation (`If-None-Match`), are
-    decided as the response is sent, after the request's transaction has
-    ended. The gzipped bytes come from the cache when this version was
-    compressed before. `GZipMiddleware` passes an answer that already has a
-    `Content-Encoding` through untouched."""
+    RFC 9110 8.8.3). The encoding, and with it the ETag and the 304 of a GET
+    whose `If-None-Match` names this representation, are decided as the
+    response is sent, after the request's transaction has ended. The gzipped
+    bytes come from the cache when this version was compressed before.
+    `GZipMiddleware` passes an answer that already has a `Content-Encoding`
+    through untouched. It varies with the caller (`Authorization`: what RLS
+    shows) and, from the gzip size on, `Accept-Encoding`: both are always
+    named, so a cache in front keys every ETagged answer the same way."""
 
     media_type = "application/json"
 
-    def __init__(
-        self,
-        content: bytes,
-        *,
-        digest: str,
-        headers: Mapping[str, str],
-        if_none_match: str | None = None,
-    ) -> None:
+    def __init__(self, content: bytes, *, digest: str, headers: Mapping[str, str]) -> None:
         super().__init__(content=content, headers=headers)
         self.digest = digest
-        self.if_none_match = if_none_match
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         compression: Compression | None = getattr(scope["app"].state, "compression", None)
-        gzipped = False
-        if compression is not None and len(self.body) >= compression.minimum_size:
-            # The answer depends on Accept-Encoding from this size on.
-            self.headers.add_vary_header("Accept-Encoding")
-            gzipped = accepts_gzip(scope["headers"])
+        self.headers.add_vary_header("Authorization")
+        self.headers.add_vary_header("Accept-Encoding")
+        gzipped = (
+            compression is not None
+            and len(self.body) >= compression.minimum_size
+            and accepts_gzip(scope["headers"])
+        )
         etag = f'"{self.digest}-gzip"' if gzipped else f'"{self.digest}"'
-        if self.if_none_match is not None and _matches(self.if_none_match, etag):
+        held = _header(scope, b"if-none-match")
+        if scope["method"] in ("GET", "HEAD") and none_match(held, etag):
             headers = {
                 name: value
                 for name, value in self.headers.items()
@@ -163,11 +161,12 @@ class ETaggedResponse(Response):
         await super().__call__(scope, receive, send)
 
 
-def _matches(if_none_match: str, etag: str) -> bool:
-    """Whether If-None-Match names this representation: `*`, or its entity tag
-    compared weakly (RFC 9110 13.1.2: `W/"x"` matches `"x"`)."""
-    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
-    return "*" in tags or etag in tags
+def _header(scope: Scope, name: bytes) -> str | None:
+    """A request header's value (the first, decoded as Latin-1, as Starlette does)."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
 
 
 class IsalGzipResponder(IdentityResponder):

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from app.http.observability import request_id_var
 
@@ -23,6 +24,9 @@ log = logging.getLogger(__name__)
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://creatoros.dev/problems/"
 WWW_AUTHENTICATE = {"WWW-Authenticate": 'Bearer realm="creatoros"'}
+# No cache keeps an error: a 401 or 404 stored by a CDN would answer the next
+# caller, who may hold the token that reads the row.
+NO_STORE = "no-store"
 
 
 class ValidationIssue(BaseModel):
@@ -180,6 +184,13 @@ class IdempotencyKeyInUse(ProblemError):
     status, slug, headers = 409, "idempotency-key-in-use", {"Retry-After": "1"}
 
 
+class PreconditionFailed(ProblemError):
+    """`If-Match` does not name the resource's current version: another
+    write got in first (RFC 9110 13.1.1). Nothing was written."""
+
+    status, slug = 412, "precondition-failed"
+
+
 class PayloadTooLarge(ProblemError):
     status, slug = 413, "payload-too-large"
 
@@ -283,7 +294,7 @@ def problem_response(
         body.model_dump(exclude_none=True),
         status_code=status,
         media_type=PROBLEM_MEDIA_TYPE,
-        headers=headers,
+        headers={"Cache-Control": NO_STORE, **(headers or {})},
     )
 
 
@@ -292,10 +303,35 @@ async def _problem_error(_: Request, exc: Exception) -> JSONResponse:
     return exc.response()
 
 
-async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+# The order `Allow` lists methods in.
+_METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> str:
+    """`Allow` of a 405: every method some route of this path takes (one
+    route per method here, where Starlette names only the first route's;
+    asked of each route as the router itself asks, so included routers
+    answer too), HEAD wherever GET is (app.http.caching.HeadAsGet serves it)."""
+    routes = request.app.router.routes
+    allowed = [
+        method
+        for method in _METHOD_ORDER
+        if method not in ("HEAD", "OPTIONS")
+        and any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    ]
+    if "GET" in allowed:
+        allowed.insert(1, "HEAD")
+    return ", ".join(allowed)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else None
     headers = dict(exc.headers) if exc.headers else None
+    if exc.status_code == 405:
+        headers = {**(headers or {}), "Allow": allowed_methods(request)}
     return problem_response(exc.status_code, detail, headers=headers)
 
 

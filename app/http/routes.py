@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from app.http.bodies import JsonBodyRoute
+from app.http.caching import CachedRoute
 from app.http.pagination import Page
 from app.http.problems import problem_responses
 
@@ -20,10 +20,10 @@ RESOURCE_PROBLEMS = (400, 401, 403, 413, 422, 503)
 
 
 def resource_router(prefix: str, tag: str) -> APIRouter:
-    """A resource's router: JSON bodies checked by `JsonBodyRoute`, every
-    operation documenting `RESOURCE_PROBLEMS`."""
+    """A resource's router: JSON bodies checked and answers cached by
+    audience (`CachedRoute`), every operation documenting `RESOURCE_PROBLEMS`."""
     return APIRouter(
-        route_class=JsonBodyRoute,
+        route_class=CachedRoute,
         prefix=prefix,
         tags=[tag],
         responses=problem_responses(*RESOURCE_PROBLEMS),

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response, status
 
 from app.auth import AuthenticatedPrincipal
 from app.db.sessions import UserReadSession, WriteTransaction
-from app.http.bodies import JsonBodyRoute
+from app.http.caching import CachedRoute
 from app.http.ids import MindId
 from app.http.pagination import Page, PageQuery
 from app.http.problems import NoMind, problem_responses
@@ -14,7 +14,7 @@ from app.http.routes import model_page, operation
 from app.me import service
 from app.me.schemas import Me, PersonaGrant
 
-router = APIRouter(route_class=JsonBodyRoute, tags=["me"], responses=problem_responses(401, 403))
+router = APIRouter(route_class=CachedRoute, tags=["me"], responses=problem_responses(401, 403))
 
 
 @router.get("/me", **operation("Who the token says you are", "getMe"))

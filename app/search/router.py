@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from app.auth import PUBLIC_READ
 from app.contents.schemas import ContentStatus, ContentType
 from app.db.sessions import ReadSession
-from app.http.bodies import JsonBodyRoute
+from app.http.caching import CachedRoute
 from app.http.pagination import Cursor, Limit, Page
 from app.http.problems import problem_responses
 from app.http.routes import operation
@@ -16,7 +16,7 @@ from app.search import service
 from app.search.schemas import SearchHit, SearchQuery
 
 router = APIRouter(
-    route_class=JsonBodyRoute,
+    route_class=CachedRoute,
     prefix="/search",
     tags=["search"],
     responses=problem_responses(400, 401, 403, 422, 503),

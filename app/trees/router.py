@@ -1,13 +1,13 @@
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated, Any, TypedDict
 
-from fastapi import Depends, Header, Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 from starlette.background import BackgroundTask
 
 from app.auth import PUBLIC_READ
 from app.db.sessions import ReadSession, WriteSession
+from app.http.caching import IfMatch
 from app.http.compression import ETaggedResponse
 from app.http.ids import ContentId, ProjectId
 from app.http.problems import problem_responses
@@ -24,25 +24,18 @@ IncludeBody = Annotated[
 MaxDepth = Annotated[
     int, Query(ge=1, le=MAX_DEPTH, description=f"Levels to return, 1 to {MAX_DEPTH}.")
 ]
-IfNoneMatch = Annotated[str | None, Header(description="An ETag from an earlier answer.")]
 
 
-def tree_response(answer: service.TreeAnswer, *, if_none_match: str | None) -> Response:
-    """The tree's bytes with their ETag (304 when `If-None-Match` holds it);
+def tree_response(answer: service.TreeAnswer) -> Response:
+    """The tree's bytes with their ETag (caching and the 304: app.http.caching);
     `after_commit` runs once the answer is out."""
-    headers = {"Cache-Control": "private, no-cache", "Vary": "Authorization"}
-    response = ETaggedResponse(
-        answer.body, digest=answer.digest, headers=headers, if_none_match=if_none_match
-    )
+    response = ETaggedResponse(answer.body, digest=answer.digest, headers={})
     if answer.after_commit is not None:
         response.background = BackgroundTask(answer.after_commit)
     return response
 
 
-TREE_RESPONSES: dict[int | str, dict[str, Any]] = {
-    **problem_responses(404),
-    304: {"description": "Not Modified: the tree still matches If-None-Match."},
-}
+TREE_RESPONSES: dict[int | str, dict[str, Any]] = problem_responses(404)
 
 
 def tree_read_operation(summary: str, operation_id: str) -> dict[str, Any]:
@@ -64,28 +57,13 @@ class TreeShape(TypedDict):
     max_depth: int
 
 
-@dataclass(frozen=True)
-class TreeRead:
-    """What a tree GET asks for besides which tree: its shape, and the ETag
-    the client already holds. One dependency, so that the two tree reads
-    declare these parameters once and answer them the same way."""
-
-    shape: TreeShape
-    if_none_match: str | None
-
-    def answer(self, tree: service.TreeAnswer) -> Response:
-        return tree_response(tree, if_none_match=self.if_none_match)
+def tree_read(include_body: IncludeBody = False, max_depth: MaxDepth = MAX_DEPTH) -> TreeShape:
+    """A tree GET's shape, one dependency: the two tree reads declare these
+    parameters once."""
+    return {"include_body": include_body, "max_depth": max_depth}
 
 
-def tree_read(
-    include_body: IncludeBody = False,
-    max_depth: MaxDepth = MAX_DEPTH,
-    if_none_match: IfNoneMatch = None,
-) -> TreeRead:
-    return TreeRead({"include_body": include_body, "max_depth": max_depth}, if_none_match)
-
-
-TreeReadQuery = Annotated[TreeRead, Depends(tree_read)]
+TreeReadQuery = Annotated[TreeShape, Depends(tree_read)]
 
 
 @router.get(
@@ -98,7 +76,7 @@ async def get_project_tree(
     """The whole course (or book…) in one request: nested nodes, siblings in
     `sequence_order`, deleted ones left out. Send the `ETag` back as
     `If-None-Match` to get a 304 when nothing changed."""
-    return read.answer(await service.read_project_tree(conn, project_id, **read.shape))
+    return tree_response(await service.read_project_tree(conn, project_id, **read))
 
 
 @router.get(
@@ -108,7 +86,7 @@ async def get_content_tree(
     content_id: ContentId, conn: ReadSession, read: TreeReadQuery
 ) -> Response:
     """A content and its descendants (a module and its lessons, say), with its project."""
-    return read.answer(await service.read_subtree(conn, content_id, **read.shape))
+    return tree_response(await service.read_subtree(conn, content_id, **read))
 
 
 @router.put(
@@ -118,6 +96,7 @@ async def get_content_tree(
         "putProjectTree",
         404,
         409,
+        412,
         response_model=ContentTree,
     ),
 )
@@ -126,16 +105,21 @@ async def put_project_tree(
     body: TreeUpsert,
     conn: WriteSession,
     request: Request,
+    if_match: IfMatch = None,
 ) -> Response:
     """Write a whole course in one transaction. Nodes are matched by slug within
     the project, so a re-run updates in place and keeps ids; `prune: true`
     soft-deletes the project's contents that are not in the payload. The
     payload is checked first (content types, hierarchy, unique slugs, depth ≤ 16,
-    ≤ 5,000 nodes): any refusal changes nothing. Answers the resulting tree."""
+    ≤ 5,000 nodes): any refusal changes nothing. Answers the resulting tree
+    and its ETag. With `If-Match`, only if the tree is still that version (the
+    ETag of a GET of it, with or without bodies, or of the last PUT): 412
+    otherwise, and nothing is written."""
     answer = await service.put_tree(
-        conn, project_id, body, wake_indexer=request.app.state.search_indexer.wake
-    )
-    return tree_response(answer, if_none_match=None)
+        conn, project_id, body, wake_indexer=request.app.state.search_indexer.wake,
+        if_match=if_match,
+    )  # fmt: skip
+    return tree_response(answer)
 
 
 @router.post(
