@@ -46,7 +46,7 @@ from pathlib import Path
 
 import asyncpg
 
-from app.auth import ANONYMOUS
+from app.auth import ANONYMOUS, mint_token
 from bench.corpus import DEFAULT_FIXTURES, Corpus
 from bench.cpu import CpuMeter, local_postmaster_pid
 from bench.database import bench_database
@@ -240,33 +240,40 @@ async def public_projects(admin_dsn: str, project_ids: list[uuid.UUID]) -> list[
 
 @dataclass(frozen=True)
 class Checked:
-    """What one anonymous read answered, straight and through the proxy."""
+    """What the proxy did with two anonymous reads of a public tree in a row,
+    and with two signed-in reads of the same tree (private: never stored, so
+    never handed to anyone else), and the headers it decided by."""
 
     cache_control: str
     vary: str
-    first_through_proxy: str
-    second_through_proxy: str
+    anonymous: tuple[str, str]
+    signed_in: tuple[str, str]
 
 
-async def check(service: str, proxy: str, project_id: uuid.UUID) -> Checked:
-    """Both ways answer the same tree (neither wins by failing); the headers
-    the proxy decides by, and what it did with two reads in a row."""
-    headers = {"accept-encoding": ACCEPT_ENCODING}
+async def check(service: str, proxy: str, project_id: uuid.UUID, token: str) -> Checked:
+    """Both ways answer the same tree (neither wins by failing); what the
+    proxy stored, as its `X-Cache-Status` says."""
     path = f"/v1/projects/{project_id}/tree"
-    async with LeanClient(service, headers, 1) as direct, LeanClient(proxy, headers, 1) as cached:
+    anon = {"accept-encoding": ACCEPT_ENCODING}
+    signed = {**anon, "authorization": f"Bearer {token}"}
+    async with (
+        LeanClient(service, anon, 1) as direct,
+        LeanClient(proxy, anon, 1) as cached,
+        LeanClient(proxy, signed, 1) as cached_signed,
+    ):
         straight = await direct.get(path)
-        first = await cached.get(path)
-        second = await cached.get(path)
-    for response in (straight, first, second):
+        first, second = await cached.get(path), await cached.get(path)
+        mine = [await cached_signed.get(path), await cached_signed.get(path)]
+    for response in (straight, first, second, *mine):
         if response.status_code != 200:
-            raise RuntimeError(f"anonymous tree read answered {response.status_code}")
+            raise RuntimeError(f"a tree read answered {response.status_code}")
     if not straight.content == first.content == second.content:
         raise RuntimeError("the proxy answered another tree than the service")
     return Checked(
         straight.headers.get("cache-control", "(none)"),
         straight.headers.get("vary", "(none)"),
-        first.headers.get("x-cache-status", "?"),
-        second.headers.get("x-cache-status", "?"),
+        (first.headers["x-cache-status"], second.headers["x-cache-status"]),
+        (mine[0].headers["x-cache-status"], mine[1].headers["x-cache-status"]),
     )
 
 
@@ -330,8 +337,9 @@ def report(args: argparse.Namespace, outcome: Outcome) -> str:
         f"c={args.concurrency}, {service.requests} timed each, interleaved, on "
         f"{os.cpu_count()} cores; nginx with {args.proxy_workers} worker(s):",
         f"  the service answered Cache-Control: {checked.cache_control}; Vary: {checked.vary}",
-        f"  (two reads through the proxy after it started: {checked.first_through_proxy}, "
-        f"{checked.second_through_proxy})",
+        "  two reads through the proxy after it started, anonymous: "
+        f"{', '.join(checked.anonymous)}; with the owner's token (private): "
+        f"{', '.join(checked.signed_in)}",
         "",
         "| side | req/s | p50 ms | p99 ms | app CPU ms/req | proxy CPU ms/req "
         "| PostgreSQL CPU ms/req | load generator CPU ms/req |",
@@ -378,17 +386,20 @@ def run(args: argparse.Namespace) -> Outcome:
         projects = asyncio.run(public_projects(db.admin_dsn, every_course))
         progress.done(f"bench.caching_proxy: seeded {seeded.rows}; {len(projects)} public")
         log_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-proxy-")))
+        secret = secrets.token_urlsafe(48)
         service = stack.enter_context(
             running_service(
                 db.login_url,
-                jwt_secret=secrets.token_urlsafe(48),
+                jwt_secret=secret,
                 pool_size=POOL_SIZE,
                 log_dir=log_dir,
                 name="service",
             )
         )
         proxy = stack.enter_context(caching_proxy(service.base_url, workers=args.proxy_workers))
-        checked = asyncio.run(check(service.base_url, proxy.base_url, projects[0]))
+        owner = next(c for c in seeded.creators if projects[0] in c.project_ids)
+        token = mint_token(secret, user_id=owner.user_id)
+        checked = asyncio.run(check(service.base_url, proxy.base_url, projects[0], token))
         postmaster = asyncio.run(local_postmaster_pid(db.admin_dsn))
         meter = CpuMeter(service.pid, postmaster, others={"proxy": proxy.pid})
         logged_before = proxy.requests_logged() + args.warmup  # the checks and the warm-up

@@ -109,16 +109,6 @@ async def write_tree(
     return created(await put_tree(client, who, project, nodes), 200)
 
 
-async def publish(client: httpx.AsyncClient, who: Creator, content_id: str) -> None:
-    """A content of `who`'s taken through the workflow to `published` (its
-    project becomes a public course page)."""
-    for status in ("reviewed", "published"):
-        response = await client.patch(
-            f"/v1/contents/{content_id}", headers=who.headers, json={"status": status}
-        )
-        assert response.status_code == 200, response.text
-
-
 async def grant_persona(
     client: httpx.AsyncClient, owner: Creator, grantee: Creator
 ) -> dict[str, Any]:

@@ -70,11 +70,26 @@ async def test_a_page_on_another_origin_reads_revalidates_and_saves_with_fetch(
     assert token["status"] == 200, token
     assert token["requestId"] == config["requestId"]  # the page's own id, echoed
     assert token["etag"] and token["etag"] != anon["etag"]
+    # Who may keep it: anyone's copy of a public page, only the reader's of a draft.
+    assert anon["cacheControl"].startswith("public, "), anon
+    assert token["cacheControl"] == "private, no-cache"
     # Revalidated: a 304 reaches the script, with the same validator.
     for again, first in ((seen["anonAgain"], anon), (seen["tokenAgain"], token)):
         assert again["status"] == 304, again
         assert again["etag"] == first["etag"]
         assert again["requestId"] and again["requestId"] != first["requestId"]
 
+    # The editor's save holds the ETag it read: written; the stale one: 412.
+    saved, stale = seen["saved"], seen["stale"]
+    assert saved["status"] == 200, saved
+    assert saved["etag"] and saved["etag"] != token["etag"]
+    assert stale["status"] == 412, stale
+    assert stale["body"]["type"].endswith("precondition-failed"), stale
+    assert stale["requestId"]
+    assert seen["afterSave"]["status"] == 200  # the old ETag no longer matches
+    tree = (await client.get(f"/v1/projects/{draft}/tree", headers=alice.headers)).json()
+    root = next(node for node in tree["nodes"] if node["slug"] == "outline")
+    assert root["title"] == "Saved by the page"
+    assert [node["slug"] for node in root["children"]] == ["l1", "l2"]
     drafts = await client.get("/v1/contents", headers=alice.headers, params={"project_id": draft})
     assert [c["slug"] for c in drafts.json()["items"]].count("from-the-page") == 1
