@@ -31,12 +31,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.db.rows import fetchrow
 from app.db.sessions import WriteSession
 from app.db.tenancy import execute, fetchval
-from app.http.problems import IdempotencyKeyInUse, IdempotencyKeyReused
+from app.http.problems import NO_STORE, IdempotencyKeyInUse, IdempotencyKeyReused
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"  # visible ASCII, as Stripe and the IETF draft use
-KEPT_HEADERS = ("location",)  # what a replay repeats besides status and body
+KEPT_HEADERS = ("location",)  # what a replay repeats besides status and body (and ETag)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -78,7 +78,7 @@ class IdempotentReplay(Exception):
 
 async def _replay(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, IdempotentReplay)
-    headers = {**exc.headers, REPLAYED_HEADER: "true"}
+    headers = {**exc.headers, REPLAYED_HEADER: "true", "Cache-Control": NO_STORE}
     if exc.status == 204:  # no content: not even `null`
         return Response(status_code=204, headers=headers)
     return JSONResponse(exc.body, status_code=exc.status, headers=headers)
@@ -115,6 +115,14 @@ class Idempotency:
         """Store the answer beside the write (same transaction); returns `model`."""
         await self._store(model.model_dump(mode="json"), status)
         return model
+
+    async def record_answer(self, body: bytes, status: int, etag: str) -> None:
+        """Store a write's answer as it was rendered (JSON bytes, not parsed
+        again here) with its ETag: a repeat replays both, whatever its
+        `If-Match` says now (the stored answer is the answer)."""
+        if self.conn is not None and self.key is not None:
+            headers = json.dumps({"ETag": f'"{etag}"'})
+            await execute(self.conn, _RECORD, self.key, status, body.decode(), headers)
 
     async def no_content(self) -> None:
         """Store a 204 (no body) beside the write: a repeat replays the 204."""

@@ -11,7 +11,15 @@ import httpx
 import pytest
 
 from app.settings import Settings
-from tests.factories import Creator, public_course, put_tree
+from tests.factories import (
+    Creator,
+    create_audience,
+    create_content,
+    created,
+    new_project,
+    public_course,
+    put_tree,
+)
 from tests.helpers import assert_problem
 from tests.trees.courses import course_payload
 
@@ -220,3 +228,186 @@ async def test_two_editors_with_the_same_etag_one_wins(
     tree = await client.get(f"/v1/projects/{project}/tree", headers=alice.headers)
     assert tree.headers["etag"] == winner.headers["etag"]
     assert tree.json()["nodes"][0]["title"] == winner.json()["nodes"][0]["title"]
+
+
+# ---- every GET -------------------------------------------------------------------------
+
+
+async def get_urls(client: httpx.AsyncClient, alice: Creator) -> tuple[list[str], list[str]]:
+    """(the GETs anyone may send, the GETs that need a token) of one public
+    course with a lesson, an audience and a research report of alice's."""
+    project, lesson = await public_course(client, alice)
+    audience = await create_audience(client, alice)
+    research = created(await client.post(
+        f"/v1/projects/{project}/market-research", headers=alice.headers,
+        json={"research_type": "competitive_analysis", "report_data": {"a": 1}},
+    ))  # fmt: skip
+    public = [
+        f"/v1/projects/{project}",
+        "/v1/projects",
+        f"/v1/contents/{lesson['id']}",
+        f"/v1/contents?project_id={project}",
+        f"/v1/contents/{lesson['id']}/minds",
+        f"/v1/contents/{lesson['id']}/tags",
+        f"/v1/projects/{project}/tree",
+        f"/v1/contents/{lesson['id']}/tree",
+        "/v1/search?q=introducao",
+    ]
+    signed_in = [
+        "/v1/me",
+        "/v1/audiences",
+        f"/v1/audiences/{audience['id']}",
+        "/v1/frameworks",
+        f"/v1/projects/{project}/market-research",
+        f"/v1/market-research/{research['id']}",
+    ]
+    return public, signed_in
+
+
+async def test_every_get_is_validated_cached_by_audience_and_has_a_head(
+    client: httpx.AsyncClient, alice: Creator
+) -> None:
+    public, signed_in = await get_urls(client, alice)
+    for url in public:
+        anon = await client.get(url)
+        assert anon.json() != {"items": [], "next_cursor": None}, url  # something to cache
+        etag = assert_cacheable(anon, PUBLIC)
+        await assert_not_modified(client, url, {}, etag, PUBLIC)
+    for url in public + signed_in:
+        mine = await client.get(url, headers=alice.headers)
+        etag = assert_cacheable(mine, PRIVATE)
+        await assert_not_modified(client, url, alice.headers, etag, PRIVATE)
+        head = await client.head(url, headers=alice.headers)
+        assert head.status_code == 200 and head.content == b"", url
+        for name in ("content-length", "etag", "cache-control", "vary", "content-type"):
+            assert head.headers.get(name) == mine.headers.get(name), (url, name)
+    for url in signed_in:
+        refused = await client.get(url)
+        assert_problem(refused, 401)
+        assert refused.headers["cache-control"] == "no-store", url
+
+
+async def test_a_gzipped_list_page_has_its_own_etag(
+    client: httpx.AsyncClient, alice: Creator
+) -> None:
+    """Any GET's answer big enough to be gzipped: one ETag per encoding,
+    each 304ing for the client that would get that form."""
+    project = await new_project(client, alice)
+    for n in range(3):
+        await create_content(client, alice, project, f"big-{n}", content="palavra " * 4000)
+    url = f"/v1/contents?project_id={project}"
+    etags = {}
+    for coding in ("gzip", "identity"):
+        headers = {**alice.headers, "Accept-Encoding": coding}
+        response = await client.get(url, headers=headers)
+        etags[coding] = assert_cacheable(response, PRIVATE)
+        assert response.headers.get("content-encoding") == (coding if coding == "gzip" else None)
+        await assert_not_modified(client, url, headers, etags[coding], PRIVATE)
+    assert etags["gzip"] == etags["identity"][:-1] + '-gzip"'
+
+
+# ---- If-Match on each write ------------------------------------------------------------
+
+
+async def test_each_write_takes_if_match(
+    client: httpx.AsyncClient, alice: Creator, bob: Creator
+) -> None:
+    """Project and content PATCH and DELETE: a stale ETag is a 412 that
+    changes nothing, the current one (or `*`) writes and a PATCH answers the
+    new ETag, the one a GET then gives; another creator's row stays 404."""
+    project, _ = await public_course(client, alice)
+    draft = await create_content(client, alice, project, "draft")
+    for url, patch in (
+        (f"/v1/contents/{draft['id']}", {"title": "new"}),
+        (f"/v1/projects/{project}", {"description": "new"}),
+    ):
+        etag = (await client.get(url, headers=alice.headers)).headers["etag"]
+        first = await client.patch(url, headers={**alice.headers, "If-Match": etag}, json=patch)
+        assert first.status_code == 200, first.text
+        assert first.headers["cache-control"] == "no-store"
+        now = await client.get(url, headers=alice.headers)
+        assert first.headers["etag"] == now.headers["etag"] != etag, url
+        assert first.content == now.content
+
+        for method, body in (("PATCH", {**patch, "description": "stale"}), ("DELETE", None)):
+            body = {"title": "stale"} if "contents" in url and body else body
+            stale = await client.request(
+                method, url, headers={**alice.headers, "If-Match": etag}, json=body
+            )
+            assert assert_problem(stale, 412)["type"].endswith("/precondition-failed"), url
+            assert (await client.get(url, headers=alice.headers)).content == now.content
+
+        chained = await client.patch(
+            url, headers={**alice.headers, "If-Match": first.headers["etag"]}, json=patch
+        )
+        assert chained.status_code == 200, "the write's ETag is the current one"
+        gone = await client.delete(url, headers={**alice.headers, "If-Match": "*"})
+        assert gone.status_code == 204, url
+        again = await client.delete(url, headers={**alice.headers, "If-Match": "*"})
+        assert_problem(again, 404)  # `*`: only if it exists
+
+
+async def test_if_match_on_another_creators_row_says_what_it_said_before(
+    client: httpx.AsyncClient, alice: Creator, bob: Creator
+) -> None:
+    """A 412 must not tell bob a row exists: alice's draft content is 404
+    for him whatever he sends; her published one is 403, as without If-Match."""
+    project, lesson = await public_course(client, alice)
+    draft = await create_content(client, alice, project, "draft")
+    for content, status in ((draft, 404), (lesson, 403)):
+        url = f"/v1/contents/{content['id']}"
+        for if_match in ("*", '"nope"', None):
+            headers = {**bob.headers, **({"If-Match": if_match} if if_match else {})}
+            patched = await client.patch(url, headers=headers, json={"title": "mine"})
+            assert_problem(patched, status)
+            assert_problem(await client.delete(url, headers=headers), status)
+
+
+async def test_two_editors_of_one_content_one_wins(
+    client: httpx.AsyncClient, alice: Creator
+) -> None:
+    project = await new_project(client, alice)
+    content = await create_content(client, alice, project)
+    url = f"/v1/contents/{content['id']}"
+    etag = (await client.get(url, headers=alice.headers)).headers["etag"]
+    answers = await asyncio.gather(
+        *(
+            client.patch(url, headers={**alice.headers, "If-Match": etag}, json={"title": title})
+            for title in ("one", "two")
+        )
+    )
+    assert sorted(a.status_code for a in answers) == [200, 412], [a.text for a in answers]
+    winner = next(a for a in answers if a.status_code == 200)
+    assert (await client.get(url, headers=alice.headers)).content == winner.content
+
+
+async def test_a_replay_is_the_stored_answer_whatever_if_match_says(
+    client: httpx.AsyncClient, alice: Creator
+) -> None:
+    """Idempotency-Key with If-Match: a retry of a PATCH that went in (its
+    If-Match now stale) replays the first answer and its ETag, no 412;
+    another key with the stale ETag is a 412."""
+    project = await new_project(client, alice)
+    content = await create_content(client, alice, project)
+    url = f"/v1/contents/{content['id']}"
+    etag = (await client.get(url, headers=alice.headers)).headers["etag"]
+    headers = {**alice.headers, "If-Match": etag, "Idempotency-Key": str(uuid.uuid4())}
+    first = await client.patch(url, headers=headers, json={"title": "once"})
+    assert first.status_code == 200, first.text
+    retry = await client.patch(url, headers=headers, json={"title": "once"})
+    assert retry.status_code == 200, retry.text
+    assert retry.headers["idempotent-replayed"] == "true"
+    assert retry.headers["etag"] == first.headers["etag"]
+    assert retry.json() == first.json()
+    other = {**headers, "Idempotency-Key": str(uuid.uuid4())}
+    assert_problem(await client.patch(url, headers=other, json={"title": "once"}), 412)
+
+    tree_key = {**alice.headers, "Idempotency-Key": str(uuid.uuid4())}
+    tree_url = f"/v1/projects/{project}/tree"
+    tree_etag = (await client.get(tree_url, headers=alice.headers)).headers["etag"]
+    body = {"nodes": course_payload("claude-code")}
+    put = await client.put(tree_url, headers={**tree_key, "If-Match": tree_etag}, json=body)
+    assert put.status_code == 200, put.text
+    replay = await client.put(tree_url, headers={**tree_key, "If-Match": tree_etag}, json=body)
+    assert replay.status_code == 200 and replay.headers["idempotent-replayed"] == "true"
+    assert replay.headers["etag"] == put.headers["etag"]

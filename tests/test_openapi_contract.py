@@ -21,7 +21,7 @@ from app.settings import Settings
 
 pytestmark = pytest.mark.pure
 
-OPENAPI_SHA256 = "95d408e4f698be9ca0dfd4e73af4742b51b05653a32eb1c266e795b4bb6c4341"
+OPENAPI_SHA256 = "9c17b9c5da83d273d9d03437de54e7a8e749a87eb60c276929e7aa21a5ba768d"
 
 
 def served_openapi() -> bytes:

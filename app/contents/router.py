@@ -18,6 +18,7 @@ from app.contents.schemas import (
     ContentUpdate,
 )
 from app.db.sessions import ReadSession, WriteSession
+from app.http.caching import IfMatch, written
 from app.http.ids import ContentId, MindId
 from app.http.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 from app.http.routes import operation, resource_router
@@ -85,24 +86,48 @@ async def list_contents(
     ),
 )
 async def get_content(content_id: ContentId, conn: ReadSession) -> Response:
-    return rows_response(await service.require_content(conn, content_id))
+    """The content, with its ETag (send it back as `If-None-Match` for a 304,
+    as `If-Match` on a PATCH or DELETE)."""
+    row = await service.require_content(conn, content_id)
+    return Response(service.content_bytes(row), media_type="application/json")
 
 
-@router.patch("/{content_id}", **operation("Update a content", "updateContent", 404, 409))
-async def update_content(content_id: ContentId, body: ContentUpdate, conn: WriteSession) -> Content:
+@router.patch(
+    "/{content_id}",
+    **operation("Update a content", "updateContent", 404, 409, 412, response_model=Content),
+)
+async def update_content(
+    content_id: ContentId,
+    body: ContentUpdate,
+    conn: WriteSession,
+    idempotency: IdempotencyKey,
+    if_match: IfMatch = None,
+) -> Response:
     """Partial update: only the fields sent change. `metadata` is merged on the
     server (JSON Merge Patch: `null` deletes a key); `status` follows the
-    workflow draft → reviewed → published → archived (409 otherwise)."""
-    return Content.model_validate(await service.update_content(conn, content_id, body))
+    workflow draft → reviewed → published → archived (409 otherwise).
+    Answers the content and its new ETag; with `If-Match`, only if the
+    content is still that version (412 otherwise, nothing changed)."""
+    row = await service.update_content(conn, content_id, body, if_match=if_match)
+    answer = written(service.content_bytes(row))
+    await idempotency.record_answer(answer.body, 200, answer.digest)
+    return answer
 
 
 @router.delete(
     "/{content_id}",
-    **operation("Delete a content", "deleteContent", 404, status_code=204),
+    **operation("Delete a content", "deleteContent", 404, 412, status_code=204),
 )
-async def delete_content(content_id: ContentId, conn: WriteSession) -> None:
-    """Soft delete: the content disappears from every answer until restored."""
-    await service.delete_content(conn, content_id)
+async def delete_content(
+    content_id: ContentId,
+    conn: WriteSession,
+    idempotency: IdempotencyKey,
+    if_match: IfMatch = None,
+) -> None:
+    """Soft delete: the content disappears from every answer until restored.
+    With `If-Match`, only if the content is still that version."""
+    await service.delete_content(conn, content_id, if_match=if_match)
+    await idempotency.no_content()
 
 
 @router.post(

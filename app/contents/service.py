@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.contents import sql
-from app.contents.schemas import STATUS_MOVES, ContentCreate, ContentUpdate
+from app.contents.schemas import STATUS_MOVES, Content, ContentCreate, ContentUpdate
 from app.db.rows import Row, TableRows, fetchrow, require_visible
 from app.db.tenancy import Reader, execute, fetch
 from app.http.problems import (
@@ -25,6 +25,7 @@ from app.http.problems import (
     ReadOnly,
     sqlstate_of,
 )
+from app.http.schemas import model_bytes
 from app.projects.service import insert_under_project
 from app.trees import shape
 from app.trees import sql as trees_sql
@@ -119,7 +120,17 @@ async def create_content(conn: AsyncConnection, data: ContentCreate) -> Row:
 list_contents = ROWS.page
 
 
-async def update_content(conn: AsyncConnection, content_id: uuid.UUID, data: ContentUpdate) -> Row:
+def content_bytes(row: Row) -> bytes:
+    """A content as the API answers it (its GET, its PATCH): its ETag is the
+    hash of these bytes."""
+    return model_bytes(Content, row)
+
+
+async def update_content(
+    conn: AsyncConnection, content_id: uuid.UUID, data: ContentUpdate, *, if_match: str | None
+) -> Row:
+    """With `if_match`, only if the content is still that version (412)."""
+    await ROWS.require_version(conn, content_id, if_match, content_bytes)
     values: dict[str, Any] = data.model_dump(mode="json", exclude_unset=True)
     if not values:
         return await require_content(conn, content_id)
@@ -145,8 +156,12 @@ async def update_content(conn: AsyncConnection, content_id: uuid.UUID, data: Con
     raise ReadOnly("you can read this content but not change it")
 
 
-async def delete_content(conn: AsyncConnection, content_id: uuid.UUID) -> None:
-    """Soft delete: the row stays (with its children) until purged."""
+async def delete_content(
+    conn: AsyncConnection, content_id: uuid.UUID, *, if_match: str | None
+) -> None:
+    """Soft delete: the row stays (with its children) until purged. With
+    `if_match`, only if the content is still that version (412)."""
+    await ROWS.require_version(conn, content_id, if_match, content_bytes)
     if await fetchrow(conn, sql.SOFT_DELETE, content_id) is None:
         raise await refused_write(conn, content_id)
 

@@ -36,11 +36,13 @@ from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.exc import DBAPIError
 
 from app.db.tenancy import Reader, fetch
+from app.http.etags import digest, match
 from app.http.pagination import decode_cursor, page_of
 from app.http.problems import (
     InvalidReference,
     NoMind,
     NotFound,
+    PreconditionFailed,
     ProblemError,
     ReadOnly,
     sqlstate_of,
@@ -355,6 +357,37 @@ class TableRows:
     async def patch(self, conn: Reader, row_id: uuid.UUID, data: BaseModel) -> Row:
         """`update` with the fields a PATCH body sent (as JSON values)."""
         return await self.update(conn, row_id, data.model_dump(mode="json", exclude_unset=True))
+
+    @cached_property
+    def lock_sql(self) -> str:
+        """The live row `$1`, locked for a write (row level security: only
+        if the caller may change it), as its UPDATE would lock it."""
+        query = select(self.table.c.id).where(*self.this())
+        return compile_sql(query.with_for_update(of=self.table, key_share=True))[0]
+
+    async def require_version(
+        self,
+        conn: Reader,
+        row_id: uuid.UUID,
+        if_match: str | None,
+        representation: Callable[[Row], bytes],
+    ) -> None:
+        """With `If-Match`, before a write: lock the row (the refusal, 404 or
+        403, as the write itself would answer, when the caller may not change
+        it) and answer 412 unless the header names its current version, the
+        ETag a GET of it by this caller answers now (`representation`: the
+        bytes that GET sends). The lock holds until the write commits, so of
+        two writers holding the same ETag one wins and the other gets 412."""
+        if if_match is None:
+            return
+        if await fetchrow(conn, self.lock_sql, row_id) is None:
+            raise await self.refusal(conn, row_id)
+        row = await self.require(conn, row_id)
+        if not match(if_match, digest(representation(row))):
+            raise PreconditionFailed(
+                f"{self.noun} {row_id} changed since the ETag in If-Match (or If-Match is"
+                " not one of its ETags); nothing was written: read it again and reapply"
+            )
 
     async def delete(self, conn: Reader, row_id: uuid.UUID) -> None:
         if await fetchrow(conn, *self.delete_sql.bind({"row_id": row_id})) is None:

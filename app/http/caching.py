@@ -43,9 +43,10 @@ NOT_MODIFIED_RESPONSES: dict[int | str, dict[str, Any]] = {
 IfMatch = Annotated[
     str | None,
     Header(
+        alias="If-Match",
         description="An ETag from an earlier answer (GET or write) of this resource: the "
         "write happens only if the resource is still that version, else 412 and nothing "
-        "changes; `*`: only if it exists."
+        "changes; `*`: only if it exists.",
     ),
 ]
 
@@ -84,6 +85,13 @@ def etagged(response: Response) -> ETaggedResponse:
     answer = ETaggedResponse(body, digest=digest(body), headers=dict(response.headers))
     answer.background = response.background
     return answer
+
+
+def written(body: bytes) -> ETaggedResponse:
+    """A write's answer (PATCH, PUT) with the ETag of the version it wrote:
+    the bytes are what a GET now answers, so the ETag is the GET's, and an
+    editor chains writes with it (`If-Match`) without reading again."""
+    return ETaggedResponse(body, digest=digest(body), headers={})
 
 
 class CachedRoute(JsonBodyRoute):

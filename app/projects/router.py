@@ -6,6 +6,7 @@ from fastapi import Depends, Path, Response, status
 
 from app.auth import PUBLIC_READ
 from app.db.sessions import ReadSession, WriteSession
+from app.http.caching import IfMatch, written
 from app.http.ids import ProjectId
 from app.http.pagination import Page, PageQuery
 from app.http.routes import model_page, operation, resource_router
@@ -74,22 +75,49 @@ async def list_projects(
 
 
 @router.get(
-    "/{project_id}", **operation("Get a project", "getProject", 404, openapi_extra=PUBLIC_READ)
+    "/{project_id}",
+    **operation(
+        "Get a project", "getProject", 404, openapi_extra=PUBLIC_READ, response_model=Project
+    ),
 )
-async def get_project(project_id: ProjectId, conn: ReadSession) -> Project:
-    return Project.model_validate(await service.require_project(conn, project_id))
+async def get_project(project_id: ProjectId, conn: ReadSession) -> Response:
+    """The project, with its ETag (send it back as `If-None-Match` for a 304,
+    as `If-Match` on a PATCH or DELETE)."""
+    row = await service.require_project(conn, project_id)
+    return Response(service.project_bytes(row), media_type="application/json")
 
 
-@router.patch("/{project_id}", **operation("Update a project", "updateProject", 404, 409))
-async def update_project(project_id: ProjectId, body: ProjectUpdate, conn: WriteSession) -> Project:
-    """Partial update: only the fields sent change."""
-    return Project.model_validate(await service.update_project(conn, project_id, body))
+@router.patch(
+    "/{project_id}",
+    **operation("Update a project", "updateProject", 404, 409, 412, response_model=Project),
+)
+async def update_project(
+    project_id: ProjectId,
+    body: ProjectUpdate,
+    conn: WriteSession,
+    idempotency: IdempotencyKey,
+    if_match: IfMatch = None,
+) -> Response:
+    """Partial update: only the fields sent change. Answers the project and
+    its new ETag; with `If-Match`, only if the project is still that version
+    (412 otherwise, nothing changed)."""
+    row = await service.update_project(conn, project_id, body, if_match=if_match)
+    answer = written(service.project_bytes(row))
+    await idempotency.record_answer(answer.body, 200, answer.digest)
+    return answer
 
 
 @router.delete(
     "/{project_id}",
-    **operation("Delete a project", "deleteProject", 404, status_code=204),
+    **operation("Delete a project", "deleteProject", 404, 412, status_code=204),
 )
-async def delete_project(project_id: ProjectId, conn: WriteSession) -> None:
-    """Delete the project and its market research; its contents are kept, detached."""
-    await service.delete_project(conn, project_id)
+async def delete_project(
+    project_id: ProjectId,
+    conn: WriteSession,
+    idempotency: IdempotencyKey,
+    if_match: IfMatch = None,
+) -> None:
+    """Delete the project and its market research; its contents are kept,
+    detached. With `If-Match`, only if the project is still that version."""
+    await service.delete_project(conn, project_id, if_match=if_match)
+    await idempotency.no_content()

@@ -13,8 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.db.rows import Row, TableRows, fetchrow, no_mind, require_visible
 from app.db.tenancy import fetchval
 from app.http.problems import PersonaNotGranted, sqlstate_of
+from app.http.schemas import model_bytes
 from app.projects import sql
-from app.projects.schemas import ProjectCreate, ProjectUpdate, ProjectUpsert
+from app.projects.schemas import Project, ProjectCreate, ProjectUpdate, ProjectUpsert
 
 # Visible but not writable: the caller is the project's persona.
 # Reads select the projection the caller may read (`sql.COLUMNS`).
@@ -93,8 +94,18 @@ require_project = ROWS.require
 list_projects = ROWS.page
 
 
-async def update_project(conn: AsyncConnection, project_id: uuid.UUID, data: ProjectUpdate) -> Row:
-    """Partial update; `project_metadata` is merged (JSON Merge Patch)."""
+def project_bytes(row: Row) -> bytes:
+    """A project as the API answers it (its GET, its PATCH): its ETag is
+    the hash of these bytes."""
+    return model_bytes(Project, row)
+
+
+async def update_project(
+    conn: AsyncConnection, project_id: uuid.UUID, data: ProjectUpdate, *, if_match: str | None
+) -> Row:
+    """Partial update; `project_metadata` is merged (JSON Merge Patch). With
+    `if_match`, only if the project is still that version (412)."""
+    await ROWS.require_version(conn, project_id, if_match, project_bytes)
     values: dict[str, Any] = data.model_dump(mode="json", exclude_unset=True)
     await require_visible(conn, sql.REFERENCES, values)
     row = await _written(conn, lambda: ROWS.update(conn, project_id, values))
@@ -102,5 +113,10 @@ async def update_project(conn: AsyncConnection, project_id: uuid.UUID, data: Pro
     return row
 
 
-# Deletes its market research too; its contents stay, detached.
-delete_project = ROWS.delete
+async def delete_project(
+    conn: AsyncConnection, project_id: uuid.UUID, *, if_match: str | None
+) -> None:
+    """Deletes its market research too; its contents stay, detached. With
+    `if_match`, only if the project is still that version (412)."""
+    await ROWS.require_version(conn, project_id, if_match, project_bytes)
+    await ROWS.delete(conn, project_id)

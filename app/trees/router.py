@@ -105,6 +105,7 @@ async def put_project_tree(
     body: TreeUpsert,
     conn: WriteSession,
     request: Request,
+    idempotency: IdempotencyKey,
     if_match: IfMatch = None,
 ) -> Response:
     """Write a whole course in one transaction. Nodes are matched by slug within
@@ -119,6 +120,7 @@ async def put_project_tree(
         conn, project_id, body, wake_indexer=request.app.state.search_indexer.wake,
         if_match=if_match,
     )  # fmt: skip
+    await idempotency.record_answer(answer.body, 200, answer.digest)
     return tree_response(answer)
 
 
