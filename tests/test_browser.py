@@ -79,10 +79,16 @@ async def test_a_page_on_another_origin_reads_revalidates_and_saves_with_fetch(
         assert again["etag"] == first["etag"]
         assert again["requestId"] and again["requestId"] != first["requestId"]
 
-    # The editor's save holds the ETag it read: written; the stale one: 412.
-    saved, stale = seen["saved"], seen["stale"]
+    # The editor's save holds the ETag it read: written; its retry with the
+    # same key: the same answer again; another save with that ETag: 412.
+    saved, retried, stale = seen["saved"], seen["retried"], seen["stale"]
     assert saved["status"] == 200, saved
     assert saved["etag"] and saved["etag"] != token["etag"]
+    assert (retried["status"], retried["etag"], retried["body"]) == (
+        200,
+        saved["etag"],
+        saved["body"],
+    ), retried
     assert stale["status"] == 412, stale
     assert stale["body"]["type"].endswith("precondition-failed"), stale
     assert stale["requestId"]
