@@ -314,9 +314,19 @@ async def test_each_write_takes_if_match(
 ) -> None:
     """Project and content PATCH and DELETE: a stale ETag is a 412 that
     changes nothing, the current one (or `*`) writes and a PATCH answers the
-    new ETag, the one a GET then gives; another creator's row stays 404."""
-    project, _ = await public_course(client, alice)
+    new ETag, the one a GET then gives; another creator's row answers as
+    without If-Match."""
+    project, lesson = await public_course(client, alice)
     draft = await create_content(client, alice, project, "draft")
+    # A 412 must not tell bob a row exists: alice's draft is 404 for him
+    # whatever he sends; her published lesson 403, as without If-Match.
+    for content, status in ((draft, 404), (lesson, 403)):
+        url = f"/v1/contents/{content['id']}"
+        for if_match in ("*", '"nope"', None):
+            headers = {**bob.headers, **({"If-Match": if_match} if if_match else {})}
+            patched = await client.patch(url, headers=headers, json={"title": "mine"})
+            assert_problem(patched, status)
+            assert_problem(await client.delete(url, headers=headers), status)
     for url, patch in (
         (f"/v1/contents/{draft['id']}", {"title": "new"}),
         (f"/v1/projects/{project}", {"description": "new"}),
@@ -345,22 +355,6 @@ async def test_each_write_takes_if_match(
         assert gone.status_code == 204, url
         again = await client.delete(url, headers={**alice.headers, "If-Match": "*"})
         assert_problem(again, 404)  # `*`: only if it exists
-
-
-async def test_if_match_on_another_creators_row_says_what_it_said_before(
-    client: httpx.AsyncClient, alice: Creator, bob: Creator
-) -> None:
-    """A 412 must not tell bob a row exists: alice's draft content is 404
-    for him whatever he sends; her published one is 403, as without If-Match."""
-    project, lesson = await public_course(client, alice)
-    draft = await create_content(client, alice, project, "draft")
-    for content, status in ((draft, 404), (lesson, 403)):
-        url = f"/v1/contents/{content['id']}"
-        for if_match in ("*", '"nope"', None):
-            headers = {**bob.headers, **({"If-Match": if_match} if if_match else {})}
-            patched = await client.patch(url, headers=headers, json={"title": "mine"})
-            assert_problem(patched, status)
-            assert_problem(await client.delete(url, headers=headers), status)
 
 
 async def test_two_editors_of_one_content_one_wins(
@@ -411,3 +405,33 @@ async def test_a_replay_is_the_stored_answer_whatever_if_match_says(
     replay = await client.put(tree_url, headers={**tree_key, "If-Match": tree_etag}, json=body)
     assert replay.status_code == 200 and replay.headers["idempotent-replayed"] == "true"
     assert replay.headers["etag"] == put.headers["etag"]
+
+
+async def test_cors_keeps_origin_in_vary_and_lets_pages_revalidate(
+    settings: Settings, api_url: str, alice: Creator
+) -> None:
+    """With CORS on, a cached answer also varies with Origin (Starlette adds
+    it beside ours), a page may send If-None-Match and If-Match, and its
+    script may read the ETag, on the 200 and on the 304."""
+    from app.main import create_app
+    from tests.helpers import client_for
+
+    origin = "https://app.creatoros.dev"
+    configured = settings.model_copy(update={"cors_origins": [origin]})
+    async for client in client_for(create_app(configured, database_url=api_url)):
+        project, _ = await public_course(client, alice)
+        url = f"/v1/projects/{project}/tree"
+        preflight = await client.options(url, headers={
+            "Origin": origin, "Access-Control-Request-Method": "PUT",
+            "Access-Control-Request-Headers": "if-match, if-none-match, authorization",
+        })  # fmt: skip
+        assert preflight.status_code == 200, preflight.text
+        first = await client.get(url, headers={"Origin": origin})
+        etag = assert_cacheable(first, PUBLIC)
+        held = await client.get(url, headers={"Origin": origin, "If-None-Match": etag})
+        for response in (first, held):
+            vary = {v.strip() for v in response.headers["vary"].split(",")}
+            assert {"Authorization", "Accept-Encoding", "Origin"} <= vary, vary
+            assert "etag" in response.headers["access-control-expose-headers"].lower()
+            assert response.headers["access-control-allow-origin"] == origin
+        assert held.status_code == 304

@@ -11,6 +11,7 @@ from creatoros_client._core import (
     ApiError,
     ApiUnreachable,
     CreatorOSError,
+    PreconditionFailed,
     RetryPolicy,
     is_transient,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "EmptyCourseFolder",
     "FlushResult",
     "OutboxStore",
+    "PreconditionFailed",
     "ResearchEntry",
     "RetryPolicy",
     "SaveResult",

@@ -21,13 +21,14 @@ from typing import Any, Generic, TypeVar
 import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from creatoros_client.models import Problem, _Request
+from creatoros_client.models import Problem, _Request, _Response
 
 T = TypeVar("T")
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+IF_MATCH_HEADER = "If-Match"
 USER_AGENT = "creatoros-client/0.1"
 
 Flow = Generator["Call[Any]", Any, T]
@@ -55,6 +56,12 @@ class ApiError(CreatorOSError):
         """A server-side or rate-limit failure, worth trying again later
         (what the outbox queues); a 4xx is the caller's bug."""
         return self.status >= 500 or self.status == 429
+
+
+class PreconditionFailed(ApiError):
+    """412: the resource changed since the ETag sent as `if_match` (another
+    editor saved first); nothing was written. Read it again, reapply the
+    change, and send the new ETag. Never retried, never queued."""
 
 
 class ApiUnreachable(CreatorOSError):
@@ -95,7 +102,10 @@ def returning(model: type[T] | Any) -> Callable[[httpx.Response], T]:
     adapter: TypeAdapter[T] = TypeAdapter(model)
 
     def parse(response: httpx.Response) -> T:
-        return adapter.validate_json(response.content)
+        value = adapter.validate_json(response.content)
+        if isinstance(value, _Response):
+            value.tagged(response.headers.get("etag"))
+        return value
 
     return parse
 
@@ -183,6 +193,8 @@ def outcome_value(call: Call[T], outcome: httpx.Response | Exception) -> T:
     """The call's final outcome (after retries) as its value, or the error."""
     if isinstance(outcome, Exception):
         raise ApiUnreachable(f"{call.method} {call.path}: {outcome!r}") from outcome
+    if outcome.status_code == 412:
+        raise PreconditionFailed(412, problem_of(outcome), call.method, call.path)
     if outcome.status_code >= 400:
         raise ApiError(outcome.status_code, problem_of(outcome), call.method, call.path)
     return call.parse(outcome)

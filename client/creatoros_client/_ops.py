@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from creatoros_client import models as m
 from creatoros_client._core import (
     IDEMPOTENCY_HEADER,
+    IF_MATCH_HEADER,
     Call,
     body_of,
     new_idempotency_key,
@@ -27,6 +28,17 @@ from creatoros_client._core import (
 Body = BaseModel | Mapping[str, Any]
 Id = uuid.UUID | str
 M = TypeVar("M", bound=BaseModel)
+
+
+def conditional(if_match: str | None) -> dict[str, str]:
+    """The headers of a write made only if the resource is still the version
+    `if_match` names (an ETag it answered). With a fresh `Idempotency-Key`:
+    a retry of a write that went in (after a timeout) replays its answer
+    instead of failing its now-stale precondition, and a PATCH becomes safe
+    to retry."""
+    if if_match is None:
+        return {}
+    return {IF_MATCH_HEADER: if_match, IDEMPOTENCY_HEADER: new_idempotency_key()}
 
 
 def created(path: str, data: Body, model: type[M], idempotency_key: str | None) -> Call[M]:
@@ -58,11 +70,17 @@ class Crud(Generic[M]):
         params = {"limit": limit, "cursor": cursor, **filters}
         return Call("GET", self.path, returning(m.Page[self.model]), params=params)  # type: ignore[name-defined]
 
-    def update(self, row_id: Id, data: Body) -> Call[M]:
-        return Call("PATCH", f"{self.path}/{row_id}", returning(self.model), json=body_of(data))
+    def update(self, row_id: Id, data: Body, if_match: str | None = None) -> Call[M]:
+        return Call(
+            "PATCH",
+            f"{self.path}/{row_id}",
+            returning(self.model),
+            json=body_of(data),
+            headers=conditional(if_match),
+        )
 
-    def delete(self, row_id: Id) -> Call[None]:
-        return Call("DELETE", f"{self.path}/{row_id}", nothing)
+    def delete(self, row_id: Id, if_match: str | None = None) -> Call[None]:
+        return Call("DELETE", f"{self.path}/{row_id}", nothing, headers=conditional(if_match))
 
 
 PROJECTS = Crud("/v1/projects", m.Project)
@@ -198,10 +216,20 @@ def get_subtree(content_id: Id, include_body: bool, max_depth: int | None) -> Ca
 
 
 def put_tree(
-    project_id: Id, nodes: Sequence[m.TreeNodeIn | Mapping[str, Any]], prune: bool
+    project_id: Id,
+    nodes: Sequence[m.TreeNodeIn | Mapping[str, Any]],
+    prune: bool,
+    if_match: str | None = None,
 ) -> Call[Tree]:
     body = {"nodes": [body_of(n) for n in nodes], "prune": prune}
-    return Call("PUT", f"/v1/projects/{project_id}/tree", _tree, json=body)
+    return Call(
+        "PUT", f"/v1/projects/{project_id}/tree", _tree, json=body, headers=conditional(if_match)
+    )
+
+
+def tree_etag(project_id: Id) -> Call[str | None]:
+    """The tree's current ETag, without its body (HEAD)."""
+    return Call("HEAD", f"/v1/projects/{project_id}/tree", lambda r: r.headers.get("etag"))
 
 
 def move_content(content_id: Id, parent_id: Id | None, position: int | None) -> Call[None]:

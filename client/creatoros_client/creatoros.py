@@ -128,13 +128,14 @@ def _queueing(
     summary: str,
     payload: dict[str, Any],
     flow: Flow[T],
-    queued: Callable[[int, str], T],
+    queued: Callable[[int, str], T] | None,
 ) -> Flow[T]:
     """Run `flow`; if the API cannot take it (unreachable, 5xx or 429 after
     the retries), store it and answer `queued(...)` instead. A 4xx is the
     caller's bug: raised, never queued. Writes stay in order: with entries
     already waiting, those go first, and if they cannot, this one queues
-    behind them."""
+    behind them. `queued=None`: a write that must not wait (a conditional
+    one: its If-Match holds now or never), which raises instead."""
     if store is None:
         return (yield from flow)
     if store.pending():
@@ -147,19 +148,25 @@ def _queueing(
         if not flushed.ok:
             flow.close()
             reason = f"behind {flushed.pending} queued: {flushed.error}"
+            if queued is None:
+                raise CreatorOSError(f"{summary}: not sent, {reason}")
             return queued(store.add(kind, summary, payload, reason), reason)
     try:
         return (yield from flow)
     except CreatorOSError as exc:
-        if not is_transient(exc):
+        if not is_transient(exc) or queued is None:
             raise
         return queued(store.add(kind, summary, payload, str(exc)), str(exc))
 
 
 def _save_flow(
-    store: OutboxStore | None, plan: CoursePlan, prune: bool, dry_run: bool
+    store: OutboxStore | None,
+    plan: CoursePlan,
+    prune: bool,
+    dry_run: bool,
+    if_match: str | None = None,
 ) -> Flow[SaveResult]:
-    flow = save_course_flow(plan, prune=prune, dry_run=dry_run)
+    flow = save_course_flow(plan, prune=prune, dry_run=dry_run, if_match=if_match)
     if dry_run:
         return (yield from flow)  # a plan is read, never queued
 
@@ -171,7 +178,13 @@ def _save_flow(
 
     payload = {"plan": plan.model_dump(mode="json"), "prune": prune}
     summary = f"save course {plan.slug} ({plan.folder})"
-    return (yield from _queueing(store, "save_course", summary, payload, flow, queued))
+    # A conditional save is never queued: delivered later, its If-Match
+    # would be judged against whatever the tree is then.
+    return (
+        yield from _queueing(
+            store, "save_course", summary, payload, flow, queued if if_match is None else None
+        )
+    )
 
 
 def _write_flow(store: OutboxStore | None, method: str, path: str, json: Any) -> Flow[WriteResult]:
@@ -288,15 +301,30 @@ class CreatorOS(Client):
         self.outbox = Outbox(outbox, self.base_url, token, self.run)
 
     def save_course(
-        self, folder: str | os.PathLike[str], *, prune: bool = False, dry_run: bool = False
+        self,
+        folder: str | os.PathLike[str],
+        *,
+        prune: bool = False,
+        dry_run: bool = False,
+        if_match: str | None = None,
     ) -> SaveResult:
-        """Write a course folder in one go (project, tree, reports), or queue it."""
-        return self.save_plan(read_course(folder), prune=prune, dry_run=dry_run)
+        """Write a course folder in one go (project, tree, reports), or queue it.
+
+        `if_match`: the course tree's ETag (`.etag` of an earlier save, or of
+        `trees.get`): save only if nobody changed the tree since, else
+        `PreconditionFailed` (412) and nothing is written. Such a save is
+        never queued: the API unreachable raises `ApiUnreachable`."""
+        return self.save_plan(read_course(folder), prune=prune, dry_run=dry_run, if_match=if_match)
 
     def save_plan(
-        self, plan: CoursePlan, *, prune: bool = False, dry_run: bool = False
+        self,
+        plan: CoursePlan,
+        *,
+        prune: bool = False,
+        dry_run: bool = False,
+        if_match: str | None = None,
     ) -> SaveResult:
-        return self.run(_save_flow(self.outbox.store, plan, prune, dry_run))
+        return self.run(_save_flow(self.outbox.store, plan, prune, dry_run, if_match))
 
     def write(self, method: str, path: str, json: Any = None) -> WriteResult:
         """Any write through the outbox: done, or queued when the API is away."""
@@ -319,15 +347,25 @@ class AsyncCreatorOS(AsyncClient):
         self.outbox = AsyncOutbox(outbox, self.base_url, token, self.run)
 
     async def save_course(
-        self, folder: str | os.PathLike[str], *, prune: bool = False, dry_run: bool = False
+        self,
+        folder: str | os.PathLike[str],
+        *,
+        prune: bool = False,
+        dry_run: bool = False,
+        if_match: str | None = None,
     ) -> SaveResult:
         plan = await asyncio.to_thread(read_course, folder)
-        return await self.save_plan(plan, prune=prune, dry_run=dry_run)
+        return await self.save_plan(plan, prune=prune, dry_run=dry_run, if_match=if_match)
 
     async def save_plan(
-        self, plan: CoursePlan, *, prune: bool = False, dry_run: bool = False
+        self,
+        plan: CoursePlan,
+        *,
+        prune: bool = False,
+        dry_run: bool = False,
+        if_match: str | None = None,
     ) -> SaveResult:
-        return await self.run(_save_flow(self.outbox.store, plan, prune, dry_run))
+        return await self.run(_save_flow(self.outbox.store, plan, prune, dry_run, if_match))
 
     async def write(self, method: str, path: str, json: Any = None) -> WriteResult:
         return await self.run(_write_flow(self.outbox.store, method, path, json))

@@ -12,13 +12,25 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, ClassVar, Generic, Literal, TypeVar
+from typing import Any, ClassVar, Generic, Literal, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 
 class _Response(BaseModel):
     model_config = ConfigDict(extra="ignore")
+    _etag: str | None = PrivateAttr(default=None)
+
+    @property
+    def etag(self) -> str | None:
+        """The answer's ETag, as the API sent it: pass it back as `if_match=`
+        to write only if this is still the current version."""
+        return self._etag
+
+    def tagged(self, etag: str | None) -> Self:
+        """This value, read from an answer whose ETag was `etag`."""
+        self._etag = etag
+        return self
 
 
 class _Request(BaseModel):

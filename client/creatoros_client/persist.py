@@ -20,8 +20,9 @@ from pydantic import BaseModel, Field
 
 from creatoros_client import _ops
 from creatoros_client import models as m
-from creatoros_client._core import Flow
+from creatoros_client._core import Flow, PreconditionFailed
 from creatoros_client.course import CoursePlan, ResearchEntry
+from creatoros_client.models import Problem
 
 
 class Counts(BaseModel):
@@ -146,9 +147,15 @@ def _same_report(entry: ResearchEntry, report: m.MarketResearch) -> bool:
 
 
 def save_course_flow(
-    plan: CoursePlan, *, prune: bool = False, dry_run: bool = False
+    plan: CoursePlan, *, prune: bool = False, dry_run: bool = False, if_match: str | None = None
 ) -> Flow[SaveResult]:
-    """The whole save as a flow of calls (run by `Client.run` or `AsyncClient.run`)."""
+    """The whole save as a flow of calls (run by `Client.run` or `AsyncClient.run`).
+
+    With `if_match` (the tree's ETag from an earlier save's `.etag` or a
+    read), the save happens only if the course's tree is still that version:
+    the tree PUT goes first, with `If-Match`, so a 412 (`PreconditionFailed`)
+    leaves the project and the tree as they were; then the project and the
+    reports are written. A course the API does not have yet fails it too."""
     result = SaveResult(
         course=plan.slug, folder=plan.folder, status="planned" if dry_run else "saved",
         warnings=list(plan.warnings),
@@ -197,14 +204,26 @@ def save_course_flow(
         )  # fmt: skip
         return result
 
+    if if_match is not None:
+        if existing is None:
+            raise PreconditionFailed(412, Problem(
+                title="Precondition Failed", status=412,
+                detail=f"no project {plan.slug!r} to save over: If-Match needs one",
+            ), "PUT", f"/v1/projects/by-slug/{plan.slug}")  # fmt: skip
+        written: _ops.Tree = yield _ops.put_tree(existing.id, plan.nodes, prune, if_match)
+        result.etag = written.etag
     project: m.Project = yield _ops.upsert_project(plan.slug, plan.project)
     result.project_id = project.id
     if existing is None:
         result.project = "created"
     else:
         result.project = "unchanged" if project.updated_at == existing.updated_at else "updated"
-    written: _ops.Tree = yield _ops.put_tree(project.id, plan.nodes, prune)
-    result.etag = written.etag
+    if if_match is None:
+        written = yield _ops.put_tree(project.id, plan.nodes, prune)
+        result.etag = written.etag
+    elif result.project == "updated":
+        # The tree carries its project: its ETag moved with the project.
+        result.etag = yield _ops.tree_etag(project.id)
     for entry in creates:
         yield _ops.create_research(project.id, entry.create_body(), entry.idempotency_key)
     for old, entry in updates:

@@ -42,11 +42,16 @@ class _Rows(Generic[M]):
     def get(self, row_id: Id) -> M:
         return self._run(self.ops.get(row_id))
 
-    def update(self, row_id: Id, data: Body) -> M:
-        return self._run(self.ops.update(row_id, data))
+    def update(self, row_id: Id, data: Body, *, if_match: str | None = None) -> M:
+        """Partial update. `if_match`: an ETag (`.etag` of a value read or
+        written): only if the row is still that version, else
+        `PreconditionFailed` (412) and nothing changes. The answer's `.etag`
+        is the new one."""
+        return self._run(self.ops.update(row_id, data, if_match))
 
-    def delete(self, row_id: Id) -> None:
-        self._run(self.ops.delete(row_id))
+    def delete(self, row_id: Id, *, if_match: str | None = None) -> None:
+        """Delete; with `if_match`, only if the row is still that version."""
+        self._run(self.ops.delete(row_id, if_match))
 
 
 class _Crud(_Rows[M]):
@@ -80,11 +85,11 @@ class _AsyncRows(Generic[M]):
     async def get(self, row_id: Id) -> M:
         return await self._run(self.ops.get(row_id))
 
-    async def update(self, row_id: Id, data: Body) -> M:
-        return await self._run(self.ops.update(row_id, data))
+    async def update(self, row_id: Id, data: Body, *, if_match: str | None = None) -> M:
+        return await self._run(self.ops.update(row_id, data, if_match))
 
-    async def delete(self, row_id: Id) -> None:
-        await self._run(self.ops.delete(row_id))
+    async def delete(self, row_id: Id, *, if_match: str | None = None) -> None:
+        await self._run(self.ops.delete(row_id, if_match))
 
 
 class _AsyncCrud(_AsyncRows[M]):
@@ -210,10 +215,17 @@ class Trees(_Resource):
         return self._run(_ops.get_subtree(content_id, include_body, max_depth))
 
     def put(
-        self, project_id: Id, nodes: Sequence[m.TreeNodeIn | dict[str, Any]], *, prune: bool = False
+        self,
+        project_id: Id,
+        nodes: Sequence[m.TreeNodeIn | dict[str, Any]],
+        *,
+        prune: bool = False,
+        if_match: str | None = None,
     ) -> Tree:
-        """Create or update the whole tree in one transaction (nodes matched by slug)."""
-        return self._run(_ops.put_tree(project_id, nodes, prune))
+        """Create or update the whole tree in one transaction (nodes matched
+        by slug). `if_match`: a tree ETag (`.etag` of a read or a put): only
+        if the tree is still that version, else `PreconditionFailed`."""
+        return self._run(_ops.put_tree(project_id, nodes, prune, if_match))
 
     def move(
         self, content_id: Id, *, parent_id: Id | None = None, position: int | None = None
@@ -238,9 +250,14 @@ class AsyncTrees(_AsyncResource):
         return await self._run(_ops.get_subtree(content_id, include_body, max_depth))
 
     async def put(
-        self, project_id: Id, nodes: Sequence[m.TreeNodeIn | dict[str, Any]], *, prune: bool = False
+        self,
+        project_id: Id,
+        nodes: Sequence[m.TreeNodeIn | dict[str, Any]],
+        *,
+        prune: bool = False,
+        if_match: str | None = None,
     ) -> Tree:
-        return await self._run(_ops.put_tree(project_id, nodes, prune))
+        return await self._run(_ops.put_tree(project_id, nodes, prune, if_match))
 
     async def move(
         self, content_id: Id, *, parent_id: Id | None = None, position: int | None = None
