@@ -21,6 +21,7 @@ from tests.factories import (
     put_tree,
 )
 from tests.helpers import assert_problem
+from tests.live import LiveServer
 from tests.trees.courses import course_payload
 
 PUBLIC = "public, max-age=60, s-maxage=300, stale-while-revalidate=60"
@@ -435,3 +436,21 @@ async def test_cors_keeps_origin_in_vary_and_lets_pages_revalidate(
             assert "etag" in response.headers["access-control-expose-headers"].lower()
             assert response.headers["access-control-allow-origin"] == origin
         assert held.status_code == 304
+
+
+def test_head_through_a_real_server(settings: Settings, api_url: str) -> None:
+    """uvicorn itself: a HEAD answers the GET's headers and no body (the
+    server still knows the request was a HEAD), the connection stays usable."""
+    server = LiveServer(settings, api_url)
+    server.start()
+    try:
+        with httpx.Client(base_url=server.url) as http:
+            for path in ("/v1/projects", "/healthz", f"/v1/projects/{uuid.uuid4()}"):
+                get, head = http.get(path), http.head(path)
+                assert head.status_code == get.status_code, path
+                assert head.content == b""
+                assert head.headers["content-length"] == get.headers["content-length"]
+                assert head.headers.get("etag") == get.headers.get("etag")
+            assert http.get("/healthz").status_code == 200, "the connection is still good"
+    finally:
+        server.stop()

@@ -128,8 +128,10 @@ class HeadAsGet:
     """HEAD served as the GET of the same URL, without the body: the same
     status and headers (Content-Length and ETag of the body a GET would
     get), whatever route, with no HEAD operations in the OpenAPI (FastAPI's
-    routes take no HEAD; Starlette's would). The log and metrics still say
-    HEAD: the method is changed for the app inside and put back."""
+    routes take no HEAD; Starlette's would). The app inside gets a copy of
+    the scope saying GET; the server's scope keeps HEAD (uvicorn reads it to
+    send no body), and so do the log and metrics, which read the route the
+    router matched (copied back)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -138,14 +140,20 @@ class HeadAsGet:
         if scope["type"] != "http" or scope["method"] != "HEAD":
             await self.app(scope, receive, send)
             return
+        inner = {**scope, "method": "GET"}
+
+        def matched() -> None:
+            if "route" in inner:
+                scope["route"] = inner["route"]
 
         async def without_body(message: Message) -> None:
-            if message["type"] == "http.response.body":
+            if message["type"] == "http.response.start":
+                matched()
+            elif message["type"] == "http.response.body":
                 message = {**message, "body": b""}
             await send(message)
 
-        scope["method"] = "GET"
         try:
-            await self.app(scope, receive, without_body)
+            await self.app(inner, receive, without_body)
         finally:
-            scope["method"] = "HEAD"
+            matched()
