@@ -21,7 +21,7 @@ from app.settings import Settings
 
 pytestmark = pytest.mark.pure
 
-OPENAPI_SHA256 = "9c17b9c5da83d273d9d03437de54e7a8e749a87eb60c276929e7aa21a5ba768d"
+OPENAPI_SHA256 = "45b03348b901a83f1b1c650c2563beefdf11dc237a5b59c570b66a04c02e69a9"
 
 
 def served_openapi() -> bytes:

@@ -116,7 +116,8 @@ async def update_content(
 
 @router.delete(
     "/{content_id}",
-    **operation("Delete a content", "deleteContent", 404, 412, status_code=204),
+    # 409: its Idempotency-Key is still in use by a request being processed.
+    **operation("Delete a content", "deleteContent", 404, 409, 412, status_code=204),
 )
 async def delete_content(
     content_id: ContentId,

@@ -82,7 +82,10 @@ def etagged(response: Response) -> ETaggedResponse:
         return response
     body = bytes(response.body)
     # Its own Content-Type and Content-Length stay (the bytes are the same).
-    answer = ETaggedResponse(body, digest=digest(body), headers=dict(response.headers))
+    # The gzip cache is for trees (app.trees.router), not for every answer.
+    answer = ETaggedResponse(
+        body, digest=digest(body), headers=dict(response.headers), keep_gzip=False
+    )
     answer.background = response.background
     return answer
 
@@ -91,7 +94,7 @@ def written(body: bytes) -> ETaggedResponse:
     """A write's answer (PATCH, PUT) with the ETag of the version it wrote:
     the bytes are what a GET now answers, so the ETag is the GET's, and an
     editor chains writes with it (`If-Match`) without reading again."""
-    return ETaggedResponse(body, digest=digest(body), headers={})
+    return ETaggedResponse(body, digest=digest(body), headers={}, keep_gzip=False)
 
 
 class CachedRoute(JsonBodyRoute):

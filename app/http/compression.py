@@ -96,10 +96,13 @@ class Compression:
         self.minimum_size = minimum_size
         self.cache = GzipCache(cache_bytes) if cache_bytes else None
 
-    async def gzip(self, digest: str, body: bytes) -> bytes:
-        """`body` gzipped; `digest` names its exact bytes (the cache's key)."""
-        if self.cache is not None:
-            cached = self.cache.get(digest)
+    async def gzip(self, digest: str, body: bytes, *, keep: bool = True) -> bytes:
+        """`body` gzipped; `digest` names its exact bytes (the cache's key).
+        `keep=False`: neither looked up nor kept (an answer unlikely to be
+        asked for again in these very bytes)."""
+        cache = self.cache if keep else None
+        if cache is not None:
+            cached = cache.get(digest)
             (_CACHE_MISSES if cached is None else _CACHE_HITS).inc()
             if cached is not None:
                 return cached
@@ -107,8 +110,8 @@ class Compression:
             compressed = await anyio.to_thread.run_sync(gzip_bytes, body)
         else:
             compressed = gzip_bytes(body)
-        if self.cache is not None:
-            self.cache.put(digest, compressed)
+        if cache is not None:
+            cache.put(digest, compressed)
         return compressed
 
 
@@ -127,9 +130,14 @@ class ETaggedResponse(Response):
 
     media_type = "application/json"
 
-    def __init__(self, content: bytes, *, digest: str, headers: Mapping[str, str]) -> None:
+    def __init__(
+        self, content: bytes, *, digest: str, headers: Mapping[str, str], keep_gzip: bool = True
+    ) -> None:
         super().__init__(content=content, headers=headers)
         self.digest = digest
+        # Whether the gzipped form goes through the cache (trees: read again
+        # and again by many; not a page of one caller's list).
+        self.keep_gzip = keep_gzip
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         compression: Compression | None = getattr(scope["app"].state, "compression", None)
@@ -155,7 +163,7 @@ class ETaggedResponse(Response):
         self.headers["ETag"] = etag
         if gzipped:
             assert compression is not None
-            self.body = await compression.gzip(self.digest, self.body)
+            self.body = await compression.gzip(self.digest, self.body, keep=self.keep_gzip)
             self.headers["Content-Encoding"] = "gzip"
             self.headers["Content-Length"] = str(len(self.body))
         await super().__call__(scope, receive, send)

@@ -109,7 +109,8 @@ async def update_project(
 
 @router.delete(
     "/{project_id}",
-    **operation("Delete a project", "deleteProject", 404, 412, status_code=204),
+    # 409: its Idempotency-Key is still in use by a request being processed.
+    **operation("Delete a project", "deleteProject", 404, 409, 412, status_code=204),
 )
 async def delete_project(
     project_id: ProjectId,
