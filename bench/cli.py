@@ -35,7 +35,7 @@ from app.auth import Principal, TokenVerifier, mint_token
 from app.settings import Settings
 from bench import ops as bench_ops
 from bench.corpus import DEFAULT_FIXTURES, Corpus
-from bench.cpu import CpuMeter, postmaster_pid, python_speed
+from bench.cpu import CpuMeter, local_postmaster_pid, python_speed
 from bench.database import BenchDatabase, bench_database, sibling_database
 from bench.growth import DEFAULT_SIZES, GrowthRow, growth_markdown, measure_growth
 from bench.http import LeanClient
@@ -294,7 +294,7 @@ async def measure(
         max_size=settings.db_pool_size,
         server_settings={"application_name": "creatoros-bench-floor"},
     )
-    meter = CpuMeter(service.pid, await _postmaster_pid(db.admin_dsn))
+    meter = CpuMeter(service.pid, await local_postmaster_pid(db.admin_dsn))
     speed_before = python_speed()
 
     async def refresh_stats() -> None:
@@ -515,7 +515,7 @@ def _growth_phase(
                     headers={"authorization": f"Bearer {token}"},
                     timeout=300,
                 ) as client:
-                    meter = CpuMeter(service.pid, await _postmaster_pid(fresh.admin_dsn))
+                    meter = CpuMeter(service.pid, await local_postmaster_pid(fresh.admin_dsn))
                     return await measure_growth(
                         client, fresh.admin_dsn, corpus, args.growth_sizes,
                         args.growth_repeats, progress, meter,
@@ -565,14 +565,6 @@ async def _quiet_autovacuum(dsn: str) -> None:
     try:
         for table in ("contents", "content_projects"):
             await conn.execute(f"ALTER TABLE public.{table} SET (autovacuum_enabled = false)")
-    finally:
-        await conn.close()
-
-
-async def _postmaster_pid(dsn: str) -> int | None:
-    conn = await asyncpg.connect(dsn)
-    try:
-        return postmaster_pid(await conn.fetchval("SHOW data_directory"))
     finally:
         await conn.close()
 

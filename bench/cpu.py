@@ -14,9 +14,10 @@ the CPU of the postmaster's children (backends and background workers).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import asyncpg
 import psutil
 
 
@@ -25,32 +26,39 @@ class CpuSnapshot:
     service: float
     postgres: float | None
     bench: float
+    # Other local servers the bench started (a caching proxy), by name.
+    others: dict[str, float] = field(default_factory=dict)
 
 
 class CpuMeter:
-    def __init__(self, service_pid: int, postmaster_pid: int | None) -> None:
+    def __init__(
+        self, service_pid: int, postmaster_pid: int | None, others: dict[str, int] | None = None
+    ) -> None:
         self._service = psutil.Process(service_pid)
         self._postmaster = psutil.Process(postmaster_pid) if postmaster_pid else None
+        self._others = {name: psutil.Process(pid) for name, pid in (others or {}).items()}
 
     def snapshot(self) -> CpuSnapshot:
         service = self._service.cpu_times()
         return CpuSnapshot(
             service=service.user + service.system,
-            postgres=self._postgres(),
+            postgres=None if self._postmaster is None else _with_children(self._postmaster),
             bench=time.process_time(),
+            others={name: _with_children(process) for name, process in self._others.items()},
         )
 
-    def _postgres(self) -> float | None:
-        if self._postmaster is None:
-            return None
-        total = 0.0
-        for process in [self._postmaster, *self._postmaster.children()]:
-            try:
-                times = process.cpu_times()
-            except psutil.Error:  # a backend that just exited
-                continue
-            total += times.user + times.system
-        return total
+
+def _with_children(parent: psutil.Process) -> float:
+    """CPU seconds of a server: its main process and its children (PostgreSQL's
+    backends, a proxy's workers)."""
+    total = 0.0
+    for process in [parent, *parent.children()]:
+        try:
+            times = process.cpu_times()
+        except psutil.Error:  # a backend that just exited
+            continue
+        total += times.user + times.system
+    return total
 
 
 def per_request_ms(before: CpuSnapshot, after: CpuSnapshot, requests: int) -> dict[str, float]:
@@ -62,6 +70,8 @@ def per_request_ms(before: CpuSnapshot, after: CpuSnapshot, requests: int) -> di
     }
     if before.postgres is not None and after.postgres is not None:
         result["postgres"] = (after.postgres - before.postgres) * 1000 / n
+    for name, seconds in after.others.items():
+        result[name] = (seconds - before.others.get(name, seconds)) * 1000 / n
     return {k: round(v, 3) for k, v in result.items()}
 
 
@@ -73,6 +83,15 @@ def postmaster_pid(data_directory: str) -> int | None:
     except (OSError, ValueError):
         return None
     return pid if psutil.pid_exists(pid) else None
+
+
+async def local_postmaster_pid(dsn: str) -> int | None:
+    """The pid of the server `dsn` reaches, when it runs on this machine."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        return postmaster_pid(await conn.fetchval("SHOW data_directory"))
+    finally:
+        await conn.close()
 
 
 def python_speed(iterations: int = 2_000_000) -> float:

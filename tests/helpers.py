@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -272,6 +273,23 @@ def wait_ready(base: str, proc: subprocess.Popen[str]) -> float:
             pass
         time.sleep(0.2)
     pytest.fail(f"/readyz not 200 within {READY_WITHIN_SECONDS}s")
+
+
+# --- programs a test needs that a machine may lack -------------------------
+
+
+def required_program(candidates: Sequence[str], missing: str) -> str:
+    """The first of `candidates` (a name on PATH or a path) that exists.
+
+    Without one the test is skipped with `missing` as its reason, except in
+    CI (`CI=true`), where it fails: `.ci/run` installs these programs
+    (pgbouncer, chromium), and a test that CI skipped silently would prove
+    nothing."""
+    for candidate in candidates:
+        found = shutil.which(candidate)
+        if found:
+            return found
+    unavailable(missing)
 
 
 # --- migrations -----------------------------------------------------------

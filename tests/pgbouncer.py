@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from tests.helpers import unavailable
+from tests.helpers import required_program
 from tests.pg import PgServer
 
 PGBOUNCER_PATHS = ("pgbouncer", "/usr/sbin/pgbouncer", "/usr/bin/pgbouncer")
@@ -27,11 +27,10 @@ PGBOUNCER_PATHS = ("pgbouncer", "/usr/sbin/pgbouncer", "/usr/bin/pgbouncer")
 
 def pgbouncer_binary() -> str:
     """The binary, or skip (fail in CI) with the reason."""
-    for candidate in PGBOUNCER_PATHS:
-        found = shutil.which(candidate)
-        if found:
-            return found
-    unavailable("PgBouncer is not installed (Debian: apt-get install pgbouncer; .ci/run does it)")
+    return required_program(
+        PGBOUNCER_PATHS,
+        "PgBouncer is not installed (Debian: apt-get install pgbouncer; .ci/run does it)",
+    )
 
 
 def _free_port() -> int:

@@ -137,13 +137,16 @@ async def test_a_refused_write_keeps_no_key(client: httpx.AsyncClient, alice: Cr
 
 
 async def test_every_post_takes_the_header(client: httpx.AsyncClient) -> None:
-    """Every POST: the creating ones, restore and move (issue 20, item 9)."""
+    """Every POST: the creating ones, restore and move (issue 20, item 9),
+    a revision's restore (issue 23)."""
     spec = (await client.get("/openapi.json")).json()
     posts = [(path, item["post"]) for path, item in spec["paths"].items() if "post" in item]
-    assert len([p for p, op in posts if "201" in op["responses"]]) == 5
-    assert {"/v1/contents/{content_id}/restore", "/v1/contents/{content_id}/move"} <= {
-        path for path, _ in posts
-    }
+    assert len([p for p, op in posts if "201" in op["responses"]]) == 6
+    assert {
+        "/v1/contents/{content_id}/restore",
+        "/v1/contents/{content_id}/move",
+        "/v1/projects/{project_id}/revisions/{number}/restore",
+    } <= {path for path, _ in posts}
     for path, operation in posts:
         names = {p["name"] for p in operation.get("parameters", []) if p["in"] == "header"}
         assert "Idempotency-Key" in names, path

@@ -21,19 +21,11 @@ from app.main import create_app
 from app.search import sql
 from app.search.indexer import index_deferred
 from app.settings import Settings
-from tests.factories import Creator, new_project, write_tree
+from tests.factories import Creator, new_project, publish, write_tree
 from tests.helpers import client_for, count_deferred, hits, search_work, superuser
 from tests.trees.courses import course_payload
 
 MARKS = ("<mark>", "</mark>")
-
-
-async def publish(client: httpx.AsyncClient, who: Creator, content_id: str) -> None:
-    for status in ("reviewed", "published"):
-        response = await client.patch(
-            f"/v1/contents/{content_id}", headers=who.headers, json={"status": status}
-        )
-        assert response.status_code == 200, response.text
 
 
 def big_body(rng: random.Random, kilobytes: int) -> str:

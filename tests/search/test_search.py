@@ -23,6 +23,7 @@ from tests.factories import (
     grant_persona,
     new_project,
     provision,
+    publish,
     token_headers,
     write_tree,
 )
@@ -43,14 +44,6 @@ async def courses(client: httpx.AsyncClient, alice: Creator, bob: Creator) -> di
         await write_tree(client, who, project, course_payload(name))
         projects[name] = project
     return projects
-
-
-async def publish(client: httpx.AsyncClient, who: Creator, content_id: str) -> None:
-    for status in ("reviewed", "published"):
-        response = await client.patch(
-            f"/v1/contents/{content_id}", headers=who.headers, json={"status": status}
-        )
-        assert response.status_code == 200, response.text
 
 
 async def test_accent_free_queries_find_the_accented_lessons(
