@@ -71,6 +71,11 @@ def _created_at() -> Mapped[datetime]:
     return mapped_column(DateTime(timezone=True), nullable=False, server_default=text("now()"))
 
 
+def _count() -> Mapped[int]:
+    """A revision's count of nodes (added, changed, …), 0 until the trigger sets it."""
+    return mapped_column(Integer, nullable=False, server_default=text("0"))
+
+
 def _updated_at() -> Mapped[datetime]:
     return mapped_column(DateTime(timezone=True), nullable=False, server_default=text("now()"))
 
@@ -407,9 +412,8 @@ class ContentRevision(Base):
 
     __tablename__ = "content_revisions"
 
-    project_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("content_projects.id", ondelete="CASCADE"), primary_key=True
-    )
+    # Part of the key; the history goes with its project.
+    project_id: Mapped[uuid.UUID] = _link_key("content_projects.id")
     number: Mapped[int] = mapped_column(Integer, primary_key=True)
     creator_mind_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     mind_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
@@ -420,10 +424,10 @@ class ContentRevision(Base):
         BigInteger, nullable=False, server_default=text("txid_current()")
     )
     created_at: Mapped[datetime] = _created_at()
-    added: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
-    changed: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
-    moved: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
-    removed: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    added: Mapped[int] = _count()
+    changed: Mapped[int] = _count()
+    moved: Mapped[int] = _count()
+    removed: Mapped[int] = _count()
 
 
 class ContentBody(Base):
@@ -431,9 +435,8 @@ class ContentBody(Base):
 
     __tablename__ = "content_bodies"
 
-    project_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("content_projects.id", ondelete="CASCADE"), primary_key=True
-    )
+    # Part of the key; the history goes with its project.
+    project_id: Mapped[uuid.UUID] = _link_key("content_projects.id")
     sha256: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
     creator_mind_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     body: Mapped[str] = mapped_column(Text, nullable=False)
