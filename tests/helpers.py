@@ -102,28 +102,32 @@ async def superuser(database: str) -> AsyncIterator[Superuser]:
         await conn.close()
 
 
+async def explain_as(conn: asyncpg.Connection, who: Creator, statement: str, *args: Any) -> Any:
+    """EXPLAIN (ANALYZE, BUFFERS) of `statement` run as `who` would run it
+    (role and claims, in a transaction of its own): the plan's top node."""
+    claims = json.dumps({"sub": str(who.principal.user_id), "role": "authenticated"})
+    async with conn.transaction():
+        await conn.execute(
+            "SELECT set_config('role', 'authenticated', true),"
+            " set_config('request.jwt.claims', $1, true)",
+            claims,
+        )
+        (plan,) = json.loads(
+            await conn.fetchval(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {statement}", *args)
+        )
+    return plan["Plan"]
+
+
 async def search_work(database: str, who: Creator, q: str) -> tuple[int, int]:
     """(shared buffers, rows) of the API's search statement as `who`, from
     EXPLAIN (ANALYZE, BUFFERS): the buffers count everything the search
     function reads, index pages, heap, TOAST and the GIN pending list.
     Measured on the second run, with the function's plans cached."""
-    claims = json.dumps({"sub": str(who.principal.user_id), "role": "authenticated"})
     args = (q, None, None, None, None, None, 21, "<mark>", "</mark>")
     async with superuser(database) as admin:
         found = (0, 0)
         for _ in range(2):
-            async with admin.conn.transaction():
-                await admin.conn.execute(
-                    "SELECT set_config('role', 'authenticated', true),"
-                    " set_config('request.jwt.claims', $1, true)",
-                    claims,
-                )
-                (plan,) = json.loads(
-                    await admin.conn.fetchval(
-                        f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {search_sql.SEARCH}", *args
-                    )
-                )
-            top = plan["Plan"]
+            top = await explain_as(admin.conn, who, search_sql.SEARCH, *args)
             found = (top["Shared Hit Blocks"] + top["Shared Read Blocks"], top["Actual Rows"])
         return found
 

@@ -6,7 +6,6 @@ tree's 5)."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
@@ -14,7 +13,7 @@ import httpx
 
 from app.revisions import sql
 from tests.factories import Creator, new_project, write_tree
-from tests.helpers import superuser
+from tests.helpers import explain_as, superuser
 
 OTHER_COURSES = 100  # of 133 nodes each, the creator's own, as in bench.revisions
 
@@ -36,7 +35,6 @@ async def test_an_old_trees_bodies_are_probed_by_key_not_joined_over_the_table(
     await write_tree(client, alice, project, lessons)
     lessons[0]["content"] = "outro corpo\n"
     await write_tree(client, alice, project, lessons)  # revision 2: one body stored
-    claims = json.dumps({"sub": str(alice.principal.user_id), "role": "authenticated"})
     async with superuser(database) as admin:
         await admin.conn.execute(
             "WITH p AS (INSERT INTO content_projects (slug, name, project_type, creator_mind_id)"
@@ -49,22 +47,9 @@ async def test_an_old_trees_bodies_are_probed_by_key_not_joined_over_the_table(
             OTHER_COURSES,
         )
         await admin.conn.execute("ANALYZE contents, content_history, content_bodies")
-        async with admin.conn.transaction():
-            await admin.conn.execute(
-                "SELECT set_config('role', 'authenticated', true),"
-                " set_config('request.jwt.claims', $1, true)",
-                claims,
-            )
-            (plan,) = json.loads(
-                await admin.conn.fetchval(
-                    f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {sql.TREE_AT}",
-                    uuid.UUID(project),
-                    1,
-                    True,
-                )
-            )
-    assert plan["Plan"]["Actual Rows"] == 133
+        plan = await explain_as(admin.conn, alice, sql.TREE_AT, uuid.UUID(project), 1, True)
+    assert plan["Actual Rows"] == 133
     # Each live body by its key; never a scan of the table (a Seq Scan of
     # its 13,000 rows before).
-    on_contents = [node for node, relation in scans(plan["Plan"]) if relation == "contents"]
+    on_contents = [node for node, relation in scans(plan) if relation == "contents"]
     assert on_contents and set(on_contents) <= {"Index Scan"}, on_contents
