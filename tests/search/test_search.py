@@ -377,6 +377,31 @@ async def walk(
             return found
 
 
+async def exact_answer(
+    engine: AsyncEngine,
+    client: httpx.AsyncClient,
+    caller: tuple[Principal, dict[str, str]],
+    q: str,
+    filters: dict[str, Any],
+    limits: tuple[int, ...],
+) -> list[tuple[Any, float]]:
+    """The plain reference query's (id, rank) for `caller`, after checking
+    that the search function alone, in one page, gives exactly it (it keeps
+    what RLS lets through: the read-back cannot hide an extra row here) and
+    that the API, page by page at each limit, does too."""
+    principal, headers = caller
+    no_filter = {"project_id": None, "content_type": None, "status": None}
+    async with tenant_transaction(engine, principal, read_only=True) as conn:
+        rows = await conn.execute(REFERENCE, {"q": q, **no_filter, **filters})
+        expected = [(r.id, r.rank) for r in rows]
+        page = await conn.execute(FUNCTION_PAGE, {"q": q, **no_filter, **filters})
+        assert [(r.id, r.rank) for r in page] == expected, (principal.role, q, filters)
+    for limit in limits:
+        got = await walk(client, headers, q, limit, **filters)
+        assert got == expected, (principal.role, principal.claims, q, filters, limit)
+    return expected
+
+
 @pytest.mark.parametrize("indexing", ["indexed", "half indexed"])
 async def test_the_marked_index_answers_exactly_the_plain_definition(
     client: httpx.AsyncClient,
@@ -420,7 +445,6 @@ async def test_the_marked_index_answers_exactly_the_plain_definition(
         (Principal(role="anon"), {}),
         (Principal(role="service_role"), token_headers(None, "service_role")),
     ]
-    no_filter = {"project_id": None, "content_type": None, "status": None}
     cases: list[tuple[str, dict[str, Any]]] = [(q, {}) for q in EXACT_QUERIES]
     cases += [
         ("claude", {"content_type": "course_lesson"}),
@@ -431,16 +455,9 @@ async def test_the_marked_index_answers_exactly_the_plain_definition(
     compared = 0
     for principal, headers in callers:
         for q, filters in cases:
-            async with tenant_transaction(engine, principal, read_only=True) as conn:
-                rows = await conn.execute(REFERENCE, {"q": q, **no_filter, **filters})
-                expected = [(r.id, r.rank) for r in rows]
-                # The function alone, in one page: it keeps exactly what RLS
-                # lets through (the read-back cannot hide an extra row here).
-                page = await conn.execute(FUNCTION_PAGE, {"q": q, **no_filter, **filters})
-                assert [(r.id, r.rank) for r in page] == expected, (principal.role, q, filters)
-            for limit in (3, 200):
-                got = await walk(client, headers, q, limit, **filters)
-                assert got == expected, (principal.role, principal.claims, q, filters, limit)
+            expected = await exact_answer(
+                engine, client, (principal, headers), q, filters, (3, 200)
+            )
             compared += len(expected)
             if principal.role == "service_role" and not filters:
                 assert expected, q  # every query finds something: the test can fail
@@ -486,7 +503,6 @@ async def test_pages_across_id_windows_are_exact(
     async with superuser(database) as su:
         await su.conn.execute(BULK, EDGE_IDS, courses["claude-code"], 2000, 5, 2)
     assert await count_deferred(engine) > 20  # the courses' lessons: built on the fly
-    no_filter = {"project_id": None, "content_type": None, "status": None}
     cases: list[tuple[str, dict[str, Any]]] = [
         ("exemplo", {}), ("meio", {}), ("raro", {}), ("claude", {}), ("exemplo -meio", {}),
         ('"texto de exemplo"', {}), ("meio", {"status": "draft"}),
@@ -495,16 +511,9 @@ async def test_pages_across_id_windows_are_exact(
                (Principal(role="anon"), {})]  # fmt: skip
     for principal, headers in callers:
         for q, filters in cases:
-            async with tenant_transaction(engine, principal, read_only=True) as conn:
-                rows = await conn.execute(REFERENCE, {"q": q, **no_filter, **filters})
-                expected = [(r.id, r.rank) for r in rows]
-                page = await conn.execute(FUNCTION_PAGE, {"q": q, **no_filter, **filters})
-                assert [(r.id, r.rank) for r in page] == expected, (principal.role, q)
-            assert expected or principal != alice.principal, q  # the test can fail
             limits = (7, 100) if q in ("meio", "raro") else (100,)
-            for limit in limits:
-                got = await walk(client, headers, q, limit, **filters)
-                assert got == expected, (principal.role, q, filters, limit)
+            expected = await exact_answer(engine, client, (principal, headers), q, filters, limits)
+            assert expected or principal != alice.principal, q  # the test can fail
     found = {i["id"] for i in await hits(client, alice, "exemplo")}
     assert EDGE_IDS[0] in found
 
