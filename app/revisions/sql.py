@@ -102,10 +102,14 @@ NOTE = "SELECT set_config('creatoros.revision_note', $1, true)"
 # Restore revision $2 of project $1: every node it knew back to its state
 # there (body included, metadata replaced, not merged; deleted or live), when
 # it differs; then the nodes made after it soft-deleted. Status moves are not
-# checked: a restore puts back what was.
+# checked: a restore is the creator's revert and puts back what was (published
+# → draft included, a 409 for PATCH's workflow); a node published again is
+# stamped anew, as PATCH stamps it.
 RESTORE_NODES = f"""
 UPDATE contents c SET
     slug = s.slug, title = s.title, content_type = s.content_type, status = s.status,
+    published_at = CASE WHEN s.status = 'published' AND c.status <> 'published'
+                        THEN now() ELSE c.published_at END,
     sequence_order = s.sequence_order, fidelity_score = s.fidelity_score,
     file_path = s.file_path, metadata = s.metadata, parent_content_id = s.parent_content_id,
     content = {_BODY},

@@ -16,7 +16,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.auth import SERVICE
 from app.db.tenancy import fetchval, tenant_transaction
 from app.revisions.service import prune
-from tests.factories import Creator, create_content, created, new_project, put_tree, write_tree
+from tests.factories import (
+    Creator,
+    create_content,
+    created,
+    new_project,
+    publish,
+    put_tree,
+    write_tree,
+)
 from tests.helpers import superuser_dsn
 
 
@@ -202,6 +210,34 @@ async def test_a_restore_is_a_new_revision_and_a_restore_of_the_same_tree_is_non
     same = await client.post(f"/v1/projects/{project}/revisions/3/restore", headers=alice.headers)
     assert (same.status_code, same.json()["number"]) == (200, 3)
     assert len(await summaries(client, alice, project)) == 3
+
+
+async def test_a_restore_puts_status_back_and_a_republished_node_is_stamped_anew(
+    client: httpx.AsyncClient, alice: Creator
+) -> None:
+    """A restore is the creator's own revert: statuses go back as they were,
+    outside PATCH's workflow (published → draft is a 409 there), and a node
+    that becomes published again gets a new `published_at`, as a PATCH
+    publishing it would stamp it."""
+    project = await new_project(client, alice)
+    tree = await write_tree(client, alice, project, course(("a", "A\n")))
+    lesson = tree["nodes"][0]["children"][0]["children"][0]["id"]
+    first = (await publish(client, alice, lesson))["published_at"]
+    published = len(await summaries(client, alice, project))
+    await client.patch(f"/v1/contents/{lesson}", headers=alice.headers, json={"status": "archived"})
+    back = await client.post(f"/v1/projects/{project}/revisions/1/restore", headers=alice.headers)
+    assert back.status_code == 201, back.text
+    draft = (await client.get(f"/v1/contents/{lesson}", headers=alice.headers)).json()
+    assert draft["status"] == "draft"
+    again = await client.post(
+        f"/v1/projects/{project}/revisions/{published}/restore", headers=alice.headers
+    )
+    assert again.status_code == 201, again.text
+    node = (await client.get(f"/v1/contents/{lesson}", headers=alice.headers)).json()
+    assert node["status"] == "published"
+    assert node["published_at"] is not None and node["published_at"] > first
+    public = await client.get(f"/v1/contents/{lesson}")
+    assert public.status_code == 200, public.text
 
 
 async def test_revisions_are_paged_latest_first(client: httpx.AsyncClient, alice: Creator) -> None:
