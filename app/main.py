@@ -30,11 +30,12 @@ from app.health import metrics
 from app.health import router as health_router
 from app.http.caching import CachePolicy, HeadAsGet
 from app.http.compression import Compression, IsalGZipMiddleware
+from app.http.docs import HEADERS as RESPONSE_HEADERS
 from app.http.docs import install_docs, stable_operation_id
 from app.http.limits import BodyGuard
 from app.http.observability import RequestContext, track_pool, untrack_pool
 from app.http.problems import install_problem_handlers
-from app.idempotency import install_idempotency
+from app.idempotency import REPLAYED_HEADER, install_idempotency
 from app.me.router import router as me_router
 from app.projects.router import router as projects_router
 from app.research.router import router as research_router
@@ -155,16 +156,20 @@ CORS_REQUEST_HEADERS = [
     "X-Consistency-Token",
     "traceparent",
 ]
-# What the page's script may read of an answer (beyond the safelisted ones):
-# the validator, where a created row lives, when to retry, the request id to
-# quote in a report, the consistency token and the server span.
+# What the page's script may read of an answer: every response header the
+# document declares (the validator, where a created row lives, when to
+# retry, the request id to quote in a report, the bearer challenge), and
+# those it does not (a replayed write's mark, the consistency token, the
+# server span), less the ones browsers always show (CORS-safelisted).
+# Derived, so a header declared tomorrow is readable by pages too.
+CORS_SAFELISTED_RESPONSE_HEADERS = frozenset(
+    {"cache-control", "content-language", "content-length", "content-type", "expires",
+     "last-modified", "pragma"}
+)  # fmt: skip
 CORS_EXPOSED_HEADERS = [
-    "ETag",
-    "Location",
-    "Retry-After",
-    "X-Request-ID",
-    "X-Consistency-Token",
-    "traceparent",
+    name
+    for name in [*RESPONSE_HEADERS, REPLAYED_HEADER, "X-Consistency-Token", "traceparent"]
+    if name.lower() not in CORS_SAFELISTED_RESPONSE_HEADERS
 ]
 
 

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from app.main import create_app
+from app.idempotency import REPLAYED_HEADER
+from app.main import CORS_SAFELISTED_RESPONSE_HEADERS, create_app
 from app.settings import Settings
 from tests.factories import Creator
 from tests.helpers import client_for
@@ -91,6 +92,11 @@ async def test_cors_lets_a_page_send_and_read_the_headers_the_api_uses(
             h.strip().lower() for h in answered.headers["access-control-expose-headers"].split(",")
         }
         assert {"etag", "location", "retry-after", "x-request-id"} <= exposed
+        # Every response header the service sends that browsers hide unless
+        # told: the ones the document declares, and a replay's mark.
+        declared = (await client.get("/openapi.json")).json()["components"]["headers"]
+        readable = exposed | CORS_SAFELISTED_RESPONSE_HEADERS
+        assert {h.lower() for h in [*declared, REPLAYED_HEADER]} <= readable
 
 
 @pytest.mark.pure
