@@ -31,12 +31,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.db.rows import fetchrow
 from app.db.sessions import WriteSession
 from app.db.tenancy import execute, fetchval
+from app.http.etags import digest
 from app.http.problems import NO_STORE, IdempotencyKeyInUse, IdempotencyKeyReused
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"  # visible ASCII, as Stripe and the IETF draft use
-KEPT_HEADERS = ("location",)  # what a replay repeats besides status and body (and ETag)
+KEPT_HEADERS = ("location", "etag")  # what a replay repeats besides status and body
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -137,10 +138,20 @@ class Idempotency:
 
     async def created(self, model: M, location: str) -> M:
         """A creating POST's answer (201): `Location` names the new resource,
-        and the answer, `Location` included, is recorded under the request's
-        `Idempotency-Key` (if any), so that a repeat replays both."""
+        `ETag` is a GET's of it (the hash of the bytes the route renders: the
+        creator can send `If-Match` at once), and the answer, both headers
+        included, is recorded under the request's `Idempotency-Key` (if
+        any), so that a repeat replays them."""
         self.response.headers["Location"] = location
+        self.response.headers["ETag"] = etag_of(model)
         return await self.record(model, 201)
+
+
+def etag_of(model: BaseModel) -> str:
+    """The ETag of the answer of a route returning `model` as its response
+    model: the hash of the bytes FastAPI renders (its JSON by alias, through
+    JSONResponse), which a GET of the same row answers too (tests pin it)."""
+    return f'"{digest(JSONResponse(model.model_dump(mode="json", by_alias=True)).body)}"'
 
 
 async def idempotency(

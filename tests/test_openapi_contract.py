@@ -21,7 +21,7 @@ from app.settings import Settings
 
 pytestmark = pytest.mark.pure
 
-OPENAPI_SHA256 = "f24895d04a9ce1abef9ce4a8a4b6bc6562c1ef52df4328900f4d259980e65d39"
+OPENAPI_SHA256 = "dadfe18c460aa42a32ec149c16d59d18d630aef4ebd7637338858506c6984a58"
 
 
 def served_openapi() -> bytes:

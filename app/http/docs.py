@@ -84,7 +84,8 @@ HEADERS: dict[str, dict[str, Any]] = {
     },
     "ETag": {
         "description": "A validator of the representation: send it back in "
-        "`If-None-Match` to get a 304 while it has not changed.",
+        "`If-None-Match` to get a 304 while it has not changed (a 201's is its GET's: "
+        "send it in `If-Match` to write again).",
         "schema": {"type": "string"},
     },
     "Cache-Control": {
@@ -119,7 +120,7 @@ def headers_for(method: str, status: str) -> tuple[str, ...]:
     if method == "get" and status in ("200", "304"):
         names += CACHED_READ_HEADERS
     if status == "201":
-        names += ("Location",)
+        names += ("Location", "ETag")
     if status in ("429", "503"):
         names += ("Retry-After",)
     if status == "401":

@@ -11,7 +11,7 @@ from app.http.ids import ProjectId
 from app.http.pagination import Page, PageQuery
 from app.http.routes import model_page, operation, resource_router
 from app.http.schemas import SLUG_PATTERN
-from app.idempotency import IdempotencyKey
+from app.idempotency import IdempotencyKey, etag_of
 from app.projects import service
 from app.projects.schemas import (
     Project,
@@ -52,7 +52,9 @@ async def upsert_project_by_slug(
     if created:
         response.status_code = status.HTTP_201_CREATED
     response.headers["Location"] = f"/v1/projects/{row['id']}"
-    return Project.model_validate(row)
+    project = Project.model_validate(row)
+    response.headers["ETag"] = etag_of(project)
+    return project
 
 
 async def project_filters(
