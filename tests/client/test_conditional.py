@@ -89,12 +89,13 @@ def test_updates_and_deletes_take_the_etag_of_a_read_or_a_write(
     content = api.contents.create(
         {"project_id": str(project.id), "slug": "l", "title": "L", "content_type": "course_lesson"}
     )
-    for rows, row_id, change in (
-        (api.contents, content.id, {"title": "new"}),
-        (api.projects, project.id, {"description": "new"}),
+    for rows, made, change in (
+        (api.contents, content, {"title": "new"}),
+        (api.projects, project, {"description": "new"}),
     ):
+        row_id = made.id
         read = rows.get(row_id)  # type: ignore[attr-defined]
-        assert read.etag
+        assert read.etag and made.etag == read.etag  # a create's answer is tagged too
         written = rows.update(row_id, change, if_match=read.etag)  # type: ignore[attr-defined]
         assert written.etag and written.etag != read.etag
         assert rows.get(row_id).etag == written.etag  # type: ignore[attr-defined]
