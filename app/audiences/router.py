@@ -8,7 +8,7 @@ from app.audiences import service
 from app.audiences.schemas import Audience, AudienceCreate, AudienceUpdate, TechnicalLevel
 from app.db.sessions import UserReadSession, WriteSession
 from app.http.ids import AudienceId
-from app.http.pagination import Page, PageQuery
+from app.http.pagination import ColumnFilters, Page, PageQuery
 from app.http.routes import model_page, operation, resource_router
 from app.idempotency import IdempotencyKey
 
@@ -29,11 +29,7 @@ async def create_audience(
     return await idempotency.created(Audience.model_validate(row), f"/v1/audiences/{row['id']}")
 
 
-async def audience_filters(
-    technical_level: TechnicalLevel | None = None, slug: str | None = None
-) -> dict[str, Any]:
-    """The list's query filters, by the column each one compares."""
-    return {"technical_level": technical_level, "slug": slug}
+audience_filters = ColumnFilters(technical_level=TechnicalLevel, slug=str)
 
 
 @router.get("", **operation("List audiences", "listAudiences"))

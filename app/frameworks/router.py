@@ -8,7 +8,7 @@ from app.db.sessions import UserReadSession, WriteSession
 from app.frameworks import service
 from app.frameworks.schemas import Framework, FrameworkCreate, FrameworkType, FrameworkUpdate
 from app.http.ids import FrameworkId
-from app.http.pagination import Page, PageQuery
+from app.http.pagination import ColumnFilters, Page, PageQuery
 from app.http.routes import model_page, operation, resource_router
 from app.idempotency import IdempotencyKey
 
@@ -30,13 +30,7 @@ async def create_framework(
     return await idempotency.created(Framework.model_validate(row), f"/v1/frameworks/{row['id']}")
 
 
-async def framework_filters(
-    framework_type: FrameworkType | None = None,
-    is_active: bool | None = None,
-    slug: str | None = None,
-) -> dict[str, Any]:
-    """The list's query filters, by the column each one compares."""
-    return {"framework_type": framework_type, "is_active": is_active, "slug": slug}
+framework_filters = ColumnFilters(framework_type=FrameworkType, is_active=bool, slug=str)
 
 
 @router.get("", **operation("List frameworks", "listFrameworks"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import inspect
 import json
 import uuid
 from datetime import UTC, datetime
@@ -47,6 +48,29 @@ async def page_request(limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) -> P
 
 
 PageQuery = Annotated[PageRequest, Depends(page_request)]
+
+
+class ColumnFilters:
+    """A list's query filters, by the column each one compares, as a
+    dependency: `ColumnFilters(status=ProjectStatus, slug=str)` takes
+    `?status=&slug=` (each optional, in this order) and answers
+    `{"status": …, "slug": …}`, None for one left out, as the services'
+    `page` methods take `filters` (None: no filter on that column)."""
+
+    def __init__(self, **columns: Any) -> None:
+        # FastAPI reads a dependency's parameters from its signature.
+        self.__signature__ = inspect.Signature(
+            [
+                inspect.Parameter(
+                    name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=kind | None
+                )
+                for name, kind in columns.items()
+            ],
+            return_annotation=dict[str, Any],
+        )
+
+    async def __call__(self, **values: Any) -> dict[str, Any]:
+        return values
 
 
 class Page(BaseModel, Generic[T]):

@@ -8,7 +8,7 @@ from app.auth import PUBLIC_READ
 from app.db.sessions import ReadSession, WriteSession
 from app.http.caching import IfMatch, written
 from app.http.ids import ProjectId
-from app.http.pagination import Page, PageQuery
+from app.http.pagination import ColumnFilters, Page, PageQuery
 from app.http.routes import model_page, operation, resource_router
 from app.http.schemas import SLUG_PATTERN
 from app.idempotency import IdempotencyKey
@@ -55,13 +55,7 @@ async def upsert_project_by_slug(
     return Project.model_validate(row)
 
 
-async def project_filters(
-    status: ProjectStatus | None = None,
-    project_type: ProjectType | None = None,
-    slug: str | None = None,
-) -> dict[str, Any]:
-    """The list's query filters, by the column each one compares."""
-    return {"status": status, "project_type": project_type, "slug": slug}
+project_filters = ColumnFilters(status=ProjectStatus, project_type=ProjectType, slug=str)
 
 
 @router.get("", **operation("List projects", "listProjects", openapi_extra=PUBLIC_READ))

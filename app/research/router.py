@@ -6,7 +6,7 @@ from fastapi import Depends
 
 from app.db.sessions import UserReadSession, WriteSession
 from app.http.ids import ProjectId, ResearchId
-from app.http.pagination import Page, PageQuery
+from app.http.pagination import ColumnFilters, Page, PageQuery
 from app.http.routes import model_page, operation, resource_router
 from app.idempotency import IdempotencyKey
 from app.research import service
@@ -46,9 +46,7 @@ async def create_market_research(
     )
 
 
-async def research_filters(research_type: ResearchType | None = None) -> dict[str, Any]:
-    """The list's query filters, by the column each one compares."""
-    return {"research_type": research_type}
+research_filters = ColumnFilters(research_type=ResearchType)
 
 
 @router.get(
