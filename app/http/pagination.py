@@ -50,27 +50,32 @@ async def page_request(limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) -> P
 PageQuery = Annotated[PageRequest, Depends(page_request)]
 
 
-class ColumnFilters:
-    """A list's query filters, by the column each one compares, as a
-    dependency: `ColumnFilters(status=ProjectStatus, slug=str)` takes
-    `?status=&slug=` (each optional, in this order) and answers
-    `{"status": …, "slug": …}`, None for one left out, as the services'
-    `page` methods take `filters` (None: no filter on that column)."""
+class ListRequest(PageRequest):
+    """A filtered list's query: its page and its `filters`, by column, as
+    the services' `page` methods take them (`**query`)."""
+
+    filters: dict[str, Any]
+
+
+class ListQuery:
+    """A filtered list endpoint's query string as one dependency:
+    `ListQuery(status=ProjectStatus, slug=str)` takes `?limit=&cursor=`
+    (as `page_request` declares them, first) then `?status=&slug=`, each
+    filter optional, and answers the page with `filters` by the column each
+    one compares (None for one left out: no filter on that column)."""
 
     def __init__(self, **columns: Any) -> None:
         # FastAPI reads a dependency's parameters from its signature.
-        self.__signature__ = inspect.Signature(
-            [
-                inspect.Parameter(
-                    name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=kind | None
-                )
-                for name, kind in columns.items()
-            ],
-            return_annotation=dict[str, Any],
-        )
+        page = list(inspect.signature(page_request, eval_str=True).parameters.values())
+        filters = [
+            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None,
+                              annotation=kind | None)
+            for name, kind in columns.items()
+        ]  # fmt: skip
+        self.__signature__ = inspect.Signature([*page, *filters], return_annotation=ListRequest)
 
-    async def __call__(self, **values: Any) -> dict[str, Any]:
-        return values
+    async def __call__(self, limit: int, cursor: str | None, **filters: Any) -> ListRequest:
+        return {"limit": limit, "cursor": cursor, "filters": filters}
 
 
 class Page(BaseModel, Generic[T]):

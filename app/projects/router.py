@@ -1,13 +1,13 @@
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Path, Response, status
 
 from app.auth import PUBLIC_READ
 from app.db.sessions import ReadSession, WriteSession
 from app.http.ids import ProjectId
-from app.http.pagination import ColumnFilters, Page, PageQuery
+from app.http.pagination import ListQuery, ListRequest, Page
 from app.http.routes import model_page, operation, resource_router
 from app.http.schemas import SLUG_PATTERN
 from app.idempotency import ConditionalWriteSession, IdempotencyKey
@@ -54,17 +54,15 @@ async def upsert_project_by_slug(
     return Project.model_validate(row)
 
 
-project_filters = ColumnFilters(status=ProjectStatus, project_type=ProjectType, slug=str)
+ProjectList = Annotated[
+    ListRequest, Depends(ListQuery(status=ProjectStatus, project_type=ProjectType, slug=str))
+]
 
 
 @router.get("", **operation("List projects", "listProjects", openapi_extra=PUBLIC_READ))
-async def list_projects(
-    conn: ReadSession,
-    page: PageQuery,
-    filters: Annotated[dict[str, Any], Depends(project_filters)],
-) -> Page[Project]:
+async def list_projects(conn: ReadSession, query: ProjectList) -> Page[Project]:
     """The projects the caller may see: their own, and those they are the persona of."""
-    return model_page(Project, await service.list_projects(conn, filters=filters, **page))
+    return model_page(Project, await service.list_projects(conn, **query))
 
 
 @router.get(

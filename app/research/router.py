@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends
 
 from app.db.sessions import UserReadSession, WriteSession
 from app.http.ids import ProjectId, ResearchId
-from app.http.pagination import ColumnFilters, Page, PageQuery
+from app.http.pagination import ListQuery, ListRequest, Page
 from app.http.routes import model_page, operation, resource_router
 from app.idempotency import IdempotencyKey
 from app.research import service
@@ -46,7 +46,7 @@ async def create_market_research(
     )
 
 
-research_filters = ColumnFilters(research_type=ResearchType)
+ResearchList = Annotated[ListRequest, Depends(ListQuery(research_type=ResearchType))]
 
 
 @router.get(
@@ -56,13 +56,10 @@ research_filters = ColumnFilters(research_type=ResearchType)
 async def list_market_research(
     project_id: ProjectId,
     conn: UserReadSession,
-    page: PageQuery,
-    filters: Annotated[dict[str, Any], Depends(research_filters)],
+    query: ResearchList,
 ) -> Page[MarketResearch]:
     """The reports of a project the caller may see (as its creator or persona)."""
-    return model_page(
-        MarketResearch, await service.list_research(conn, project_id, filters=filters, **page)
-    )
+    return model_page(MarketResearch, await service.list_research(conn, project_id, **query))
 
 
 @router.get(
