@@ -31,6 +31,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.db.rows import fetchrow
 from app.db.sessions import WriteSession
 from app.db.tenancy import execute, fetchval
+from app.http.caching import IfMatch, written
+from app.http.compression import ETaggedResponse
 from app.http.etags import digest
 from app.http.problems import NO_STORE, IdempotencyKeyInUse, IdempotencyKeyReused
 
@@ -193,3 +195,38 @@ async def idempotency(
 
 
 IdempotencyKey = Annotated[Idempotency, Depends(idempotency)]
+
+
+@dataclass(frozen=True)
+class ConditionalWrite:
+    """What a PATCH or DELETE of a versioned resource (a project, a content)
+    takes, in one parameter: the write session, the request's `If-Match`
+    (None without one) for the service to compare, and the key its answer
+    is recorded under."""
+
+    conn: AsyncConnection
+    if_match: str | None
+    idempotency: Idempotency
+
+    async def answer(self, body: bytes) -> ETaggedResponse:
+        """The write's 200: the bytes a GET now answers, with their ETag
+        (`written`), recorded under the key so that a repeat replays both."""
+        answer = written(body)
+        await self.idempotency.record_answer(answer.body, 200, answer.digest)
+        return answer
+
+    async def no_content(self) -> None:
+        """The write's 204, recorded under the key."""
+        await self.idempotency.no_content()
+
+
+async def conditional_write(
+    conn: WriteSession, idempotency: IdempotencyKey, if_match: IfMatch = None
+) -> ConditionalWrite:
+    # FastAPI documents a dependency's own headers (If-Match) before those of
+    # the dependencies it takes (the session's, Idempotency-Key), as it did
+    # when each route took the three itself.
+    return ConditionalWrite(conn, if_match, idempotency)
+
+
+ConditionalWriteSession = Annotated[ConditionalWrite, Depends(conditional_write)]

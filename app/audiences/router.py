@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends
 
@@ -8,7 +8,7 @@ from app.audiences import service
 from app.audiences.schemas import Audience, AudienceCreate, AudienceUpdate, TechnicalLevel
 from app.db.sessions import UserReadSession, WriteSession
 from app.http.ids import AudienceId
-from app.http.pagination import Page, PageQuery
+from app.http.pagination import ListQuery, ListRequest, Page
 from app.http.routes import model_page, operation, resource_router
 from app.idempotency import IdempotencyKey
 
@@ -29,21 +29,13 @@ async def create_audience(
     return await idempotency.created(Audience.model_validate(row), f"/v1/audiences/{row['id']}")
 
 
-async def audience_filters(
-    technical_level: TechnicalLevel | None = None, slug: str | None = None
-) -> dict[str, Any]:
-    """The list's query filters, by the column each one compares."""
-    return {"technical_level": technical_level, "slug": slug}
+AudienceList = Annotated[ListRequest, Depends(ListQuery(technical_level=TechnicalLevel, slug=str))]
 
 
 @router.get("", **operation("List audiences", "listAudiences"))
-async def list_audiences(
-    conn: UserReadSession,
-    page: PageQuery,
-    filters: Annotated[dict[str, Any], Depends(audience_filters)],
-) -> Page[Audience]:
+async def list_audiences(conn: UserReadSession, query: AudienceList) -> Page[Audience]:
     """The caller's own audiences: nobody else's are ever visible."""
-    return model_page(Audience, await service.list_audiences(conn, filters=filters, **page))
+    return model_page(Audience, await service.list_audiences(conn, **query))
 
 
 @router.get("/{audience_id}", **operation("Get an audience", "getAudience", 404))

@@ -17,21 +17,7 @@ class TechnicalLevel(StrEnum):
     expert = "expert"
 
 
-class AudienceFields(BaseModel):
-    """An audience's writable fields, once: all optional, as a PATCH sends
-    them; `AudienceCreate` requires `slug` and `name` (a redeclared field
-    keeps its place, so both bodies list the fields in this order)."""
-
-    slug: Slug | None = None
-    name: Name | None = None
-    description: ShortText | None = None
-    technical_level: TechnicalLevel | None = None
-    demographics: JsonObject | None = None
-    psychographics: JsonObject | None = None
-    learning_preferences: JsonObject | None = None
-
-
-class AudienceCreate(AudienceFields):
+class AudienceCreate(BaseModel):
     """A new audience. Its owner is the caller's mind, set by the database."""
 
     model_config = body_config(
@@ -47,9 +33,14 @@ class AudienceCreate(AudienceFields):
 
     slug: Slug
     name: Name
+    description: ShortText | None = None
+    technical_level: TechnicalLevel | None = None
+    demographics: JsonObject | None = None
+    psychographics: JsonObject | None = None
+    learning_preferences: JsonObject | None = None
 
 
-class AudienceUpdate(PartialUpdate, AudienceFields):
+class AudienceUpdate(PartialUpdate, fields_of=AudienceCreate):
     """Partial update: only the fields sent change; null clears an optional one."""
 
     model_config = body_config({"technical_level": "advanced"})

@@ -18,12 +18,11 @@ from app.contents.schemas import (
     ContentUpdate,
 )
 from app.db.sessions import ReadSession, WriteSession
-from app.http.caching import IfMatch, written
 from app.http.ids import ContentId, MindId
 from app.http.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 from app.http.routes import operation, resource_router
 from app.http.schemas import rows_response
-from app.idempotency import IdempotencyKey
+from app.idempotency import ConditionalWriteSession, IdempotencyKey
 
 router = resource_router("/contents", "contents")
 
@@ -99,21 +98,15 @@ async def get_content(content_id: ContentId, conn: ReadSession) -> Response:
     **operation("Update a content", "updateContent", 404, 409, 412, response_model=Content),
 )
 async def update_content(
-    content_id: ContentId,
-    body: ContentUpdate,
-    conn: WriteSession,
-    idempotency: IdempotencyKey,
-    if_match: IfMatch = None,
+    content_id: ContentId, body: ContentUpdate, write: ConditionalWriteSession
 ) -> Response:
     """Partial update: only the fields sent change. `metadata` is merged on the
     server (JSON Merge Patch: `null` deletes a key); `status` follows the
     workflow draft → reviewed → published → archived (409 otherwise).
     Answers the content and its new ETag; with `If-Match`, only if the
     content is still that version (412 otherwise, nothing changed)."""
-    row = await service.update_content(conn, content_id, body, if_match=if_match)
-    answer = written(service.content_bytes(row))
-    await idempotency.record_answer(answer.body, 200, answer.digest)
-    return answer
+    row = await service.update_content(write.conn, content_id, body, if_match=write.if_match)
+    return await write.answer(service.content_bytes(row))
 
 
 @router.delete(
@@ -121,16 +114,11 @@ async def update_content(
     # 409: its Idempotency-Key is still in use by a request being processed.
     **operation("Delete a content", "deleteContent", 404, 409, 412, status_code=204),
 )
-async def delete_content(
-    content_id: ContentId,
-    conn: WriteSession,
-    idempotency: IdempotencyKey,
-    if_match: IfMatch = None,
-) -> None:
+async def delete_content(content_id: ContentId, write: ConditionalWriteSession) -> None:
     """Soft delete: the content disappears from every answer until restored.
     With `If-Match`, only if the content is still that version."""
-    await service.delete_content(conn, content_id, if_match=if_match)
-    await idempotency.no_content()
+    await service.delete_content(write.conn, content_id, if_match=write.if_match)
+    await write.no_content()
 
 
 @router.post(

@@ -63,8 +63,10 @@ def _owner_mind(ondelete: str) -> Mapped[uuid.UUID | None]:
 
 
 def _link_key(target: str) -> Mapped[Any]:
-    """One half of a link table's key: the link goes when its row does."""
-    return mapped_column(ForeignKey(target, ondelete="CASCADE"), primary_key=True)
+    """One half of a link table's key: the link goes when its row does, and
+    each half has its own index (named by the metadata's convention,
+    `idx_<table>_<column>`), to look links up from either side."""
+    return mapped_column(ForeignKey(target, ondelete="CASCADE"), primary_key=True, index=True)
 
 
 def _created_at() -> Mapped[datetime]:
@@ -323,11 +325,7 @@ class Content(Base):
 
 class ContentMind(Base):
     __tablename__ = "content_minds"
-    __table_args__ = (
-        Index("idx_content_minds_content_id", "content_id"),
-        Index("idx_content_minds_mind_id", "mind_id"),
-        Index("idx_content_minds_mind_role", "mind_id", "role"),
-    )
+    __table_args__ = (Index("idx_content_minds_mind_role", "mind_id", "role"),)
 
     content_id: Mapped[uuid.UUID] = _link_key("contents.id")
     mind_id: Mapped[uuid.UUID] = _link_key("minds.id")
@@ -337,10 +335,6 @@ class ContentMind(Base):
 
 class ContentTag(Base):
     __tablename__ = "content_tags"
-    __table_args__ = (
-        Index("idx_content_tags_content_id", "content_id"),
-        Index("idx_content_tags_tag_id", "tag_id"),
-    )
 
     content_id: Mapped[uuid.UUID] = _link_key("contents.id")
     tag_id: Mapped[int] = _link_key("tags.id")
@@ -407,15 +401,26 @@ class PersonaGrant(Base):
 # ---- project revisions (migration 0012): written by the contents' triggers only ----
 
 
-class ContentRevision(Base):
+class _ProjectHistory:
+    """The columns a project's revisions and bodies both start with: the
+    project, first part of the key (the history goes with its project), and
+    its creator when the row was recorded, which the read policies compare
+    with the caller. (`sort_order` keeps the project first in each key; the
+    models' column order is otherwise not the tables', which the migration
+    builds.)"""
+
+    project_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("content_projects.id", ondelete="CASCADE"), primary_key=True, sort_order=-2
+    )
+    creator_mind_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+
+
+class ContentRevision(_ProjectHistory, Base):
     """One per project and transaction that changed its nodes."""
 
     __tablename__ = "content_revisions"
 
-    # Part of the key; the history goes with its project.
-    project_id: Mapped[uuid.UUID] = _link_key("content_projects.id")
     number: Mapped[int] = mapped_column(Integer, primary_key=True)
-    creator_mind_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     mind_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     user_id: Mapped[str | None] = mapped_column(Text)
     request_id: Mapped[str | None] = mapped_column(Text)
@@ -430,15 +435,12 @@ class ContentRevision(Base):
     removed: Mapped[int] = _count()
 
 
-class ContentBody(Base):
+class ContentBody(_ProjectHistory, Base):
     """Each distinct body of a project's history, once (content-addressed)."""
 
     __tablename__ = "content_bodies"
 
-    # Part of the key; the history goes with its project.
-    project_id: Mapped[uuid.UUID] = _link_key("content_projects.id")
     sha256: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
-    creator_mind_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     body: Mapped[str] = mapped_column(Text, nullable=False)
     created_at: Mapped[datetime] = _created_at()
 

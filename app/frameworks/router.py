@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends
 
@@ -8,7 +8,7 @@ from app.db.sessions import UserReadSession, WriteSession
 from app.frameworks import service
 from app.frameworks.schemas import Framework, FrameworkCreate, FrameworkType, FrameworkUpdate
 from app.http.ids import FrameworkId
-from app.http.pagination import Page, PageQuery
+from app.http.pagination import ListQuery, ListRequest, Page
 from app.http.routes import model_page, operation, resource_router
 from app.idempotency import IdempotencyKey
 
@@ -30,23 +30,15 @@ async def create_framework(
     return await idempotency.created(Framework.model_validate(row), f"/v1/frameworks/{row['id']}")
 
 
-async def framework_filters(
-    framework_type: FrameworkType | None = None,
-    is_active: bool | None = None,
-    slug: str | None = None,
-) -> dict[str, Any]:
-    """The list's query filters, by the column each one compares."""
-    return {"framework_type": framework_type, "is_active": is_active, "slug": slug}
+FrameworkList = Annotated[
+    ListRequest, Depends(ListQuery(framework_type=FrameworkType, is_active=bool, slug=str))
+]
 
 
 @router.get("", **operation("List frameworks", "listFrameworks"))
-async def list_frameworks(
-    conn: UserReadSession,
-    page: PageQuery,
-    filters: Annotated[dict[str, Any], Depends(framework_filters)],
-) -> Page[Framework]:
+async def list_frameworks(conn: UserReadSession, query: FrameworkList) -> Page[Framework]:
     """The frameworks the caller may use: the global ones and their own."""
-    return model_page(Framework, await service.list_frameworks(conn, filters=filters, **page))
+    return model_page(Framework, await service.list_frameworks(conn, **query))
 
 
 @router.get("/{framework_id}", **operation("Get a framework", "getFramework", 404))

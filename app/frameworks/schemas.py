@@ -45,18 +45,11 @@ class FrameworkCreate(BaseModel):
     is_active: bool = True
 
 
-class FrameworkUpdate(PartialUpdate):
+class FrameworkUpdate(PartialUpdate, fields_of=FrameworkCreate):
     """Partial update: only the fields sent change."""
 
     model_config = body_config({"is_active": False})
     not_nullable = frozenset({"slug", "name", "framework_type", "is_active"})
-
-    slug: Slug | None = None
-    name: Name | None = None
-    framework_type: FrameworkType | None = None
-    description: ShortText | None = None
-    framework_schema: JsonObject | None = None
-    is_active: bool | None = None
 
 
 class Framework(RowModel):

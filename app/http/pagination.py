@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import inspect
 import json
 import uuid
 from datetime import UTC, datetime
@@ -47,6 +48,34 @@ async def page_request(limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) -> P
 
 
 PageQuery = Annotated[PageRequest, Depends(page_request)]
+
+
+class ListRequest(PageRequest):
+    """A filtered list's query: its page and its `filters`, by column, as
+    the services' `page` methods take them (`**query`)."""
+
+    filters: dict[str, Any]
+
+
+class ListQuery:
+    """A filtered list endpoint's query string as one dependency:
+    `ListQuery(status=ProjectStatus, slug=str)` takes `?limit=&cursor=`
+    (as `page_request` declares them, first) then `?status=&slug=`, each
+    filter optional, and answers the page with `filters` by the column each
+    one compares (None for one left out: no filter on that column)."""
+
+    def __init__(self, **columns: Any) -> None:
+        # FastAPI reads a dependency's parameters from its signature.
+        page = list(inspect.signature(page_request, eval_str=True).parameters.values())
+        filters = [
+            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None,
+                              annotation=kind | None)
+            for name, kind in columns.items()
+        ]  # fmt: skip
+        self.__signature__ = inspect.Signature([*page, *filters], return_annotation=ListRequest)
+
+    async def __call__(self, limit: int, cursor: str | None, **filters: Any) -> ListRequest:
+        return {"limit": limit, "cursor": cursor, "filters": filters}
 
 
 class Page(BaseModel, Generic[T]):

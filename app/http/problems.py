@@ -245,32 +245,40 @@ class ServiceUnavailable(ProblemError):
     status, slug = 503, "service-unavailable"
 
 
-class Unavailable(ProblemError):
-    """The database is lost (see is_connection_loss)."""
-
-    status, slug, headers = 503, "unavailable", {"Retry-After": "2"}
-
-
-class Busy(ProblemError):
-    """This process holds as many big bodies as it may (BODY_BYTES_IN_FLIGHT)."""
-
-    status, slug, headers = 503, "busy", {"Retry-After": "1"}
-
-
 class NotReady(ProblemError):
     """Readiness: the database is unreachable or not at the head revision."""
 
     status, slug = 503, "not-ready"
 
 
-class QueryTimeout(ProblemError):
-    status, slug, headers = 503, "timeout", {"Retry-After": "1"}
+class RetryLater(ProblemError):
+    """Base of the 503s that pass by themselves: the same request is worth
+    sending again after `Retry-After` seconds (1 unless a kind says longer).
+    Each kind below only names itself."""
+
+    status, headers = 503, {"Retry-After": "1"}
 
 
-class Retry(ProblemError):
+class Unavailable(RetryLater):
+    """The database is lost (see is_connection_loss): reconnecting takes longer."""
+
+    slug, headers = "unavailable", {"Retry-After": "2"}
+
+
+class Busy(RetryLater):
+    """This process holds as many big bodies as it may (BODY_BYTES_IN_FLIGHT)."""
+
+    slug = "busy"
+
+
+class QueryTimeout(RetryLater):
+    slug = "timeout"
+
+
+class Retry(RetryLater):
     """A serialization failure or deadlock: the same request may succeed now."""
 
-    status, slug, headers = 503, "retry", {"Retry-After": "1"}
+    slug = "retry"
 
 
 def problem_response(

@@ -64,9 +64,33 @@ class RowModel(BaseModel):
 
 class PartialUpdate(BaseModel):
     """Base of PATCH bodies: a field left out stays as it is; a field sent as
-    `null` clears it, which only the nullable columns allow."""
+    `null` clears it, which only the nullable columns allow.
+
+    `class XUpdate(PartialUpdate, fields_of=XCreate)` takes its fields from
+    the create body instead of listing them again: each of them, in its
+    order, with its type and constraints, optional. What is the create's
+    alone (a field's default, its description) stays there; a field the
+    update declares itself (with a description of its own) keeps its place."""
 
     not_nullable: ClassVar[frozenset[str]] = frozenset()
+
+    def __init_subclass__(cls, fields_of: type[BaseModel] | None = None, **kwargs: Any) -> None:
+        # Runs before pydantic collects the class's fields: they are added as
+        # if the class body had declared them (`name: type | None = None`).
+        if fields_of is not None:
+            own = dict(cls.__annotations__)
+            cls.__annotations__.clear()
+            for name, field in fields_of.model_fields.items():
+                if name in own:
+                    cls.__annotations__[name] = own.pop(name)
+                    continue
+                kind: Any = field.annotation
+                if field.metadata:
+                    kind = Annotated[(kind, *field.metadata)]
+                cls.__annotations__[name] = kind | None
+                setattr(cls, name, None)
+            cls.__annotations__.update(own)
+        super().__init_subclass__(**kwargs)
 
     @model_validator(mode="after")
     def _refuse_null_for_required(self) -> PartialUpdate:

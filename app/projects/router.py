@@ -1,17 +1,16 @@
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Path, Response, status
 
 from app.auth import PUBLIC_READ
 from app.db.sessions import ReadSession, WriteSession
-from app.http.caching import IfMatch, written
 from app.http.ids import ProjectId
-from app.http.pagination import Page, PageQuery
+from app.http.pagination import ListQuery, ListRequest, Page
 from app.http.routes import model_page, operation, resource_router
 from app.http.schemas import SLUG_PATTERN
-from app.idempotency import IdempotencyKey, etag_of
+from app.idempotency import ConditionalWriteSession, IdempotencyKey, etag_of
 from app.projects import service
 from app.projects.schemas import (
     Project,
@@ -57,23 +56,15 @@ async def upsert_project_by_slug(
     return project
 
 
-async def project_filters(
-    status: ProjectStatus | None = None,
-    project_type: ProjectType | None = None,
-    slug: str | None = None,
-) -> dict[str, Any]:
-    """The list's query filters, by the column each one compares."""
-    return {"status": status, "project_type": project_type, "slug": slug}
+ProjectList = Annotated[
+    ListRequest, Depends(ListQuery(status=ProjectStatus, project_type=ProjectType, slug=str))
+]
 
 
 @router.get("", **operation("List projects", "listProjects", openapi_extra=PUBLIC_READ))
-async def list_projects(
-    conn: ReadSession,
-    page: PageQuery,
-    filters: Annotated[dict[str, Any], Depends(project_filters)],
-) -> Page[Project]:
+async def list_projects(conn: ReadSession, query: ProjectList) -> Page[Project]:
     """The projects the caller may see: their own, and those they are the persona of."""
-    return model_page(Project, await service.list_projects(conn, filters=filters, **page))
+    return model_page(Project, await service.list_projects(conn, **query))
 
 
 @router.get(
@@ -96,19 +87,13 @@ async def get_project(project_id: ProjectId, conn: ReadSession) -> Response:
     **operation("Update a project", "updateProject", 404, 409, 412, response_model=Project),
 )
 async def update_project(
-    project_id: ProjectId,
-    body: ProjectUpdate,
-    conn: WriteSession,
-    idempotency: IdempotencyKey,
-    if_match: IfMatch = None,
+    project_id: ProjectId, body: ProjectUpdate, write: ConditionalWriteSession
 ) -> Response:
     """Partial update: only the fields sent change. Answers the project and
     its new ETag; with `If-Match`, only if the project is still that version
     (412 otherwise, nothing changed)."""
-    row = await service.update_project(conn, project_id, body, if_match=if_match)
-    answer = written(service.project_bytes(row))
-    await idempotency.record_answer(answer.body, 200, answer.digest)
-    return answer
+    row = await service.update_project(write.conn, project_id, body, if_match=write.if_match)
+    return await write.answer(service.project_bytes(row))
 
 
 @router.delete(
@@ -116,13 +101,8 @@ async def update_project(
     # 409: its Idempotency-Key is still in use by a request being processed.
     **operation("Delete a project", "deleteProject", 404, 409, 412, status_code=204),
 )
-async def delete_project(
-    project_id: ProjectId,
-    conn: WriteSession,
-    idempotency: IdempotencyKey,
-    if_match: IfMatch = None,
-) -> None:
+async def delete_project(project_id: ProjectId, write: ConditionalWriteSession) -> None:
     """Delete the project and its market research; its contents are kept,
     detached. With `If-Match`, only if the project is still that version."""
-    await service.delete_project(conn, project_id, if_match=if_match)
-    await idempotency.no_content()
+    await service.delete_project(write.conn, project_id, if_match=write.if_match)
+    await write.no_content()

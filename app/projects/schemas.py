@@ -65,19 +65,13 @@ class ProjectUpsert(BaseModel):
     project_metadata: JsonObject = Field(default_factory=dict)
 
 
-class ProjectUpdate(PartialUpdate):
+class ProjectUpdate(PartialUpdate, fields_of=ProjectCreate):
     """Partial update: only the fields sent change."""
 
     not_nullable = frozenset({"slug", "name", "project_type", "status", "project_metadata"})
 
     model_config = body_config({"status": "in_progress"})
 
-    slug: Slug | None = None
-    name: Name | None = None
-    project_type: ProjectType | None = None
-    description: ShortText | None = None
-    status: ProjectStatus | None = None
-    persona_mind_id: uuid.UUID | None = None
     target_audience_id: uuid.UUID | None = Field(
         default=None, description="The audience the project is written for (one of yours)."
     )

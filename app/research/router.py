@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends
 
 from app.db.sessions import UserReadSession, WriteSession
 from app.http.ids import ProjectId, ResearchId
-from app.http.pagination import Page, PageQuery
+from app.http.pagination import ListQuery, ListRequest, Page
 from app.http.routes import model_page, operation, resource_router
 from app.idempotency import IdempotencyKey
 from app.research import service
@@ -46,9 +46,7 @@ async def create_market_research(
     )
 
 
-async def research_filters(research_type: ResearchType | None = None) -> dict[str, Any]:
-    """The list's query filters, by the column each one compares."""
-    return {"research_type": research_type}
+ResearchList = Annotated[ListRequest, Depends(ListQuery(research_type=ResearchType))]
 
 
 @router.get(
@@ -58,13 +56,10 @@ async def research_filters(research_type: ResearchType | None = None) -> dict[st
 async def list_market_research(
     project_id: ProjectId,
     conn: UserReadSession,
-    page: PageQuery,
-    filters: Annotated[dict[str, Any], Depends(research_filters)],
+    query: ResearchList,
 ) -> Page[MarketResearch]:
     """The reports of a project the caller may see (as its creator or persona)."""
-    return model_page(
-        MarketResearch, await service.list_research(conn, project_id, filters=filters, **page)
-    )
+    return model_page(MarketResearch, await service.list_research(conn, project_id, **query))
 
 
 @router.get(

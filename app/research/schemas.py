@@ -47,17 +47,11 @@ class MarketResearchCreate(BaseModel):
     competitors_count: CompetitorsCount | None = None
 
 
-class MarketResearchUpdate(PartialUpdate):
+class MarketResearchUpdate(PartialUpdate, fields_of=MarketResearchCreate):
     """Partial update: only the fields sent change; null clears an optional one."""
 
     model_config = body_config({"competitors_count": 12})
     not_nullable = frozenset({"research_type", "report_data"})
-
-    research_type: ResearchType | None = None
-    report_data: JsonObject | None = None
-    title: Name | None = None
-    body: LongText | None = None
-    competitors_count: CompetitorsCount | None = None
 
 
 class MarketResearch(RowModel):
