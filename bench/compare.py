@@ -204,9 +204,19 @@ class Summary:
 
     @property
     def spread(self) -> tuple[float, float]:
-        return (min(self.round_ratios), max(self.round_ratios)) if self.round_ratios else (
-            math.nan, math.nan,
-        )  # fmt: skip
+        """The lowest and highest per-round ratio."""
+        if not self.round_ratios:
+            return (math.nan, math.nan)
+        return (min(self.round_ratios), max(self.round_ratios))
+
+    @property
+    def quartiles(self) -> tuple[float, float]:
+        """The interquartile range of the per-round ratios: where the middle
+        half of the rounds fell (the noise of one round, without its outliers)."""
+        if len(self.round_ratios) < 2:
+            return self.spread
+        q1, _, q3 = statistics.quantiles(self.round_ratios, n=4, method="inclusive")
+        return (q1, q3)
 
     def verdict(self, bound: float = BOUND) -> str:
         if math.isnan(self.ratio):
@@ -417,7 +427,8 @@ async def measure(
         progress.done(
             f"{op.label}: app CPU {row['before']['app_cpu_ms']:.3f} → "
             f"{row['after']['app_cpu_ms']:.3f} ms/req, ratio {row['ratio']:.3f} "
-            f"({row['ratio_min']:.3f}-{row['ratio_max']:.3f})"
+            f"(middle half of the rounds {row['ratio_q1']:.3f}-{row['ratio_q3']:.3f}, "
+            f"all {row['ratio_min']:.3f}-{row['ratio_max']:.3f})"
         )
 
     machine = await machine_info(db, services["before"])
@@ -457,15 +468,21 @@ async def measure(
 
 def operation_row(op: bench_ops.Operation, chunks: dict[str, list[Phase]]) -> dict[str, Any]:
     """The JSON of one operation: each side's rounds, medians, ratios."""
-    summary = summarize(*(tuple(app_cpu(p, side) for p in chunks[side]) for side in SIDES))
+    chunk_cpu = {side: [app_cpu(p, side) for p in chunks[side]] for side in SIDES}
+    summary = summarize(chunk_cpu["before"], chunk_cpu["after"])
     pg = summarize(*(tuple(postgres_cpu(p) for p in chunks[side]) for side in SIDES))
     low, high = summary.spread
+    q1, q3 = summary.quartiles
     row: dict[str, Any] = {
         "key": op.key,
         "label": op.label,
         "ratio": round(summary.ratio, 4),
         "ratio_min": round(low, 4),
         "ratio_max": round(high, 4),
+        "ratio_q1": round(q1, 4),
+        "ratio_q3": round(q3, 4),
+        # Total CPU after / total before (the rounds are of equal size).
+        "ratio_of_totals": round(sum(chunk_cpu["after"]) / sum(chunk_cpu["before"]), 4),
         "round_ratios": [round(r, 4) for r in summary.round_ratios],
         "verdict": summary.verdict(),
         "postgres_ratio": None if math.isnan(pg.ratio) else round(pg.ratio, 4),
@@ -519,15 +536,16 @@ def preamble(document: dict[str, Any]) -> str:
 def table(document: dict[str, Any]) -> str:
     """The closing-note table: app CPU per request (median of rounds)."""
     lines = [
-        "| operation | app CPU ms/req before | after | after/before | per-round ratios "
-        "(min-max) | p50 ms before | after | PostgreSQL CPU ms/req before | after | verdict |",
-        "|" + "---|" * 10,
+        "| operation | app CPU ms/req before | after | after/before | per-round ratios, "
+        "IQR | min-max | p50 ms before | after | PostgreSQL CPU ms/req before | after | verdict |",
+        "|" + "---|" * 11,
     ]
     for row in document["operations"]:
         b, a = row["before"], row["after"]
         lines.append(
             f"| {row['label']} | {b['app_cpu_ms']:.3f} | {a['app_cpu_ms']:.3f} "
-            f"| {row['ratio']:.3f} | {row['ratio_min']:.3f}-{row['ratio_max']:.3f} "
+            f"| {row['ratio']:.3f} | {row['ratio_q1']:.3f}-{row['ratio_q3']:.3f} "
+            f"| {row['ratio_min']:.3f}-{row['ratio_max']:.3f} "
             f"| {b['p50_ms']:.2f} | {a['p50_ms']:.2f} "
             f"| {_maybe(b['postgres_cpu_ms'])} | {_maybe(a['postgres_cpu_ms'])} "
             f"| {row['verdict']} |"
