@@ -37,7 +37,15 @@ def test_a_slowdown_past_the_bound_is_named() -> None:
 
     assert summary.ratio == pytest.approx(1.1)
     assert summary.spread == pytest.approx((1.05, 1.2))
-    assert summary.verdict() == "slower by 10.0 %"
+    assert summary.verdict().startswith("slower by 10.0 %")
+
+
+def test_a_verdict_the_noise_does_not_settle_says_so() -> None:
+    settled = summarize([1.0] * 8, [1.10, 1.11, 1.12, 1.09, 1.10, 1.11, 1.12, 1.10])
+    unsettled = summarize([1.0] * 8, [0.80, 1.30, 0.95, 1.25, 1.02, 0.85, 1.40, 0.90])
+
+    assert settled.verdict() == "slower by 10.5 %"
+    assert unsettled.verdict().startswith("within 5 % (not settled: 90 % up to ")
 
 
 def test_both_sides_must_have_run_the_same_rounds() -> None:
