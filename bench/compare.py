@@ -166,6 +166,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default="",
         help="comma-separated operation keys (default: " + ",".join(DEFAULT_OPERATIONS) + ")",
     )
+    p.add_argument(
+        "--server-cpu",
+        type=int,
+        default=-1,
+        help="pin both services to this CPU (both sides then run on the same core, never "
+        "at once); default -1: left to the scheduler, as `python -m bench` does",
+    )
     p.add_argument("--seed-jobs", type=int, default=os.cpu_count() or 2)
     p.add_argument("--fixtures", type=Path, default=DEFAULT_FIXTURES)
     p.add_argument("--output", type=Path, default=RESULTS)
@@ -305,6 +312,9 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 for side, checkout in zip(SIDES, (before, after), strict=True)
             }
+            if args.server_cpu >= 0:
+                for service in services.values():
+                    os.sched_setaffinity(service.pid, {args.server_cpu})
             document = run_on_uvloop(
                 measure(args, db, seeded, corpus, scale, settings, services, progress)
             )
@@ -478,6 +488,7 @@ async def measure(
             "order": "ABBA: before first in odd rounds, after first in even ones",
             "concurrency": 1,
             "pool_size": settings.db_pool_size,
+            "server_cpu": None if args.server_cpu < 0 else args.server_cpu,
             "bound": BOUND,
             "tree_endpoints": trees,
         },
