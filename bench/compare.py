@@ -11,7 +11,9 @@ before; …), each round a chunk of `--requests` requests per side: a drift
 then weighs on both sides alike, and each round's after/before ratio
 compares two chunks that ran seconds apart. The spread of those per-round
 ratios is the method's noise; run it with `--before` and `--after` both at
-the same checkout to see its floor (the ratios then come out ≈ 1.00).
+the same checkout to see its floor (the ratios then come out ≈ 1.00). The
+headline is the median per-round ratio; the verdict against 5 % says "not
+settled" when a 90 % bootstrap interval of that median crosses the bound.
 
 How the database is made, once:
 - created on an embedded PostgreSQL (or `--database-url`) by this
@@ -23,8 +25,9 @@ How the database is made, once:
   and both schemas are dumped (`pg_dump --schema-only`) and compared: the
   run says whether they are identical (and warns, with the diff, if not);
 - seeded by this worktree's `bench.seed` (binary COPY of plain rows; the
-  same code as the bench of commit 5dec489, which works on any schema from
-  revision 0008 on), scale options as `python -m bench`.
+  same code as the bench of commit 5dec489 but for `analyze_columns`, which
+  also skips tsvector columns, of which revision 0008 has none), scale
+  options as `python -m bench`.
 
 Then each checkout's own `bench.server` serves the app (uvicorn, 1 worker,
 same settings, pool size and log level as `python -m bench` gives its
