@@ -40,10 +40,11 @@ each side) is checked once per side, warmed up (untimed), then timed.
 
 CPU per request: the server process's CPU (and its children's) over a
 chunk, divided by its requests. Two readings: psutil's `cpu_times`
-(user + system, in 10 ms clock ticks) and the scheduler's runtime of its
-threads to the nanosecond (bench/cpu.py: `_runtime`); the table uses the
-latter where the host has it. PostgreSQL's CPU per request over the same
-chunk comes along (the embedded server, or any server on this machine).
+(user + system, in 10 ms clock ticks) and the kernel's CPU-time clock of
+the process, to the nanosecond, exited threads included (bench/cpu.py:
+`_runtime`); the table uses the latter where the host has it (Linux).
+PostgreSQL's CPU per request over the same chunk comes along (the embedded
+server, or any server on this machine).
 """
 
 from __future__ import annotations
