@@ -132,7 +132,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def _run(coro: Coroutine[Any, Any, T]) -> T:
+def run_on_uvloop(coro: Coroutine[Any, Any, T]) -> T:
     """On uvloop, as uvicorn runs the app: client and floor on the same footing."""
     try:
         import uvloop
@@ -141,7 +141,7 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
     return uvloop.run(coro)
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> None:
+def interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     # SIGTERM cleans up like Ctrl-C does (the ExitStack below unwinds); and
     # Ctrl-C works even when started with SIGINT ignored (`cmd &` in a script).
-    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     progress = Progress()
     scale = Scale(args.creators, args.courses, args.modules, args.lessons_per_module)
@@ -165,7 +165,9 @@ def main(argv: list[str] | None = None) -> int:
             )
             db = stack.enter_context(bench_database(args.database_url))
             corpus = Corpus.load(args.fixtures)
-            seeded = _run(seed(db.admin_dsn, corpus, scale, jobs=args.seed_jobs, progress=progress))
+            seeded = run_on_uvloop(
+                seed(db.admin_dsn, corpus, scale, jobs=args.seed_jobs, progress=progress)
+            )
             secret = secrets.token_urlsafe(48)
             settings = Settings(_env_file=None, jwt_secret=SecretStr(secret))  # type: ignore[call-arg]
             log_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-")))
@@ -178,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
                     profile=args.profile,
                 )
             )
-            document, results = _run(
+            document, results = run_on_uvloop(
                 measure(args, db, seeded, corpus, scale, settings, service, progress)
             )
             workers_row = None
@@ -257,7 +259,7 @@ async def measure(
     if trees:
         # Fresh upserts: service and floor, each concurrency, plus 2 for the checks.
         empty = await create_empty_projects(db.admin_dsn, creator, 2 * phase_count * per_phase + 2)
-    await _quiet_autovacuum(db.admin_dsn)
+    await quiet_autovacuum(db.admin_dsn)
 
     targets = bench_ops.Targets(
         projects=creator.project_ids,
@@ -304,10 +306,10 @@ async def measure(
     results: list[Result] = []
     try:
         for op in operations:
-            await _check(op, service, token, pool)
+            await check_operation(op, service, token, pool)
             measured: dict[tuple[str, int], Phase] = {}
             for concurrency in sorted({1, args.concurrency}):
-                async with _client(
+                async with lean_client(
                     service, token, concurrency, compression=not args.no_compression
                 ) as client:
                     sides = [
@@ -363,7 +365,7 @@ async def measure(
     document = {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {
-            **await _machine(db, service),
+            **await machine_info(db, service),
             "python_loop_ms": {"before": speed_before, "after": python_speed()},
         },
         "scale": {
@@ -440,8 +442,8 @@ def _workers_phase(
             count = args.warmup + args.requests
             projects = [creator.project_ids[i % len(creator.project_ids)] for i in range(count)]
             async with (
-                _client(service, token, args.concurrency) as one_client,
-                _client(two, token, args.concurrency) as two_client,
+                lean_client(service, token, args.concurrency) as one_client,
+                lean_client(two, token, args.concurrency) as two_client,
             ):
                 return await compare(
                     [
@@ -461,7 +463,7 @@ def _workers_phase(
                     label=f"workers c={args.concurrency}",
                 )
 
-        phases = _run(run())
+        phases = run_on_uvloop(run())
     rps = [phases["1 worker"].rps, phases["2 workers"].rps]
     progress.done(
         f"tree read req/s at c={args.concurrency}: 1 worker {rps[0]:,.0f}, 2 {rps[1]:,.0f}"
@@ -498,7 +500,7 @@ def _growth_phase(
                 await engine.dispose()
             return mind.user_id
 
-        token = mint_token(secret, user_id=_run(creator()), ttl_seconds=24 * 3600)
+        token = mint_token(secret, user_id=run_on_uvloop(creator()), ttl_seconds=24 * 3600)
         with running_service(
             fresh.login_url,
             jwt_secret=secret,
@@ -521,7 +523,7 @@ def _growth_phase(
                         args.growth_repeats, progress, meter,
                     )  # fmt: skip
 
-            return _run(run())
+            return run_on_uvloop(run())
 
 
 def _accept_encoding(compression: bool) -> str:
@@ -529,7 +531,7 @@ def _accept_encoding(compression: bool) -> str:
     return "gzip, deflate" if compression else "identity"
 
 
-def _client(
+def lean_client(
     service: Service, token: str, concurrency: int, *, compression: bool = True
 ) -> LeanClient:
     """The timed requests' client (bench/http.py: why not httpx there)."""
@@ -537,23 +539,31 @@ def _client(
     return LeanClient(service.base_url, headers, max_connections=concurrency)
 
 
-async def _check(op: bench_ops.Operation, service: Service, token: str, pool: asyncpg.Pool) -> None:
+async def check_operation(
+    op: bench_ops.Operation,
+    service: Service,
+    token: str,
+    pool: asyncpg.Pool | None,
+    *,
+    side: str = "service",
+) -> None:
     """Both sides must do the work, not fail fast or see nothing (a floor
-    that RLS hides every row from would look wonderfully quick)."""
-    async with _client(service, token, 1) as client:
-        (target,) = op.targets("check-service", 1, 1)
+    that RLS hides every row from would look wonderfully quick). Without a
+    pool, the service alone (`bench.compare`: each side is a service)."""
+    async with lean_client(service, token, 1) as client:
+        (target,) = op.targets(f"check-{side}", 1, 1)
         response = await op.service(client, target)
         got = op.service_rows(response)
     if got != op.expected_rows:
-        raise RuntimeError(f"{op.key}: the service returned {got} rows, not {op.expected_rows}")
-    if op.floor is not None:
+        raise RuntimeError(f"{op.key}: the {side} returned {got} rows, not {op.expected_rows}")
+    if op.floor is not None and pool is not None:
         (target,) = op.targets("check-floor", 1, 1)
         got = await op.floor(pool, target)
         if got != op.expected_rows:
             raise RuntimeError(f"{op.key}: the floor saw {got} rows, not {op.expected_rows}")
 
 
-async def _quiet_autovacuum(dsn: str) -> None:
+async def quiet_autovacuum(dsn: str) -> None:
     """No autovacuum/autoanalyze on the big tables while measuring: the
     fresh-course upserts add enough rows to trigger an ANALYZE, which on
     this table means `to_tsvector` over a 30,000-row sample — seconds of a
@@ -584,7 +594,7 @@ async def _gzip_cache_lookups(service: Service) -> dict[str, int]:
     }
 
 
-async def _machine(db: BenchDatabase, service: Service) -> dict[str, Any]:
+async def machine_info(db: BenchDatabase, service: Service) -> dict[str, Any]:
     conn = await asyncpg.connect(db.admin_dsn)
     try:
         version = await conn.fetchval("SELECT version()")

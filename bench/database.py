@@ -15,7 +15,7 @@ import tempfile
 import time
 import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,31 +107,40 @@ async def execute_once(dsn: str, statement: str) -> None:
         await conn.close()
 
 
+Migrate = Callable[[str], None]
+
+
 @contextmanager
-def bench_database(server_url: str | None) -> Iterator[BenchDatabase]:
+def bench_database(
+    server_url: str | None, *, migrate: Migrate = migrations.upgrade
+) -> Iterator[BenchDatabase]:
     """Create and migrate a fresh database; drop it (or the server) on exit.
 
     `server_url` is a superuser URL (`--database-url`); None starts an
     embedded server. On the embedded server the login role connects over the
     same socket without a password, as `app.db.engine.api_database_url` does; on
     another server set BENCH_AUTHENTICATOR_PASSWORD if it asks for one.
+    `migrate` is given the superuser's SQLAlchemy URL (default: this
+    checkout's migrations; `bench.compare` runs another checkout's).
     """
     with embedded_server() if server_url is None else _nothing(server_url) as base:
         base = urlunsplit(("postgresql", *urlsplit(base)[1:]))
-        with _database_on(base, embedded=server_url is None) as db:
+        with _database_on(base, embedded=server_url is None, migrate=migrate) as db:
             yield db
 
 
 @contextmanager
-def sibling_database(db: BenchDatabase) -> Iterator[BenchDatabase]:
+def sibling_database(
+    db: BenchDatabase, *, migrate: Migrate = migrations.upgrade
+) -> Iterator[BenchDatabase]:
     """Another fresh, migrated database on the same server (the growth
     phase's: a new deployment whose tables were never analyzed)."""
-    with _database_on(db.admin_dsn, embedded=db.embedded) as sibling:
+    with _database_on(db.admin_dsn, embedded=db.embedded, migrate=migrate) as sibling:
         yield sibling
 
 
 @contextmanager
-def _database_on(base: str, *, embedded: bool) -> Iterator[BenchDatabase]:
+def _database_on(base: str, *, embedded: bool, migrate: Migrate) -> Iterator[BenchDatabase]:
     name = f"bench_{uuid.uuid4().hex[:12]}"
     asyncio.run(execute_once(_with(base, database="postgres"), f"CREATE DATABASE {name}"))
     try:
@@ -146,7 +155,7 @@ def _database_on(base: str, *, embedded: bool) -> Iterator[BenchDatabase]:
             name=name,
             embedded=embedded,
         )
-        migrations.upgrade(db.admin_url)
+        migrate(db.admin_url)
         yield db
     finally:
         asyncio.run(

@@ -15,10 +15,12 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from bench.cpu import CpuMeter, per_request_ms
 from bench.progress import Progress
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -108,7 +110,40 @@ async def compare(
     meter: CpuMeter | None = None,
     between: Callable[[], Awaitable[object]] | None = None,
 ) -> dict[str, Phase]:
-    """Time every side on its targets, interleaved.
+    """Time every side on its targets, interleaved (`interleave`), each
+    side's chunks combined into one phase."""
+    chunks = await interleave(
+        sides,
+        warmup=warmup,
+        rounds=rounds,
+        concurrency=concurrency,
+        progress=progress,
+        label=label,
+        meter=meter,
+        between=between,
+    )
+    return {name: Phase.combine(phases) for name, phases in chunks.items()}
+
+
+def abba(sides: Sequence[T], rounds: int) -> list[list[T]]:
+    """The order of the sides in each round: A B, B A, A B, … (ABBA), so
+    that a drift during the run weighs on every side alike."""
+    return [list(sides) if r % 2 == 0 else list(reversed(sides)) for r in range(rounds)]
+
+
+async def interleave(
+    sides: Sequence[Side],
+    *,
+    warmup: int,
+    rounds: int,
+    concurrency: int,
+    progress: Progress,
+    label: str,
+    meter: CpuMeter | None = None,
+    between: Callable[[], Awaitable[object]] | None = None,
+) -> dict[str, list[Phase]]:
+    """Time every side on its targets, interleaved; each side's chunks, one
+    per round, in order.
 
     Each side first runs its `warmup` targets untimed, at the same
     concurrency (connections, prepared statements and caches warm). The timed
@@ -126,8 +161,7 @@ async def compare(
     if between is not None:
         await between()
     chunks: dict[str, list[Phase]] = {side.name: [] for side in sides}
-    for r in range(rounds):
-        order = sides if r % 2 == 0 else list(reversed(sides))
+    for r, order in enumerate(abba(sides, rounds)):
         for side in order:
             timed = side.targets[warmup:]
             size = math.ceil(len(timed) / rounds)
@@ -144,7 +178,7 @@ async def compare(
             chunks[side.name].append(Phase(concurrency, latencies, seconds, cpu))
             if between is not None:
                 await between()
-    return {name: Phase.combine(phases) for name, phases in chunks.items()}
+    return chunks
 
 
 async def _run(

@@ -350,7 +350,7 @@ async def _index_progress(dsn: str, label: str, progress: Progress) -> None:
 async def analyze_columns(dsn: str) -> float:
     """ANALYZE `contents` and `content_projects` by column list, between write
     phases, so that cached plans follow the table as the upserts grow it
-    (autovacuum is off while measuring; see `cli._quiet_autovacuum`).
+    (autovacuum is off while measuring; see `cli.quiet_autovacuum`).
 
     A column list skips the statistics of the full-text index expression,
     which none of the measured queries use and which alone cost seconds

@@ -59,9 +59,15 @@ def running_service(
     workers: int = 1,
     name: str = "uvicorn",
     extra_env: dict[str, str] | None = None,
+    checkout: Path = REPO_ROOT,
+    python: str = sys.executable,
 ) -> Iterator[Service]:
     """Start the app, wait until /readyz says the database is there; on exit
-    SIGTERM it (uvicorn shuts down gracefully) and wait, killing if stuck."""
+    SIGTERM it (uvicorn shuts down gracefully) and wait, killing if stuck.
+
+    `checkout` and `python` serve another checkout's code with its own venv
+    (`python -m bench.compare`: before and after a change); that checkout's
+    `bench.server` must read the same environment as this one."""
     port = free_port()
     env = {
         **os.environ,
@@ -70,7 +76,7 @@ def running_service(
         "JWT_SECRET": jwt_secret,
         "DB_POOL_SIZE": str(pool_size),
         "BENCH_WORKERS": str(workers),
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(checkout), os.environ.get("PYTHONPATH")])),
     }
     env.update(extra_env or {})
     env.pop("DATABASE_URL", None)
@@ -82,9 +88,9 @@ def running_service(
         # Its own session: Ctrl-C in the terminal reaches only the bench, which
         # then stops the server in order (and the server's pool before the database).
         process = subprocess.Popen(
-            [sys.executable, "-m", "bench.server"],
+            [python, "-m", "bench.server"],
             env=env,
-            cwd=REPO_ROOT,
+            cwd=checkout,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
