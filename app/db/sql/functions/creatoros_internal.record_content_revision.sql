@@ -7,9 +7,9 @@
 -- the API roles read the history (RLS) and never write it. Revision 0013
 -- (0012's, in fewer statements: a statement that changes nothing returns
 -- after one look at its transition table; the revision is found or made
--- here, not by a second function; the history is written for every
--- project at once from the transition table, not read back from
--- `contents`; the summary counted from the rows just written).
+-- here, not by a second function, with its summary; the history is
+-- written for every project at once from the transition table, not read
+-- back from `contents`).
 
 CREATE OR REPLACE FUNCTION creatoros_internal.record_content_revision()
 RETURNS trigger
@@ -141,12 +141,21 @@ BEGIN
             recount := true;  -- an earlier statement's revision: counted again below
         ELSE
             latest := coalesce(latest, 0) + 1;
+            -- Its summary counted here: a new revision's rows are the
+            -- changes below, one each (nodes gone are counted again below).
             INSERT INTO public.content_revisions (
-                project_id, number, creator_mind_id, mind_id, user_id, request_id, note)
-            VALUES (this_project, latest, creator, public.current_mind_id(),
-                    nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub',
-                    substring(current_setting('application_name') FROM '^creatoros (.+)$'),
-                    nullif(current_setting('creatoros.revision_note', true), ''));
+                project_id, number, creator_mind_id, mind_id, user_id, request_id, note,
+                added, changed, moved, removed)
+            SELECT this_project, latest, creator, public.current_mind_id(),
+                   nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub',
+                   substring(current_setting('application_name') FROM '^creatoros (.+)$'),
+                   nullif(current_setting('creatoros.revision_note', true), ''),
+                   count(*) FILTER (WHERE x.change = 'added'),
+                   count(*) FILTER (WHERE x.change = 'changed'),
+                   count(*) FILTER (WHERE x.change = 'moved'),
+                   count(*) FILTER (WHERE x.change = 'removed')
+            FROM unnest(projects, changes) x(project_id, change)
+            WHERE x.project_id = this_project;
             IF latest = 1 THEN
                 -- The project's first revision: its other nodes as they are (a
                 -- project written before revision 0012 gets its history from here).
@@ -168,45 +177,32 @@ BEGIN
     END LOOP;
 
     -- The changed nodes as the statement left them (its transition table),
-    -- for every project at once; the summary of a new revision counted from
-    -- the rows written.
+    -- for every project at once.
     IF ids IS NOT NULL THEN
-        WITH written AS (
-            INSERT INTO public.content_history AS h (
-                project_id, content_id, revision, creator_mind_id, change, slug, title,
-                content_type, status, sequence_order, fidelity_score, file_path, metadata,
-                parent_content_id, body_sha256, deleted)
-            SELECT r.project_id, n.id, r.number, r.creator, x.change, n.slug, n.title,
-                   n.content_type, n.status, n.sequence_order, n.fidelity_score,
-                   n.file_path, n.metadata, n.parent_content_id, NULL,
-                   n.deleted_at IS NOT NULL
-            FROM unnest(ids, changes) x(id, change)
-            JOIN new_rows n ON n.id = x.id
-            JOIN unnest(revision_projects, revision_numbers, revision_creators)
-                 r(project_id, number, creator) ON r.project_id = n.project_id
-            ON CONFLICT (project_id, content_id, revision) DO UPDATE SET
-                -- Changed again in the same transaction: the latest state, and
-                -- the strongest change (removed > added > changed > moved).
-                change = CASE WHEN h.change IS NULL OR EXCLUDED.change = 'removed'
-                                   OR (h.change = 'moved' AND EXCLUDED.change <> 'moved')
-                              THEN EXCLUDED.change ELSE h.change END,
-                slug = EXCLUDED.slug, title = EXCLUDED.title,
-                content_type = EXCLUDED.content_type, status = EXCLUDED.status,
-                sequence_order = EXCLUDED.sequence_order,
-                fidelity_score = EXCLUDED.fidelity_score, file_path = EXCLUDED.file_path,
-                metadata = EXCLUDED.metadata, parent_content_id = EXCLUDED.parent_content_id,
-                body_sha256 = EXCLUDED.body_sha256, deleted = EXCLUDED.deleted
-            RETURNING h.project_id, h.revision, h.change
-        )
-        UPDATE public.content_revisions r
-        SET added = s.added, changed = s.changed, moved = s.moved, removed = s.removed
-        FROM (SELECT w.project_id, w.revision,
-                     count(*) FILTER (WHERE w.change = 'added') AS added,
-                     count(*) FILTER (WHERE w.change = 'changed') AS changed,
-                     count(*) FILTER (WHERE w.change = 'moved') AS moved,
-                     count(*) FILTER (WHERE w.change = 'removed') AS removed
-              FROM written w GROUP BY w.project_id, w.revision) s
-        WHERE r.project_id = s.project_id AND r.number = s.revision;
+        INSERT INTO public.content_history AS h (
+            project_id, content_id, revision, creator_mind_id, change, slug, title,
+            content_type, status, sequence_order, fidelity_score, file_path, metadata,
+            parent_content_id, body_sha256, deleted)
+        SELECT r.project_id, n.id, r.number, r.creator, x.change, n.slug, n.title,
+               n.content_type, n.status, n.sequence_order, n.fidelity_score,
+               n.file_path, n.metadata, n.parent_content_id, NULL,
+               n.deleted_at IS NOT NULL
+        FROM unnest(ids, changes) x(id, change)
+        JOIN new_rows n ON n.id = x.id
+        JOIN unnest(revision_projects, revision_numbers, revision_creators)
+             r(project_id, number, creator) ON r.project_id = n.project_id
+        ON CONFLICT (project_id, content_id, revision) DO UPDATE SET
+            -- Changed again in the same transaction: the latest state, and
+            -- the strongest change (removed > added > changed > moved).
+            change = CASE WHEN h.change IS NULL OR EXCLUDED.change = 'removed'
+                               OR (h.change = 'moved' AND EXCLUDED.change <> 'moved')
+                          THEN EXCLUDED.change ELSE h.change END,
+            slug = EXCLUDED.slug, title = EXCLUDED.title,
+            content_type = EXCLUDED.content_type, status = EXCLUDED.status,
+            sequence_order = EXCLUDED.sequence_order,
+            fidelity_score = EXCLUDED.fidelity_score, file_path = EXCLUDED.file_path,
+            metadata = EXCLUDED.metadata, parent_content_id = EXCLUDED.parent_content_id,
+            body_sha256 = EXCLUDED.body_sha256, deleted = EXCLUDED.deleted;
     END IF;
 
     -- Gone from the project (deleted for good, or moved out): its last
