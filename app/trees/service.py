@@ -12,7 +12,12 @@ from pydantic_core import to_json
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.contents.service import check_placement, content_not_found, refused_write
+from app.contents.service import (
+    check_placement,
+    content_not_found,
+    lock_project_of,
+    refused_write,
+)
 from app.db.rows import Row, fetchrow
 from app.db.tenancy import Reader, execute, fetch
 from app.http.etags import digest, match
@@ -141,6 +146,7 @@ async def move_content(
 ) -> None:  # fmt: skip
     """Move a content under a new parent (or to the root) at a position, and
     renumber the siblings it leaves and joins, in one statement."""
+    await lock_project_of(conn, content_id)
     node = await fetchrow(conn, sql.LOCK_CONTENT, content_id)
     if node is None:
         raise await refused_write(conn, content_id)
