@@ -168,7 +168,8 @@ BEGIN
                        c.file_path, c.metadata, c.parent_content_id, NULL,
                        c.deleted_at IS NOT NULL
                 FROM public.contents c
-                WHERE c.project_id = this_project AND c.id <> ALL (coalesce(ids, '{}'));
+                WHERE c.project_id = this_project
+                  AND c.id NOT IN (SELECT unnest(coalesce(ids, '{}')));  -- hashed
             END IF;
         END IF;
         revision_projects := revision_projects || this_project;
