@@ -48,8 +48,9 @@ LOCK_PROJECT = f"SELECT id, {_DEFER} FROM content_projects WHERE id = $1 FOR UPD
 # it first and its contents after: taken in the other order, a PATCH racing
 # a tree PUT of the same project deadlocked (40P01; tests/revisions/
 # test_locks.py). Under the caller's RLS (the UPDATE policy, as FOR UPDATE
-# above): a caller who may change the content but not its project locks
-# nothing here, and keeps the trigger's order.
+# above), which for both tables is the project's creator: whoever may change
+# the content may lock its project; anyone else locks nothing and then
+# changes nothing either.
 LOCK_PROJECT_OF = """
 SELECT p.id FROM content_projects p
 WHERE p.id = (SELECT c.project_id FROM contents c WHERE c.id = $1) FOR NO KEY UPDATE OF p
