@@ -21,7 +21,7 @@ from app.settings import Settings
 
 pytestmark = pytest.mark.pure
 
-OPENAPI_SHA256 = "f24895d04a9ce1abef9ce4a8a4b6bc6562c1ef52df4328900f4d259980e65d39"
+OPENAPI_SHA256 = "901e2c1276c2b86e92ae3844bd5e765ff2a8107578fd38d2cfc961eeca4b7845"
 
 
 def served_openapi() -> bytes:

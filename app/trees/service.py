@@ -19,7 +19,7 @@ from app.contents.service import (
     refused_write,
 )
 from app.db.rows import Row, fetchrow
-from app.db.tenancy import Reader, execute, fetch
+from app.db.tenancy import Reader, execute, fetch, fetchval
 from app.http.etags import digest, match
 from app.http.observability import TREE_UPSERT_NODES
 from app.http.problems import (
@@ -45,11 +45,12 @@ class TreeAnswer:
     of the nodes), and the hash its ETag carries: a 128-bit hash of those
     bytes (`app.http.etags.digest`), so an unchanged tree answers 304.
     `after_commit`, if any, is to run once the transaction committed (and
-    the answer is out)."""
+    the answer is out). `revision`: the project revision a write made."""
 
     body: bytes
     digest: str
     after_commit: Callable[[], Any] | None = None
+    revision: int | None = None
 
 
 def tree_answer(project: Row, nodes: list[dict[str, Any]]) -> TreeAnswer:
@@ -183,4 +184,5 @@ async def put_tree(
     indexer is woken once the answer is out, i.e. after the commit."""
     await upsert_tree(conn, project_id, tree.nodes, prune=tree.prune, if_match=if_match)
     answer = await read_project_tree(conn, project_id, include_body=False, max_depth=MAX_DEPTH)
-    return replace(answer, after_commit=wake_indexer)
+    revision = await fetchval(conn, sql.THIS_REVISION, project_id)
+    return replace(answer, after_commit=wake_indexer, revision=revision)

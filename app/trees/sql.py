@@ -95,6 +95,13 @@ WHERE (c.parent_content_id, c.title, c.content_type, c.content, c.sequence_order
        jsonb_merge_patch(c.metadata, EXCLUDED.metadata))
 """
 
+# The revision this transaction made or extended of the project (none when
+# it changed nothing): the tree PUT answers it in `Content-Revision`, so a
+# client need not ask for the latest revision afterwards.
+THIS_REVISION = """
+SELECT number FROM content_revisions WHERE project_id = $1 AND transaction_id = txid_current()
+"""
+
 PRUNE = """
 UPDATE contents SET deleted_at = now()
 WHERE project_id = $1 AND deleted_at IS NULL AND id <> ALL($2::uuid[])
