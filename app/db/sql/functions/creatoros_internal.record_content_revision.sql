@@ -88,7 +88,9 @@ BEGIN
     -- body NULL while it is the live row's (no copy of the course, and no
     -- hashing of a write's bodies), and by hash ('' for none) from the
     -- moment it is replaced; that body is stored once per distinct text and
-    -- project, for the history rows that now point at it.
+    -- project, for the history rows that now point at it. Not for a project
+    -- being deleted (its rows' project_id set NULL, or the rows deleted, by
+    -- the cascade): its history goes with it.
     IF rehash AND TG_OP = 'UPDATE' THEN
         WITH hashed AS (
             UPDATE public.content_history h
@@ -98,6 +100,7 @@ BEGIN
               AND h.body_sha256 IS NULL
               AND (o.content IS DISTINCT FROM n.content
                    OR o.project_id IS DISTINCT FROM n.project_id)
+              AND EXISTS (SELECT FROM public.content_projects p WHERE p.id = o.project_id)
             RETURNING h.project_id, h.body_sha256, h.creator_mind_id, o.content
         )
         INSERT INTO public.content_bodies (project_id, sha256, creator_mind_id, body)
@@ -112,6 +115,7 @@ BEGIN
             FROM old_rows o
             WHERE h.project_id = o.project_id AND h.content_id = o.id
               AND h.body_sha256 IS NULL
+              AND EXISTS (SELECT FROM public.content_projects p WHERE p.id = o.project_id)
             RETURNING h.project_id, h.body_sha256, h.creator_mind_id, o.content
         )
         INSERT INTO public.content_bodies (project_id, sha256, creator_mind_id, body)
