@@ -21,7 +21,7 @@ from app.settings import Settings
 
 pytestmark = pytest.mark.pure
 
-OPENAPI_SHA256 = "dadfe18c460aa42a32ec149c16d59d18d630aef4ebd7637338858506c6984a58"
+OPENAPI_SHA256 = "2e4f98bccb2ff0bed046ce129984482d2be09cbf513ff9bb9ff8898eddb07ba0"
 
 
 def served_openapi() -> bytes:

@@ -19,7 +19,7 @@ Downgrade: the policies as revision 0002 wrote them (written out here),
 then the function.
 
 Revision ID: 0014_shared_policies
-Revises: 0012_project_revisions
+Revises: 0013_revision_cost
 Create Date: 2026-12-04
 """
 
@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0014_shared_policies"
-down_revision: str | None = "0012_project_revisions"
+down_revision: str | None = "0013_revision_cost"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

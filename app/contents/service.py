@@ -126,6 +126,13 @@ def content_bytes(row: Row) -> bytes:
     return model_bytes(Content, row)
 
 
+async def lock_project_of(conn: AsyncConnection, content_id: uuid.UUID) -> None:
+    """Lock the content's project row before the content's (see
+    `trees_sql.LOCK_PROJECT_OF`): the order the tree PUT and the revision
+    trigger take them in, so a single-node write never deadlocks with them."""
+    await fetchrow(conn, trees_sql.LOCK_PROJECT_OF, content_id)
+
+
 async def update_content(
     conn: AsyncConnection, content_id: uuid.UUID, data: ContentUpdate, *, if_match: str | None
 ) -> Row:
@@ -139,6 +146,7 @@ async def update_content(
     await require_visible(conn, sql.REFERENCES, values)
     new_status = values.get("status")
     statement = sql.UPDATE(tuple(values), new_status)
+    await lock_project_of(conn, content_id)
     row = await fetchrow(conn, *statement.bind({**values, "row_id": content_id}))
     if row is not None:
         return row
@@ -162,11 +170,13 @@ async def delete_content(
     """Soft delete: the row stays (with its children) until purged. With
     `if_match`, only if the content is still that version (412)."""
     await ROWS.require_version(conn, content_id, if_match, content_bytes)
+    await lock_project_of(conn, content_id)
     if await fetchrow(conn, sql.SOFT_DELETE, content_id) is None:
         raise await refused_write(conn, content_id)
 
 
 async def restore_content(conn: AsyncConnection, content_id: uuid.UUID) -> Row:
+    await lock_project_of(conn, content_id)
     row = await fetchrow(conn, *sql.RESTORE.bind({"id": content_id}))
     if row is None:
         # Already live (nothing to restore) is fine; invisible is 404.

@@ -104,6 +104,11 @@ HEADERS: dict[str, dict[str, Any]] = {
         "description": "Seconds to wait before trying again.",
         "schema": {"type": "integer", "minimum": 0},
     },
+    "Content-Revision": {
+        "description": "The project revision this write made (absent when it changed nothing,"
+        " and on an idempotent replay): `GET /v1/projects/{id}/revisions/{n}`.",
+        "schema": {"type": "integer", "minimum": 1},
+    },
     "WWW-Authenticate": {
         "description": 'The bearer challenge (RFC 6750), with `error="invalid_token"` '
         "for a token that cannot be used.",
@@ -112,11 +117,17 @@ HEADERS: dict[str, dict[str, Any]] = {
     },
 }
 CACHED_READ_HEADERS = ("ETag", "Cache-Control", "Vary")
+REVISION_HEADER = "Content-Revision"
+# Operations whose 200 carries `Content-Revision` (the write's revision).
+REVISION_OPERATIONS = ("putProjectTree",)
 
 
-def headers_for(method: str, status: str) -> tuple[str, ...]:
-    """Which of `HEADERS` an answer carries, by its method and status."""
+def headers_for(method: str, status: str, operation_id: str = "") -> tuple[str, ...]:
+    """Which of `HEADERS` an answer carries, by its method and status (and,
+    for the few headers of one operation, its id)."""
     names: tuple[str, ...] = ("X-Request-ID",)
+    if status == "200" and operation_id in REVISION_OPERATIONS:
+        names += (REVISION_HEADER,)
     if method == "get" and status in ("200", "304"):
         names += CACHED_READ_HEADERS
     if status == "201":
@@ -142,7 +153,7 @@ def declare_response_headers(document: dict[str, Any]) -> dict[str, Any]:
     used: set[str] = set()
     for method, operation in _operations(document):
         for status, response in operation.get("responses", {}).items():
-            names = headers_for(method, status)
+            names = headers_for(method, status, operation.get("operationId", ""))
             headers = response.setdefault("headers", {})
             for name in names:
                 headers[name] = {"$ref": f"#/components/headers/{name}"}

@@ -9,6 +9,7 @@ from app.auth import PUBLIC_READ
 from app.db.sessions import ReadSession, WriteSession
 from app.http.caching import IfMatch
 from app.http.compression import ETaggedResponse
+from app.http.docs import REVISION_HEADER
 from app.http.ids import ContentId, ProjectId
 from app.http.problems import problem_responses
 from app.http.routes import operation, resource_router
@@ -138,13 +139,18 @@ async def put_project_tree(
     ≤ 5,000 nodes): any refusal changes nothing. Answers the resulting tree
     and its ETag. With `If-Match`, only if the tree is still that version (the
     ETag of a GET of it, with or without bodies, or of the last PUT): 412
-    otherwise, and nothing is written."""
+    otherwise, and nothing is written. `Content-Revision` names the project
+    revision the write made (absent when it changed nothing, and on an
+    idempotent replay)."""
     answer = await service.put_tree(
         conn, project_id, body, wake_indexer=request.app.state.search_indexer.wake,
         if_match=if_match,
     )  # fmt: skip
     await idempotency.record_answer(answer.body, 200, answer.digest)
-    return tree_response(answer)
+    response = tree_response(answer)
+    if answer.revision is not None:
+        response.headers[REVISION_HEADER] = str(answer.revision)
+    return response
 
 
 @router.post(

@@ -12,9 +12,14 @@ from pydantic_core import to_json
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.contents.service import check_placement, content_not_found, refused_write
+from app.contents.service import (
+    check_placement,
+    content_not_found,
+    lock_project_of,
+    refused_write,
+)
 from app.db.rows import Row, fetchrow
-from app.db.tenancy import Reader, execute, fetch
+from app.db.tenancy import Reader, execute, fetch, fetchval
 from app.http.etags import digest, match
 from app.http.observability import TREE_UPSERT_NODES
 from app.http.problems import (
@@ -40,11 +45,12 @@ class TreeAnswer:
     of the nodes), and the hash its ETag carries: a 128-bit hash of those
     bytes (`app.http.etags.digest`), so an unchanged tree answers 304.
     `after_commit`, if any, is to run once the transaction committed (and
-    the answer is out)."""
+    the answer is out). `revision`: the project revision a write made."""
 
     body: bytes
     digest: str
     after_commit: Callable[[], Any] | None = None
+    revision: int | None = None
 
 
 def tree_answer(project: Row, nodes: list[dict[str, Any]]) -> TreeAnswer:
@@ -141,6 +147,7 @@ async def move_content(
 ) -> None:  # fmt: skip
     """Move a content under a new parent (or to the root) at a position, and
     renumber the siblings it leaves and joins, in one statement."""
+    await lock_project_of(conn, content_id)
     node = await fetchrow(conn, sql.LOCK_CONTENT, content_id)
     if node is None:
         raise await refused_write(conn, content_id)
@@ -177,4 +184,5 @@ async def put_tree(
     indexer is woken once the answer is out, i.e. after the commit."""
     await upsert_tree(conn, project_id, tree.nodes, prune=tree.prune, if_match=if_match)
     answer = await read_project_tree(conn, project_id, include_body=False, max_depth=MAX_DEPTH)
-    return replace(answer, after_commit=wake_indexer)
+    revision = await fetchval(conn, sql.THIS_REVISION, project_id)
+    return replace(answer, after_commit=wake_indexer, revision=revision)

@@ -41,6 +41,21 @@ DEFER_INDEXING = f"SELECT {_DEFER}"
 # deferred (`DEFER_INDEXING`).
 LOCK_PROJECT = f"SELECT id, {_DEFER} FROM content_projects WHERE id = $1 FOR UPDATE"
 
+# A single-node write's first lock (PATCH, move, DELETE, restore of a
+# content): its project's row, before the content's own. The revision
+# trigger (migration 0012) locks that row (FOR NO KEY UPDATE, for dense
+# revision numbers) at the end of the write's statement, and a tree PUT locks
+# it first and its contents after: taken in the other order, a PATCH racing
+# a tree PUT of the same project deadlocked (40P01; tests/revisions/
+# test_locks.py). Under the caller's RLS (the UPDATE policy, as FOR UPDATE
+# above), which for both tables is the project's creator: whoever may change
+# the content may lock its project; anyone else locks nothing and then
+# changes nothing either.
+LOCK_PROJECT_OF = """
+SELECT p.id FROM content_projects p
+WHERE p.id = (SELECT c.project_id FROM contents c WHERE c.id = $1) FOR NO KEY UPDATE OF p
+"""
+
 EXISTING_SLUGS = "SELECT slug, id FROM contents WHERE project_id = $1 AND slug = ANY($2::text[])"
 
 
@@ -78,6 +93,13 @@ WHERE (c.parent_content_id, c.title, c.content_type, c.content, c.sequence_order
        EXCLUDED.sequence_order, EXCLUDED.fidelity_score, EXCLUDED.file_path,
        EXCLUDED.ai_generated, EXCLUDED.keywords, true,
        jsonb_merge_patch(c.metadata, EXCLUDED.metadata))
+"""
+
+# The revision this transaction made or extended of the project (none when
+# it changed nothing): the tree PUT answers it in `Content-Revision`, so a
+# client need not ask for the latest revision afterwards.
+THIS_REVISION = """
+SELECT number FROM content_revisions WHERE project_id = $1 AND transaction_id = txid_current()
 """
 
 PRUNE = """

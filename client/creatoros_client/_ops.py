@@ -182,16 +182,24 @@ def put_content_tags(content_id: Id, tags: Sequence[str]) -> Call[m.ContentTags]
 @dataclass(frozen=True)
 class Tree:
     """A tree as read, with its ETag; `tree` is None when it still matched
-    the `etag` sent (304 Not Modified)."""
+    the `etag` sent (304 Not Modified). `revision`: the project revision a
+    tree PUT made (its `Content-Revision`; None when it changed nothing, on
+    an idempotent replay, or from a server that does not send it)."""
 
     tree: m.ContentTree | None
     etag: str | None
+    revision: int | None = None
 
 
 def _tree(response: httpx.Response) -> Tree:
     if response.status_code == 304:
         return Tree(None, response.headers.get("etag"))
-    return Tree(m.ContentTree.model_validate_json(response.content), response.headers.get("etag"))
+    revision = response.headers.get("content-revision", "")
+    return Tree(
+        m.ContentTree.model_validate_json(response.content),
+        response.headers.get("etag"),
+        int(revision) if revision.isdecimal() else None,
+    )
 
 
 def get_tree(

@@ -239,7 +239,11 @@ def save_course_flow(
         # The tree carries its project: its ETag moved with the project.
         result.etag = yield _ops.tree_etag(project.id)
     if result.nodes.created or result.nodes.updated or result.nodes.deleted:
-        result.revision = yield from _latest_revision(project.id)
+        # The PUT names the revision it made; else (a server without the
+        # header, or a PUT that recorded none) ask for the latest one.
+        result.revision = written.revision
+        if result.revision is None:
+            result.revision = yield from _latest_revision(project.id)
     for entry in creates:
         yield _ops.create_research(project.id, entry.create_body(), entry.idempotency_key)
     for old, entry in updates:

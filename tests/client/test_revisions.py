@@ -145,3 +145,29 @@ def test_the_client_and_the_cli_list_diff_and_restore_and_the_import_names_its_r
     assert (restored.number, restored.summary) == (3, "3 changed")
     assert api.diff(project, 1, 3).nodes == []
     assert api.revisions.tree(project, 1).tree == api.trees.get(project).tree
+
+
+def test_a_save_takes_its_revision_from_the_put_and_asks_only_a_server_without_the_header(
+    live: LiveServer, alice: Creator, courses: Path, tmp_path: Path
+) -> None:
+    seen: list[httpx.Request] = []
+    strip = {"on": False}
+
+    def without_header(response: httpx.Response) -> None:
+        if strip["on"]:  # a server that predates Content-Revision
+            response.headers.pop("content-revision", None)
+
+    http = httpx.Client(
+        base_url=live.url,
+        event_hooks={"request": [seen.append], "response": [without_header]},
+    )
+    api = CreatorOS(live.url, token=alice.token, outbox=tmp_path / "outbox.sqlite3", http=http)
+    folder = courses / "claude-code"
+    first = api.save_course(folder)
+    assert first.revision == 1
+    assert not [r for r in seen if r.url.path.endswith("/revisions")]  # no extra request
+    change_three_lessons(folder)
+    strip["on"] = True
+    second = api.save_course(folder)
+    assert second.revision == 2
+    assert [r.method for r in seen if r.url.path.endswith("/revisions")] == ["GET"]

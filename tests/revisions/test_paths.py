@@ -360,3 +360,18 @@ async def test_any_history_of_bodies_reads_back_and_restores_exactly(
         )
         assert restored.status_code in (200, 201), restored.text
         assert await bodies_at(project, None) == expected[0], history
+
+
+async def test_a_deleted_project_takes_its_history_with_it(
+    client: httpx.AsyncClient, alice: Creator, database: str
+) -> None:
+    # Its rows' project_id is set NULL by the cascade: the trigger must not
+    # store their bodies for a project that is gone (a foreign key error, 422).
+    project = await new_project(client, alice)
+    await write_tree(client, alice, project, course(("a", "A\n"), ("b", "B\n")))
+    await write_tree(client, alice, project, course(("a", "A2\n"), ("b", "B\n")))
+    deleted = await client.delete(f"/v1/projects/{project}", headers=alice.headers)
+    assert deleted.status_code == 204, deleted.text
+    for table in ("content_revisions", "content_history", "content_bodies"):
+        count = f"SELECT count(*) FROM {table} WHERE project_id = '{project}'"
+        assert await as_superuser(database, count) == 0, table

@@ -235,8 +235,8 @@ async def test_the_upsert_is_set_based(
             assert response.status_code == 200, response.text
         counts.append(len(statements))
     # BEGIN + switch (one message), lock, existing slugs, upsert; then
-    # project + tree read back; COMMIT
-    assert counts[0] == counts[1] == 7, (counts, statements)
+    # project + tree read back, the revision it made (Content-Revision); COMMIT
+    assert counts[0] == counts[1] == 8, (counts, statements)
 
 
 async def test_move_renumbers_and_refuses_cycles(
