@@ -75,7 +75,7 @@ DECLARE
     changes text[];
     gone_ids uuid[] := '{}';
     gone_projects uuid[] := '{}';
-    rehash boolean := false;
+    replaced uuid[] := '{}';
     revision_projects uuid[] := '{}';
     revision_numbers integer[] := '{}';
     revision_creators uuid[] := '{}';
@@ -110,9 +110,11 @@ BEGIN
                -- Moved to another project (or detached): removed from the old one.
                coalesce(array_agg(o.id) FILTER (WHERE x.gone), '{}'),
                coalesce(array_agg(o.project_id) FILTER (WHERE x.gone), '{}'),
-               coalesce(bool_or(o.content IS DISTINCT FROM n.content
-                                OR o.project_id IS DISTINCT FROM n.project_id), false)
-        INTO ids, projects, changes, gone_ids, gone_projects, rehash
+               -- Their body replaced, or taken out of the project: stored now.
+               coalesce(array_agg(o.id) FILTER (WHERE o.content IS DISTINCT FROM n.content
+                                                OR o.project_id IS DISTINCT FROM n.project_id),
+                        '{}')
+        INTO ids, projects, changes, gone_ids, gone_projects, replaced
         FROM old_rows o JOIN new_rows n ON n.id = o.id
         CROSS JOIN LATERAL (SELECT
             n.project_id IS NOT NULL
@@ -129,11 +131,11 @@ BEGIN
     ELSE
         SELECT coalesce(array_agg(o.id) FILTER (WHERE o.deleted_at IS NULL), '{}'),
                coalesce(array_agg(o.project_id) FILTER (WHERE o.deleted_at IS NULL), '{}'),
-               count(*) > 0
-        INTO gone_ids, gone_projects, rehash
+               coalesce(array_agg(o.id), '{}')
+        INTO gone_ids, gone_projects, replaced
         FROM old_rows o WHERE o.project_id IS NOT NULL;
     END IF;
-    IF ids IS NULL AND cardinality(gone_ids) = 0 AND NOT rehash THEN
+    IF ids IS NULL AND cardinality(gone_ids) = 0 AND cardinality(replaced) = 0 THEN
         RETURN NULL;
     END IF;
 
@@ -144,28 +146,11 @@ BEGIN
     -- project, for the history rows that now point at it. Not for a project
     -- being deleted (its rows' project_id set NULL, or the rows deleted, by
     -- the cascade): its history goes with it.
-    IF rehash AND TG_OP = 'UPDATE' THEN
+    IF cardinality(replaced) > 0 THEN
         WITH hashed AS (
             UPDATE public.content_history h
             SET body_sha256 = coalesce(sha256(convert_to(o.content, 'UTF8')), ''::bytea)
-            FROM old_rows o JOIN new_rows n ON n.id = o.id
-            WHERE h.project_id = o.project_id AND h.content_id = o.id
-              AND h.body_sha256 IS NULL
-              AND (o.content IS DISTINCT FROM n.content
-                   OR o.project_id IS DISTINCT FROM n.project_id)
-              AND EXISTS (SELECT FROM public.content_projects p WHERE p.id = o.project_id)
-            RETURNING h.project_id, h.body_sha256, h.creator_mind_id, o.content
-        )
-        INSERT INTO public.content_bodies (project_id, sha256, creator_mind_id, body)
-        SELECT DISTINCT ON (b.project_id, b.body_sha256)
-               b.project_id, b.body_sha256, b.creator_mind_id, b.content
-        FROM hashed b WHERE b.content IS NOT NULL
-        ON CONFLICT DO NOTHING;
-    ELSIF rehash THEN
-        WITH hashed AS (
-            UPDATE public.content_history h
-            SET body_sha256 = coalesce(sha256(convert_to(o.content, 'UTF8')), ''::bytea)
-            FROM old_rows o
+            FROM old_rows o JOIN unnest(replaced) r(id) ON r.id = o.id
             WHERE h.project_id = o.project_id AND h.content_id = o.id
               AND h.body_sha256 IS NULL
               AND EXISTS (SELECT FROM public.content_projects p WHERE p.id = o.project_id)
