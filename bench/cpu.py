@@ -92,6 +92,12 @@ def _runtime(parent: psutil.Process) -> float:
     return total
 
 
+def runtime_seconds(pid: int) -> float:
+    """CPU seconds, to the nanosecond, of the process `pid` and its children
+    (a service; PostgreSQL's postmaster and its backends)."""
+    return _runtime(psutil.Process(pid))
+
+
 def _process_clock(pid: int) -> int:
     """Linux's MAKE_PROCESS_CPUCLOCK(pid, CPUCLOCK_SCHED): the id of a
     process's CPU-time clock, as `clock_getcpuclockid(3)` returns it."""

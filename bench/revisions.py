@@ -3,7 +3,7 @@ revision triggers, the history's storage after 20 re-imports, and the read
 of an old revision's tree against the live one.
 
     python -m bench.revisions [--database-url URL] [--courses 20] [--repeats 10]
-                              [--switch-per-write]
+                              [--switch-per-write] [--http-rounds 8] [--http-requests 10]
 
 On a fresh migrated database (its own, as the bench's): `--courses` other
 133-node courses are written first (the table is not empty), then:
@@ -29,6 +29,19 @@ On a fresh migrated database (its own, as the bench's): `--courses` other
   changed lessons each (committed): the live rows' bytes (pg_column_size,
   i.e. as stored, bodies compressed) against the history's (revisions,
   history rows, bodies).
+- **write cost through the service** (`--http-rounds`, 0 to skip): the
+  same three writes as real `PUT /v1/projects/{id}/tree` requests to the
+  service (uvicorn, one worker) on this database, committed, with the
+  revision triggers on and off (committed `ALTER TABLE`; after each switch,
+  unkept requests until every pooled connection has its plans cached
+  again), in ABBA rounds of `--http-requests` each: the
+  write as a client and a backfill feel it. The 3-changed-lessons write
+  alternates between two versions of a course (each PUT changes 3 lessons);
+  each new course goes to a project of its own. Per request: wall median,
+  the service's CPU and its PostgreSQL backends' (autovacuum and the
+  server's background processes left out), to the nanosecond, up to the
+  moment the service's indexer has built the search documents the chunk's
+  writes deferred (their cost, not the next chunk's).
 - **read**: the tree read's statement and nesting (`READ_PROJECT_TREE`,
   `shape.nest`, `tree_answer`) against the tree at revision 1 of that
   course (`app.revisions.sql.TREE_AT`), with and without bodies; median
@@ -41,22 +54,30 @@ import argparse
 import asyncio
 import json
 import random
+import secrets
 import statistics
+import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import psutil
 
+from app.auth import mint_token
 from app.revisions import sql as revisions_sql
 from app.trees import shape
 from app.trees import sql as trees_sql
 from app.trees.schemas import TreeNodeIn, TreeUpsert
 from app.trees.service import tree_answer
 from bench.corpus import Corpus
-from bench.database import bench_database
+from bench.cpu import runtime_seconds
+from bench.database import BenchDatabase, bench_database
+from bench.measure import abba
+from bench.server import running_service
 
 TRIGGERS = ("contents_revision_insert", "contents_revision_update", "contents_revision_delete")
 
@@ -77,6 +98,12 @@ FLOOR_TRIGGERS = [
     FOR EACH STATEMENT EXECUTE FUNCTION creatoros_internal.bench_returns_at_once()""",
 ]
 VARIANTS = ("with revisions", "floor (returns at once)", "without")
+# The three writes of the issue's goal.
+NEW, CHANGED, NO_OP = (
+    "PUT a new 133-node course",
+    "PUT 3 changed lessons",
+    "PUT no-op (nothing changed)",
+)
 
 
 def course(corpus: Corpus, rng: random.Random, slug: str) -> list[TreeNodeIn]:
@@ -173,9 +200,9 @@ async def measure(
         process = psutil.Process(await conn.fetchval("SELECT pg_backend_pid()"))
 
         operations: dict[str, tuple[uuid.UUID, list[TreeNodeIn]]] = {
-            "PUT a new 133-node course": (empty, base),
-            "PUT 3 changed lessons": (written, with_changed_lessons(base, 3, "write")),
-            "PUT no-op (nothing changed)": (written, base),
+            NEW: (empty, base),
+            CHANGED: (written, with_changed_lessons(base, 3, "write")),
+            NO_OP: (written, base),
         }
         cost: dict[str, dict[str, list[tuple[float, float]]]] = {}
 
@@ -279,6 +306,191 @@ async def measure(
         await conn.close()
 
 
+HTTP_VARIANTS = ("with revisions", "without")
+# The service's pool in that phase: few connections, so each has its plans
+# cached again soon after a switch of the triggers.
+HTTP_POOL = 2
+
+
+async def set_revision_triggers(conn: asyncpg.Connection, on: bool) -> None:
+    """The revision triggers on or off, committed (the service's pooled
+    connections see it at their next statement)."""
+    verb = "ENABLE" if on else "DISABLE"
+    async with conn.transaction():
+        for name in TRIGGERS:
+            await conn.execute(f"ALTER TABLE contents {verb} TRIGGER {name}")
+
+
+async def measure_http(db: BenchDatabase, rounds: int, requests: int) -> dict[str, Any]:
+    """The three writes as PUT requests to the service, triggers on and off
+    in ABBA rounds: per write and variant, each request's wall ms and each
+    chunk's service and PostgreSQL CPU ms per request."""
+    rng = random.Random(2323)
+    corpus = Corpus.load()
+    conn = await asyncpg.connect(db.admin_dsn)
+    try:
+        mind: uuid.UUID = await conn.fetchval(
+            "INSERT INTO minds (slug, display_name) VALUES ('bench-http', 'H') RETURNING id"
+        )
+        user = uuid.uuid4()
+        await conn.execute("INSERT INTO user_profiles (id, mind_id) VALUES ($1, $2)", user, mind)
+        base = course(corpus, rng, "http-base")
+        versions = [base, with_changed_lessons(base, 3, "http")]
+        steady = await new_project(conn, mind, "http-steady")
+        changing = await new_project(conn, mind, "http-changing")
+        # Every new course lands in a project of its own: warm-ups included.
+        fresh = [
+            await new_project(conn, mind, f"http-new-{n}")
+            for n in range(rounds * len(HTTP_VARIANTS) * (requests + HTTP_POOL * 6) + 1)
+        ]
+        secret = secrets.token_urlsafe(48)
+        token = mint_token(secret, user_id=user, ttl_seconds=24 * 3600)
+
+        def body(nodes: list[TreeNodeIn]) -> bytes:
+            return TreeUpsert(nodes=nodes).model_dump_json(exclude_unset=True).encode()
+
+        bodies = [body(v) for v in versions]
+        # The statement phase wrote its courses as the tree PUT does, search
+        # indexing deferred, and no indexer ran: left so, the service's
+        # indexer would spend minutes on them during the chunks. This bench
+        # searches nothing: they are marked done, their documents unbuilt
+        # (triggers off for that one statement: a superuser's replica role).
+        async with conn.transaction():
+            await conn.execute("SET LOCAL session_replication_role = replica")
+            await conn.execute("UPDATE contents SET search_deferred = false WHERE search_deferred")
+        flips = iter(range(1 << 30))
+
+        def next_write(label: str) -> tuple[uuid.UUID, bytes]:
+            if label == NEW:
+                return fresh.pop(), bodies[0]
+            if label == CHANGED:
+                return changing, bodies[next(flips) % 2]
+            return steady, bodies[0]
+
+        labels = (NEW, CHANGED, NO_OP)
+        found: dict[str, dict[str, dict[str, list[float]]]] = {}
+        with (
+            tempfile.TemporaryDirectory(prefix="bench-revisions-") as logs,
+            running_service(
+                db.login_url, jwt_secret=secret, pool_size=HTTP_POOL, log_dir=Path(logs)
+            ) as service,
+        ):
+            headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+            async with httpx.AsyncClient(
+                base_url=service.base_url, headers=headers, timeout=60
+            ) as client:
+
+                async def put(label: str) -> float:
+                    project, content = next_write(label)
+                    started = time.perf_counter()
+                    answer = await client.put(f"/v1/projects/{project}/tree", content=content)
+                    wall = (time.perf_counter() - started) * 1000
+                    assert answer.status_code == 200, answer.text
+                    return wall
+
+                async def backends_cpu() -> dict[int, float]:
+                    """CPU seconds of each client backend but this one: the
+                    service's connections (its indexer's too), not autovacuum
+                    nor the server's background processes, whose work (the
+                    statement phase's rolled-back rows, vacuumed meanwhile)
+                    would dilute the ratio."""
+                    pids = await conn.fetch(
+                        "SELECT pid FROM pg_stat_activity WHERE backend_type = 'client backend'"
+                        " AND pid <> pg_backend_pid()"
+                    )
+                    found: dict[int, float] = {}
+                    for row in pids:
+                        try:
+                            found[row["pid"]] = runtime_seconds(row["pid"])
+                        except psutil.Error:  # it just exited
+                            continue
+                    return found
+
+                async def indexed() -> None:
+                    """Wait until the service's indexer has built the documents
+                    the writes deferred: that work is theirs, and left over it
+                    would fall on the next chunk's writes."""
+                    for _ in range(6000):  # a minute at most
+                        if not await conn.fetchval(
+                            "SELECT EXISTS (SELECT FROM contents WHERE search_deferred)"
+                        ):
+                            return
+                        await asyncio.sleep(0.01)
+                    raise RuntimeError("the service's indexer did not catch up in a minute")
+
+                for label in labels:  # the projects hold their first versions
+                    await put(label)
+                for order in abba(HTTP_VARIANTS, rounds):
+                    for variant in order:
+                        await set_revision_triggers(conn, variant == "with revisions")
+                        for label in labels:
+                            # The DDL dropped every connection's cached plans:
+                            # enough unkept requests that each of the pool's
+                            # connections has its generic plans again (the
+                            # 6th execution of a statement), as between two
+                            # deployments.
+                            for _ in range(HTTP_POOL * 6):
+                                await put(label)
+                            await indexed()
+                            app_cpu = runtime_seconds(service.pid)
+                            pg_before = await backends_cpu()
+                            walls = [await put(label) for _ in range(requests)]
+                            await indexed()  # the chunk's deferred search documents
+                            app_cpu = (runtime_seconds(service.pid) - app_cpu) * 1000 / requests
+                            pg_after = await backends_cpu()
+                            pg_cpu = (
+                                sum(
+                                    seconds - pg_before.get(pid, 0.0)
+                                    for pid, seconds in pg_after.items()
+                                )
+                                * 1000
+                                / requests
+                            )
+                            cell = found.setdefault(label, {}).setdefault(
+                                variant, {"wall": [], "app": [], "pg": []}
+                            )
+                            cell["wall"] += walls
+                            cell["app"].append(app_cpu)
+                            cell["pg"].append(pg_cpu)
+        await set_revision_triggers(conn, True)
+        return found
+    finally:
+        await conn.close()
+
+
+def report_http(found: dict[str, Any], rounds: int, requests: int) -> str:
+    lines = [
+        f"Write cost through the service (PUT /v1/projects/{{id}}/tree, committed; {rounds}"
+        f" ABBA rounds x {requests} requests per write and variant): wall median ms; CPU ms"
+        " per request, median of rounds (service + PostgreSQL); added: against without"
+    ]
+    for label, by in found.items():
+        cells = {
+            variant: (
+                statistics.median(v["wall"]),
+                statistics.median(v["app"]),
+                statistics.median(v["pg"]),
+            )
+            for variant, v in by.items()
+        }
+        without = cells["without"]
+        lines.append(f"  {label}:")
+        for variant in HTTP_VARIANTS:
+            wall, app_cpu, pg_cpu = cells[variant]
+            line = (
+                f"    {variant:16s} wall {wall:6.2f}  cpu {app_cpu + pg_cpu:6.2f}"
+                f" (service {app_cpu:6.2f} + PostgreSQL {pg_cpu:6.2f})"
+            )
+            if variant != "without":
+                line += (
+                    f"   added: wall {(wall / without[0] - 1) * 100:+5.1f} %,"
+                    f" cpu {((app_cpu + pg_cpu) / (without[1] + without[2]) - 1) * 100:+5.1f} %,"
+                    f" PostgreSQL cpu {(pg_cpu / without[2] - 1) * 100:+5.1f} %"
+                )
+            lines.append(line)
+    return "\n".join(lines)
+
+
 def report(found: dict[str, Any], courses: int, repeats: int) -> str:
     lines = [f"Write cost: the tree PUT's statements, {courses} other courses in the table,"
              f" {repeats} runs each, interleaved: wall ms median (min), backend CPU ms median;"
@@ -334,12 +546,22 @@ def main() -> None:
         help="switch the triggers inside each measured write's transaction (the bench's method"
         " until revision 0013: every write then re-plans what the DDL invalidated)",
     )
+    parser.add_argument(
+        "--http-rounds",
+        type=int,
+        default=8,
+        help="ABBA rounds of the write cost through the service (0: skip that phase)",
+    )
+    parser.add_argument("--http-requests", type=int, default=10, help="PUTs per round and write")
     args = parser.parse_args()
     with bench_database(args.database_url) as db:
         found = asyncio.run(
             measure(db.admin_dsn, args.courses, args.repeats, args.switch_per_write)
         )
-    print(report(found, args.courses, args.repeats))
+        print(report(found, args.courses, args.repeats), flush=True)
+        if args.http_rounds > 0:
+            through = asyncio.run(measure_http(db, args.http_rounds, args.http_requests))
+            print(report_http(through, args.http_rounds, args.http_requests))
 
 
 if __name__ == "__main__":
