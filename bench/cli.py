@@ -57,13 +57,11 @@ TREE_PATH = "/v1/projects/{project_id}/tree"
 T = TypeVar("T")
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
+def add_database_and_scale(p: argparse.ArgumentParser) -> None:
+    """The options of every bench that seeds a full-scale database: where
+    the database lives and how much it seeds (`python -m bench`,
+    `bench.compare`)."""
     defaults = Scale()
-    p = argparse.ArgumentParser(
-        prog="python -m bench",
-        description="Seed a realistic database, serve the API, and measure each operation "
-        "through HTTP and as the raw asyncpg floor.",
-    )
     p.add_argument(
         "--database-url",
         default=os.environ.get("BENCH_DATABASE_URL"),
@@ -74,6 +72,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--courses", type=int, default=defaults.courses, help="per creator")
     p.add_argument("--modules", type=int, default=defaults.modules, help="per course")
     p.add_argument("--lessons-per-module", type=int, default=defaults.lessons_per_module)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Seed a realistic database, serve the API, and measure each operation "
+        "through HTTP and as the raw asyncpg floor.",
+    )
+    add_database_and_scale(p)
     p.add_argument("--requests", type=int, default=200, help="timed requests per phase")
     p.add_argument("--warmup", type=int, default=20, help="untimed requests before each phase")
     p.add_argument("--concurrency", type=int, default=8, help="for the req/s phase")

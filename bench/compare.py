@@ -78,6 +78,7 @@ from app.settings import Settings
 from bench import ops as bench_ops
 from bench.cli import (
     TREE_PATH,
+    add_database_and_scale,
     check_operation,
     interrupt,
     lean_client,
@@ -145,7 +146,6 @@ class Checkout:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    defaults = Scale()
     p = argparse.ArgumentParser(
         prog="python -m bench.compare",
         description="The app CPU per request of two checkouts, served at once from one "
@@ -153,16 +153,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--before", type=Path, required=True, help="checkout with its .venv")
     p.add_argument("--after", type=Path, required=True, help="checkout with its .venv")
-    p.add_argument(
-        "--database-url",
-        default=os.environ.get("BENCH_DATABASE_URL"),
-        help="superuser URL of a server to create the bench database on "
-        "(default: $BENCH_DATABASE_URL, else an embedded PostgreSQL in a temp dir)",
-    )
-    p.add_argument("--creators", type=int, default=defaults.creators)
-    p.add_argument("--courses", type=int, default=defaults.courses, help="per creator")
-    p.add_argument("--modules", type=int, default=defaults.modules, help="per course")
-    p.add_argument("--lessons-per-module", type=int, default=defaults.lessons_per_module)
+    add_database_and_scale(p)
     p.add_argument("--requests", type=int, default=50, help="timed requests per side in each round")
     p.add_argument("--rounds", type=int, default=16, help="rounds per operation (ABBA)")
     p.add_argument("--warmup", type=int, default=20, help="untimed requests per side first")
