@@ -74,6 +74,26 @@ def add_database_and_scale(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lessons-per-module", type=int, default=defaults.lessons_per_module)
 
 
+def scale_and_seeding(scale: Scale, corpus: Corpus, seeded: Seeded) -> dict[str, Any]:
+    """What a bench's JSON document says of the data it ran on."""
+    return {
+        "scale": {
+            "creators": scale.creators,
+            "courses_per_creator": scale.courses,
+            "modules_per_course": scale.modules,
+            "lessons_per_module": scale.lessons_per_module,
+            "nodes_per_course": scale.nodes_per_course,
+            "corpus": corpus.source,
+        },
+        "seeding": {
+            "seconds": round(seeded.seconds, 1),
+            "phases_seconds": {k: round(v, 1) for k, v in seeded.phases.items()},
+            "rows": seeded.rows,
+            "database_size": seeded.size,
+        },
+    }
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="python -m bench",
@@ -375,20 +395,7 @@ async def measure(
             **await machine_info(db, service),
             "python_loop_ms": {"before": speed_before, "after": python_speed()},
         },
-        "scale": {
-            "creators": scale.creators,
-            "courses_per_creator": scale.courses,
-            "modules_per_course": scale.modules,
-            "lessons_per_module": scale.lessons_per_module,
-            "nodes_per_course": scale.nodes_per_course,
-            "corpus": corpus.source,
-        },
-        "seeding": {
-            "seconds": round(seeded.seconds, 1),
-            "phases_seconds": {k: round(v, 1) for k, v in seeded.phases.items()},
-            "rows": seeded.rows,
-            "database_size": seeded.size,
-        },
+        **scale_and_seeding(scale, corpus, seeded),
         "run": {
             "requests_per_phase": args.requests,
             "rounds": args.rounds,

@@ -85,6 +85,7 @@ from bench.cli import (
     machine_info,
     quiet_autovacuum,
     run_on_uvloop,
+    scale_and_seeding,
 )
 from bench.corpus import DEFAULT_FIXTURES, Corpus
 from bench.cpu import CpuMeter, local_postmaster_pid, python_speed
@@ -474,19 +475,7 @@ async def measure(
             "python_loop_ms": {"before": speed_before, "after": python_speed()},
         },
         "checkouts": {side: _describe(getattr(args, side).root) for side in SIDES},
-        "scale": {
-            "creators": scale.creators,
-            "courses_per_creator": scale.courses,
-            "modules_per_course": scale.modules,
-            "lessons_per_module": scale.lessons_per_module,
-            "nodes_per_course": scale.nodes_per_course,
-            "corpus": corpus.source,
-        },
-        "seeding": {
-            "seconds": round(seeded.seconds, 1),
-            "rows": seeded.rows,
-            "database_size": seeded.size,
-        },
+        **scale_and_seeding(scale, corpus, seeded),
         "run": {
             "requests_per_side_per_round": args.requests,
             "rounds": args.rounds,

@@ -143,6 +143,16 @@ async def upsert(conn: asyncpg.Connection, project: uuid.UUID, nodes: list[TreeN
     await conn.execute(trees_sql.UPSERT_NODES, *plan.args(project))
 
 
+async def new_creator(conn: asyncpg.Connection, slug: str) -> tuple[uuid.UUID, uuid.UUID]:
+    """A mind and a user signed in as it: (mind id, user id)."""
+    mind: uuid.UUID = await conn.fetchval(
+        "INSERT INTO minds (slug, display_name) VALUES ($1, $1) RETURNING id", slug
+    )
+    user = uuid.uuid4()
+    await conn.execute("INSERT INTO user_profiles (id, mind_id) VALUES ($1, $2)", user, mind)
+    return mind, user
+
+
 async def new_project(conn: asyncpg.Connection, mind: uuid.UUID, slug: str) -> uuid.UUID:
     project: uuid.UUID = await conn.fetchval(
         "INSERT INTO content_projects (slug, name, project_type, creator_mind_id)"
@@ -179,11 +189,7 @@ async def measure(
     conn = await asyncpg.connect(dsn)
     await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
     try:
-        mind: uuid.UUID = await conn.fetchval(
-            "INSERT INTO minds (slug, display_name) VALUES ('bench', 'B') RETURNING id"
-        )
-        user = uuid.uuid4()
-        await conn.execute("INSERT INTO user_profiles (id, mind_id) VALUES ($1, $2)", user, mind)
+        mind, user = await new_creator(conn, "bench")
         base = course(corpus, rng, "base")
         for n in range(courses):
             other = await new_project(conn, mind, f"other-{n}")
@@ -329,11 +335,7 @@ async def measure_http(db: BenchDatabase, rounds: int, requests: int) -> dict[st
     corpus = Corpus.load()
     conn = await asyncpg.connect(db.admin_dsn)
     try:
-        mind: uuid.UUID = await conn.fetchval(
-            "INSERT INTO minds (slug, display_name) VALUES ('bench-http', 'H') RETURNING id"
-        )
-        user = uuid.uuid4()
-        await conn.execute("INSERT INTO user_profiles (id, mind_id) VALUES ($1, $2)", user, mind)
+        mind, user = await new_creator(conn, "bench-http")
         base = course(corpus, rng, "http-base")
         versions = [base, with_changed_lessons(base, 3, "http")]
         steady = await new_project(conn, mind, "http-steady")
