@@ -136,7 +136,10 @@ async def lock_project_of(conn: AsyncConnection, content_id: uuid.UUID) -> None:
 async def update_content(
     conn: AsyncConnection, content_id: uuid.UUID, data: ContentUpdate, *, if_match: str | None
 ) -> Row:
-    """With `if_match`, only if the content is still that version (412)."""
+    """With `if_match`, only if the content is still that version (412).
+    The project's row is locked first, before `require_version` locks the
+    content's (`lock_project_of`)."""
+    await lock_project_of(conn, content_id)
     await ROWS.require_version(conn, content_id, if_match, content_bytes)
     values: dict[str, Any] = data.model_dump(mode="json", exclude_unset=True)
     if not values:
@@ -146,7 +149,6 @@ async def update_content(
     await require_visible(conn, sql.REFERENCES, values)
     new_status = values.get("status")
     statement = sql.UPDATE(tuple(values), new_status)
-    await lock_project_of(conn, content_id)
     row = await fetchrow(conn, *statement.bind({**values, "row_id": content_id}))
     if row is not None:
         return row
@@ -169,8 +171,8 @@ async def delete_content(
 ) -> None:
     """Soft delete: the row stays (with its children) until purged. With
     `if_match`, only if the content is still that version (412)."""
-    await ROWS.require_version(conn, content_id, if_match, content_bytes)
     await lock_project_of(conn, content_id)
+    await ROWS.require_version(conn, content_id, if_match, content_bytes)
     if await fetchrow(conn, sql.SOFT_DELETE, content_id) is None:
         raise await refused_write(conn, content_id)
 

@@ -18,6 +18,7 @@ from app.contents.schemas import ContentUpdate
 from app.contents.service import delete_content, restore_content, update_content
 from app.db.rows import fetchrow
 from app.db.tenancy import tenant_transaction
+from app.http.problems import PreconditionFailed
 from app.trees import sql as trees_sql
 from app.trees.schemas import TreeNodeIn
 from app.trees.service import move_content, upsert_tree
@@ -116,3 +117,36 @@ async def test_a_move_delete_or_restore_racing_a_tree_put_does_not_deadlock(
     tree = (await client.get(f"/v1/projects/{project}/tree", headers=alice.headers)).json()
     lessons = [n["slug"] for n in tree["nodes"][0]["children"][0]["children"]]
     assert lessons == {"move": ["b", "a"], "delete": ["a"], "restore": ["a", "b"]}[write]
+
+
+@pytest.mark.parametrize("write", ["patch", "delete"])
+async def test_a_conditional_write_racing_a_tree_put_does_not_deadlock(
+    client: httpx.AsyncClient, engine: AsyncEngine, database: str, alice: Creator, write: str
+) -> None:
+    """With `If-Match` the content's row is locked to compare its version:
+    the project's row must still be locked before it. The write then waits
+    for the PUT, which changed the lesson: a 412, not a 40P01."""
+    project = await new_project(client, alice)
+    await write_tree(client, alice, project, COURSE)
+    a = await node_id(client, alice, project, "a")
+    etag = (await client.get(f"/v1/contents/{a}", headers=alice.headers)).headers["ETag"]
+    update = ContentUpdate.model_validate({"title": "Novo"})
+    writes: dict[str, Callable[[AsyncConnection], Awaitable[object]]] = {
+        "patch": lambda conn: update_content(conn, a, update, if_match=etag),
+        "delete": lambda conn: delete_content(conn, a, if_match=etag),
+    }
+    refused: list[str] = []
+
+    async def conditional(conn: AsyncConnection) -> None:
+        try:
+            await writes[write](conn)
+        except PreconditionFailed:
+            refused.append(write)
+
+    await race(engine, database, alice, project, conditional)
+    assert refused == [write]
+    tree = (await client.get(f"/v1/projects/{project}/tree", headers=alice.headers,
+                             params={"include_body": "true"})).json()  # fmt: skip
+    lessons = tree["nodes"][0]["children"][0]["children"]
+    assert [(n["title"], n["content"]) for n in lessons] == [
+        ("A", "a\nmudado\n"), ("B", "b\nmudado\n")]  # fmt: skip
