@@ -132,6 +132,53 @@ async def search_work(database: str, who: Creator, q: str) -> tuple[int, int]:
         return found
 
 
+# Blocks this transaction fetched from `contents` and its TOAST table (rows),
+# and from their indexes: the backend's own counters, exact and immediate.
+CONTENTS_READS = """
+WITH rel AS (
+    SELECT c.oid, c.relkind FROM pg_catalog.pg_class c
+    WHERE c.oid IN ('public.contents'::regclass,
+                    (SELECT reltoastrelid FROM pg_catalog.pg_class
+                     WHERE oid = 'public.contents'::regclass))
+)
+SELECT coalesce(sum(pg_stat_get_xact_blocks_fetched(rel.oid)), 0)::bigint AS rows,
+       coalesce((SELECT sum(pg_stat_get_xact_blocks_fetched(i.indexrelid))
+                 FROM pg_catalog.pg_index i WHERE i.indrelid IN (SELECT oid FROM rel)), 0)::bigint
+           AS indexes
+FROM rel
+"""
+
+
+@dataclass(frozen=True)
+class SearchReads:
+    """What one API search statement read of `contents`, in blocks."""
+
+    found: int  # the rows it answered
+    rows: int  # heap and TOAST pages: the contents' rows and bodies
+    indexes: int  # index pages: the descents of every lookup
+
+
+async def search_reads(database: str, who: Creator, q: str) -> SearchReads:
+    """The blocks of `contents` the API's search statement fetches as `who`,
+    split into rows and indexes (measured on the second run, with the
+    function's plans cached): another tenant's data makes an index taller,
+    which every descent pays, but never puts its rows on the search's path."""
+    args = (q, None, None, None, None, None, 21, "<mark>", "</mark>")
+    claims = json.dumps({"sub": str(who.principal.user_id), "role": "authenticated"})
+    async with superuser(database) as admin:
+        for _ in range(2):
+            async with admin.conn.transaction():
+                await admin.conn.execute(
+                    "SELECT set_config('role', 'authenticated', true),"
+                    " set_config('request.jwt.claims', $1, true)",
+                    claims,
+                )
+                found = await admin.conn.fetch(search_sql.SEARCH, *args)
+                await admin.conn.execute("RESET role")
+                rows, indexes = await admin.conn.fetchrow(CONTENTS_READS)
+        return SearchReads(len(found), rows, indexes)
+
+
 async def count_deferred(engine: AsyncEngine) -> int:
     """Contents whose search indexing is deferred (as service_role: all of them)."""
     async with tenant_transaction(engine, SERVICE, read_only=True) as conn:
