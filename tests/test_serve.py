@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import subprocess
 from pathlib import Path
@@ -156,6 +157,11 @@ def _workers(pid: int) -> set[int]:
     return workers
 
 
+def _state(pid: int) -> str:
+    """A process's state letter from /proc (Z: a zombie, dead and not reaped)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
 def _pool_size_scraped(base: str) -> float:
     scrape = httpx.get(f"{base}/metrics", headers={"Connection": "close"}).text
     (line,) = [x for x in scrape.splitlines() if x.startswith("creatoros_db_pool_size ")]
@@ -166,7 +172,8 @@ async def test_a_replaced_worker_is_not_counted_twice_in_the_pool_gauges(
     tmp_path: Path, database: str
 ) -> None:
     """uvicorn replaces a worker killed with SIGKILL; the dead one's live
-    gauges (here the pool size, DB_POOL_SIZE per worker) are dropped."""
+    gauges (here the pool size, DB_POOL_SIZE per worker) are dropped: by
+    every scrape, as soon as the worker is dead, and by its successor."""
     proc, base = serve_two_workers(tmp_path, database, capture=False, DB_POOL_SIZE="3")
     try:
         wait_ready(base, proc)
@@ -178,7 +185,19 @@ async def test_a_replaced_worker_is_not_counted_twice_in_the_pool_gauges(
         before = _workers(proc.pid)
         assert len(before) == 2, before
         victim = min(before)
-        subprocess.run(["kill", "-9", str(victim)], check=True)
+        # The supervisor stopped, the victim is killed and neither reaped
+        # (a zombie) nor replaced: the survivor's scrape counts its pool only.
+        os.kill(proc.pid, signal.SIGSTOP)
+        try:
+            os.kill(victim, signal.SIGKILL)
+            for _ in range(100):
+                if _state(victim) == "Z":
+                    break
+                await asyncio.sleep(0.05)
+            assert _state(victim) == "Z"
+            assert [_pool_size_scraped(base) for _ in range(5)] == [3.0] * 5
+        finally:
+            os.kill(proc.pid, signal.SIGCONT)
         for _ in range(300):
             now = _workers(proc.pid)
             if len(now) == 2 and victim not in now:
@@ -186,10 +205,9 @@ async def test_a_replaced_worker_is_not_counted_twice_in_the_pool_gauges(
             await asyncio.sleep(0.1)
         assert len(now) == 2 and victim not in now, now
         wait_ready(base, proc)
-        # While the workers change over, a scrape may show 3 (the dead
-        # worker's gauge dropped, the new one's pool not open yet) or 6
-        # (the dead one's not dropped yet); settled, it is 6 scrape after
-        # scrape, and never 9 (the dead worker counted beside the new one).
+        # The successor counts its pool once it has opened it: 3 until then,
+        # then 6 scrape after scrape, and never 9 (the dead worker counted
+        # beside the new one).
         seen: list[float] = []
         settled = 0
         for _ in range(300):

@@ -297,8 +297,10 @@ def forget_dead_workers() -> None:
     left by worker processes that are gone. uvicorn replaces a worker that
     died, but a crashed worker never cleaned up its gauge files, so /metrics
     went on adding its pool to the living ones'. Each new worker runs this
-    before it starts counting; counters and histograms of the dead stay
-    (what they counted did happen)."""
+    before it starts counting, and every scrape before it reads the files
+    (a scrape between a worker's death and its successor's start counted the
+    dead one's pool); counters and histograms of the dead stay (what they
+    counted did happen)."""
     directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if not directory:
         return
@@ -317,7 +319,13 @@ def _process_alive(pid: int) -> bool:
         return False
     except PermissionError:  # alive, someone else's
         return True
-    return True
+    # A killed worker stays a zombie until uvicorn's supervisor reaps it, and
+    # a zombie still takes signal 0: its state in /proc says it is gone.
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:  # reaped meanwhile; or no procfs: trust kill
+        return not Path("/proc/self").exists()
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def metrics_registry() -> CollectorRegistry:
@@ -325,6 +333,7 @@ def metrics_registry() -> CollectorRegistry:
         return REGISTRY
     from prometheus_client import multiprocess
 
+    forget_dead_workers()
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     return registry
