@@ -127,3 +127,40 @@ def test_no_import_cycles() -> None:
 
 def test_the_cycle_finder_finds_one() -> None:
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == [["a", "b", "c", "a"]]
+
+
+def package_graph(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    """Resource package -> the other resource packages it imports, routers
+    left out. Below its router a resource builds on others, never back (a
+    tree is made of contents, a revision is of a tree): its rules, statements
+    and services form no loop across packages either. A router is the top of
+    the resource layer: it may call any resource's service (the tree GET
+    reads an old revision through `app.revisions`)."""
+    packages: dict[str, set[str]] = {}
+    for module, imported in graph.items():
+        if layer_of(module) != RESOURCE_LAYER or module.endswith(".router"):
+            continue
+        package = ".".join(module.split(".")[:2])
+        packages.setdefault(package, set()).update(
+            ".".join(m.split(".")[:2])
+            for m in imported
+            if layer_of(m) == RESOURCE_LAYER and not m.startswith(package + ".") and m != package
+        )
+    return packages
+
+
+def test_resource_packages_below_their_routers_form_no_cycle() -> None:
+    graph = package_graph(import_graph())
+    assert graph["app.trees"] >= {"app.contents"}  # the walk sees packages
+    assert cycles(graph) == []
+
+
+def test_a_router_may_use_another_resource_but_a_service_may_not_loop_back() -> None:
+    graph = {
+        "app.trees.router": {"app.revisions.service"},
+        "app.revisions.service": {"app.trees.service"},
+        "app.trees.service": {"app.contents.service"},
+    }
+    assert cycles(package_graph(graph)) == []
+    graph["app.contents.service"] = {"app.trees.shape"}
+    assert cycles(package_graph(graph)) == [["app.contents", "app.trees", "app.contents"]]

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.contents import sql
+from app.contents import hierarchy, sql
 from app.contents.schemas import STATUS_MOVES, Content, ContentCreate, ContentUpdate
 from app.db.rows import Row, TableRows, fetchrow, require_visible
 from app.db.tenancy import Reader, execute, fetch
@@ -27,8 +27,6 @@ from app.http.problems import (
 )
 from app.http.schemas import model_bytes
 from app.projects.service import insert_under_project
-from app.trees import shape
-from app.trees import sql as trees_sql
 
 # Visible but not writable: a published content of another creator, or one
 # the caller is the persona of.
@@ -59,7 +57,7 @@ async def check_placement(
     project, not the content itself or one of its descendants, may hold its
     type; a `moved` content's subtree stays within the depth limit; a
     `retyped` one may still hold its children. One statement."""
-    row = await fetchrow(conn, trees_sql.PLACEMENT, parent_id, node_id)
+    row = await fetchrow(conn, sql.PLACEMENT, parent_id, node_id)
     assert row is not None  # the statement always answers one row
     if parent_id is not None:
         if row["parent_type"] is None:
@@ -68,15 +66,15 @@ async def check_placement(
             raise InvalidParent("the parent belongs to another project")
         if row["cycle"]:
             raise Cycle("the new parent is the content itself or one of its descendants")
-    found = shape.misplacements(
-        shape.Placement(
+    found = hierarchy.misplacements(
+        hierarchy.Placement(
             content_type, row["parent_type"],
             depth=(row["parent_depth"] or 0) + 1 if moved else None, height=row["height"],
             child_types=frozenset(row["child_types"]) if retyped else frozenset(),
         )
     )  # fmt: skip
     if found:
-        errors = shape.placement_errors(found, parent_field=parent_field, type_field=type_field)
+        errors = hierarchy.placement_errors(found, parent_field=parent_field, type_field=type_field)
         raise InvalidTree("the tree would not be valid; nothing was written").with_errors(errors)
 
 
@@ -128,9 +126,9 @@ def content_bytes(row: Row) -> bytes:
 
 async def lock_project_of(conn: AsyncConnection, content_id: uuid.UUID) -> None:
     """Lock the content's project row before the content's (see
-    `trees_sql.LOCK_PROJECT_OF`): the order the tree PUT and the revision
+    `sql.LOCK_PROJECT_OF`): the order the tree PUT and the revision
     trigger take them in, so a single-node write never deadlocks with them."""
-    await fetchrow(conn, trees_sql.LOCK_PROJECT_OF, content_id)
+    await fetchrow(conn, sql.LOCK_PROJECT_OF, content_id)
 
 
 async def update_content(

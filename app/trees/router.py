@@ -6,6 +6,7 @@ from fastapi import Depends, Query, Request, Response
 from starlette.background import BackgroundTask
 
 from app.auth import PUBLIC_READ
+from app.contents.hierarchy import MAX_DEPTH
 from app.db.sessions import ReadSession, WriteSession
 from app.http.caching import IfMatch
 from app.http.compression import ETaggedResponse
@@ -16,7 +17,7 @@ from app.http.routes import operation, resource_router
 from app.idempotency import IdempotencyKey
 from app.revisions import service as revisions
 from app.trees import service
-from app.trees.schemas import MAX_DEPTH, ContentTree, MoveRequest, TreeUpsert
+from app.trees.schemas import ContentTree, MoveRequest, TreeUpsert
 
 router = resource_router("", "trees")
 

@@ -9,7 +9,6 @@ from app.contents.schemas import ContentStatus, ContentType, Fidelity, Keywords,
 from app.http.schemas import JsonObject, LongText, Name, ShortText, Slug, body_config
 from app.projects.schemas import Project
 
-MAX_DEPTH = 16
 MAX_NODES = 5000
 
 

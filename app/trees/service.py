@@ -1,5 +1,5 @@
-"""Content trees read and written: the rules are `app.trees.shape`'s, the
-statements `app.trees.sql`'s."""
+"""Content trees read and written: the rules are `app.trees.shape`'s (and
+`app.contents.hierarchy`'s), the statements `app.trees.sql`'s."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pydantic_core import to_json
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.contents.hierarchy import MAX_DEPTH
 from app.contents.service import (
     check_placement,
     content_not_found,
@@ -34,7 +35,7 @@ from app.http.schemas import dumps
 from app.projects.schemas import Project
 from app.projects.service import get_project, project_not_found, require_project
 from app.trees import shape, sql
-from app.trees.schemas import MAX_DEPTH, TreeNodeIn, TreeUpsert
+from app.trees.schemas import TreeNodeIn, TreeUpsert
 
 # ---- a tree as the API answers it --------------------------------------------------------
 

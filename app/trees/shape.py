@@ -1,96 +1,32 @@
-"""The pure rules of content trees: which content type may hold which, how
-deep a tree may go, and the walks over a payload and over stored rows. No
-database and no HTTP here, so that the whole-tree PUT and the single-node
-writes (create, patch, move) call the same rule, and tests need no server.
+"""The pure rules of whole content trees: a payload's errors (by the
+hierarchy rules of `app.contents.hierarchy`, which the single-node writes
+apply too, plus duplicate slugs and the node limit), and the walks over a
+payload and over stored rows. No database and no HTTP here: tests need no
+server.
 
-The limits themselves (`MAX_DEPTH`, `MAX_NODES`) are declared with the API
-models in `app.trees.schemas`, where the OpenAPI document states them.
+The node limit (`MAX_NODES`) is declared with the API models in
+`app.trees.schemas`, where the OpenAPI document states it.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any
 
-from app.trees.schemas import MAX_DEPTH, MAX_NODES, NODE_FIELDS, TreeNodeIn
-
-# Which content types may hold which: the course and book hierarchies.
-# Types not listed here may hold, and sit under, anything; any type may be a root.
-ALLOWED_CHILDREN: dict[str, frozenset[str]] = {
-    "course_outline": frozenset({"course_module", "course_lesson"}),
-    "course_module": frozenset({"course_lesson"}),
-    "course_lesson": frozenset(),
-    "book_outline": frozenset({"book_part", "book_chapter"}),
-    "book_part": frozenset({"book_chapter"}),
-    "book_chapter": frozenset(),
-}
-
-# The kinds of refusal, as the `type` of each entry in a problem's `errors`.
-INVALID_HIERARCHY = "invalid_hierarchy"
-TOO_DEEP = "too_deep"
-
-
-def may_contain(parent_type: str, child_type: str) -> bool:
-    """Whether a content of `parent_type` may hold one of `child_type`."""
-    allowed = ALLOWED_CHILDREN.get(parent_type)
-    return allowed is None or child_type in allowed
-
-
-def _cannot_contain(parent_type: str, child_type: str) -> str:
-    return f"a {parent_type} cannot contain a {child_type}"
-
-
-def _too_deep() -> str:
-    return f"deeper than {MAX_DEPTH} levels"
-
-
-class Misplacement(NamedTuple):
-    """One broken rule: its kind (`INVALID_HIERARCHY`, `TOO_DEEP`), what to
-    tell the caller, and the node's field at fault (None: its place)."""
-
-    kind: str
-    msg: str
-    field: str | None
-
-
-@dataclass(frozen=True)
-class Placement:
-    """A node where a single-node write would put it."""
-
-    content_type: str
-    parent_type: str | None
-    """None: the node is a root."""
-    depth: int | None = None
-    """Its level, 1 for a root; None when its place does not change."""
-    height: int = 1
-    """Levels of its live subtree, itself included."""
-    child_types: frozenset[str] = frozenset()
-    """Its children's types, when its own type changes."""
-
-
-def misplacements(placement: Placement) -> list[Misplacement]:
-    """Every rule the placement breaks: the parent must hold the node's type,
-    the node's type must hold its children's, and its deepest descendant must
-    stay within `MAX_DEPTH` levels."""
-    found: list[Misplacement] = []
-    kind = placement.content_type
-    if placement.parent_type is not None and not may_contain(placement.parent_type, kind):
-        found.append(
-            Misplacement(INVALID_HIERARCHY, _cannot_contain(placement.parent_type, kind),
-                         "content_type")
-        )  # fmt: skip
-    for child in sorted(placement.child_types):
-        if not may_contain(kind, child):
-            found.append(
-                Misplacement(INVALID_HIERARCHY, _cannot_contain(kind, child), "content_type")
-            )
-    if placement.depth is not None and placement.depth + placement.height - 1 > MAX_DEPTH:
-        found.append(Misplacement(TOO_DEEP, _too_deep(), None))
-    return found
+from app.contents.hierarchy import (
+    INVALID_HIERARCHY,
+    MAX_DEPTH,
+    TOO_DEEP,
+    cannot_contain,
+    may_contain,
+    problem_error,
+    too_deep,
+)
+from app.trees.schemas import MAX_NODES, NODE_FIELDS, TreeNodeIn
 
 
 def tree_errors(nodes: Sequence[TreeNodeIn]) -> list[dict[str, Any]]:
@@ -107,12 +43,12 @@ def tree_errors(nodes: Sequence[TreeNodeIn]) -> list[dict[str, Any]]:
             here = [*path, index]
             count += 1
             if depth > MAX_DEPTH:
-                errors.append(_error(here, _too_deep(), TOO_DEEP))
+                errors.append(problem_error(here, too_deep(), TOO_DEEP))
                 continue
             if node.slug in seen:
                 first = ".".join(map(str, seen[node.slug]))
                 errors.append(
-                    _error([*here, "slug"], f"slug {node.slug!r} already used at {first}",
+                    problem_error([*here, "slug"], f"slug {node.slug!r} already used at {first}",
                            "duplicate_slug")
                 )  # fmt: skip
             else:
@@ -120,31 +56,16 @@ def tree_errors(nodes: Sequence[TreeNodeIn]) -> list[dict[str, Any]]:
             child_type = node.content_type.value
             if parent_type is not None and not may_contain(parent_type, child_type):
                 errors.append(
-                    _error([*here, "content_type"], _cannot_contain(parent_type, child_type),
+                    problem_error([*here, "content_type"], cannot_contain(parent_type, child_type),
                            INVALID_HIERARCHY)
                 )  # fmt: skip
             visit(node.children, child_type, [*here, "children"], depth + 1)
 
     visit(nodes, None, ["body", "nodes"], 1)
     if count > MAX_NODES:
-        errors.insert(0, _error(["body", "nodes"], f"more than {MAX_NODES} nodes", "too_many"))
-    return errors
-
-
-def _error(loc: list[str | int], msg: str, kind: str) -> dict[str, Any]:
-    return {"loc": loc, "msg": msg, "type": kind}
-
-
-def placement_errors(
-    found: Iterable[Misplacement], *, parent_field: str, type_field: str | None
-) -> list[dict[str, Any]]:
-    """A single-node write's misplacements as a problem's `errors`, shaped as
-    the tree PUT's: each names the request's field at fault (`type_field`
-    when the request sent a content type, else the parent's)."""
-    errors = []
-    for m in found:
-        at = type_field if m.field is not None and type_field is not None else parent_field
-        errors.append(_error(["body", at], m.msg, m.kind))
+        errors.insert(
+            0, problem_error(["body", "nodes"], f"more than {MAX_NODES} nodes", "too_many")
+        )
     return errors
 
 

@@ -41,20 +41,6 @@ DEFER_INDEXING = f"SELECT {_DEFER}"
 # deferred (`DEFER_INDEXING`).
 LOCK_PROJECT = f"SELECT id, {_DEFER} FROM content_projects WHERE id = $1 FOR UPDATE"
 
-# A single-node write's first lock (PATCH, move, DELETE, restore of a
-# content): its project's row, before the content's own. The revision
-# trigger (migration 0012) locks that row (FOR NO KEY UPDATE, for dense
-# revision numbers) at the end of the write's statement, and a tree PUT locks
-# it first and its contents after: taken in the other order, a PATCH racing
-# a tree PUT of the same project deadlocked (40P01; tests/revisions/
-# test_locks.py). Under the caller's RLS (the UPDATE policy, as FOR UPDATE
-# above), which for both tables is the project's creator: whoever may change
-# the content may lock its project; anyone else locks nothing and then
-# changes nothing either.
-LOCK_PROJECT_OF = """
-SELECT p.id FROM content_projects p
-WHERE p.id = (SELECT c.project_id FROM contents c WHERE c.id = $1) FOR NO KEY UPDATE OF p
-"""
 
 EXISTING_SLUGS = "SELECT slug, id FROM contents WHERE project_id = $1 AND slug = ANY($2::text[])"
 
@@ -152,35 +138,4 @@ UPDATE contents c SET sequence_order = n.position,
        parent_content_id = CASE WHEN c.id = $3 THEN $4 ELSE c.parent_content_id END
 FROM unnest($1::uuid[], $2::int2[]) AS n(id, position)
 WHERE c.id = n.id
-"""
-
-# Where a single-node write (create, patch, move) would put a content, for
-# the rules of `app.trees.shape`, in one statement under the caller's row
-# level security (an invisible parent is no parent): the new parent $1 (NULL:
-# a root), live, with its project, type and level; whether the content $2
-# (NULL: a new one) is that parent or one of its ancestors; the content's
-# live subtree's height, itself included; and its live children's types.
-# Both walks stop at 64 levels, so data holding a cycle still answers.
-PLACEMENT = """
-WITH RECURSIVE up(id, parent_content_id, level) AS (
-    SELECT id, parent_content_id, 1 FROM contents WHERE id = $1::uuid
-    UNION ALL
-    SELECT c.id, c.parent_content_id, up.level + 1
-    FROM contents c JOIN up ON c.id = up.parent_content_id
-    WHERE up.level < 64
-), down(id, level) AS (
-    SELECT id, 1 FROM contents WHERE id = $2::uuid
-    UNION ALL
-    SELECT c.id, down.level + 1
-    FROM contents c JOIN down ON c.parent_content_id = down.id
-    WHERE c.deleted_at IS NULL AND down.level < 64
-)
-SELECT p.project_id AS parent_project_id, p.content_type AS parent_type,
-       (SELECT max(level) FROM up) AS parent_depth,
-       EXISTS (SELECT 1 FROM up WHERE id = $2::uuid) AS cycle,
-       coalesce((SELECT max(level) FROM down), 1) AS height,
-       ARRAY(SELECT DISTINCT content_type FROM contents
-             WHERE parent_content_id = $2::uuid AND deleted_at IS NULL) AS child_types
-FROM (SELECT) AS one
-LEFT JOIN contents p ON p.id = $1::uuid AND p.deleted_at IS NULL
 """

@@ -9,8 +9,8 @@ from typing import Any
 
 import httpx
 
+from app.contents.hierarchy import MAX_DEPTH
 from app.http.problems import PROBLEM_TYPE_BASE
-from app.trees.schemas import MAX_DEPTH
 from tests.factories import Creator, new_project
 
 INVALID_TREE = PROBLEM_TYPE_BASE + "invalid-tree"

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.contents import sql as contents_sql
 from app.db.tenancy import tenant_transaction
 from app.trees import sql
 from tests.factories import Creator, new_project
@@ -101,7 +102,7 @@ async def test_a_placement_check_walks_indexes_on_a_fresh_database(
     client: httpx.AsyncClient, alice: Creator, engine: AsyncEngine, database: str,
     plan_cache_mode: str, statistics: str,
 ) -> None:  # fmt: skip
-    """Create, patch and move check a node's place (`sql.PLACEMENT`): its
+    """Create, patch and move check a node's place (`contents_sql.PLACEMENT`): its
     walks up the ancestors and down the subtree follow the primary key and
     the parent index, never a scan of the whole table, whatever the statistics."""
     project = await new_project(client, alice)
@@ -113,10 +114,12 @@ async def test_a_placement_check_walks_indexes_on_a_fresh_database(
         module = await conn.scalar(
             text("SELECT id FROM contents WHERE parent_content_id = :o LIMIT 1"), {"o": outline}
         )
-        result = await conn.exec_driver_sql("EXPLAIN " + sql.PLACEMENT, (outline, module))
+        result = await conn.exec_driver_sql("EXPLAIN " + contents_sql.PLACEMENT, (outline, module))
         plan = "\n".join(row[0] for row in result)
         assert "Seq Scan on contents" not in plan, plan
-        placed = (await conn.exec_driver_sql(sql.PLACEMENT, (outline, module))).mappings().one()
+        placed = (
+            (await conn.exec_driver_sql(contents_sql.PLACEMENT, (outline, module))).mappings().one()
+        )
     assert (placed["parent_type"], placed["parent_depth"], placed["height"]) == (
         "course_outline",
         1,

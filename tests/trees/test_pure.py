@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from app.trees.schemas import MAX_DEPTH, NODE_FIELDS, TreeNode, TreeNodeIn
+from app.contents.hierarchy import MAX_DEPTH
+from app.trees.schemas import NODE_FIELDS, TreeNode, TreeNodeIn
 from app.trees.shape import nest, plan_upsert, tree_errors
 
 pytestmark = pytest.mark.pure
