@@ -1,12 +1,13 @@
--- A content's tags: visible with the content (the contents' read policies decide
--- which), written by the content's project creator
--- (creatoros_internal.writes_content). Revisions 0002, 0004 and 0014.
+-- A content's tags: visible with the content (the contents' read policies
+-- decide which: creatoros_internal.reads_content probes it by key), written
+-- by the content's project creator (creatoros_internal.writes_content).
+-- Revisions 0002, 0004, 0014 and 0015.
 
 ALTER TABLE public.content_tags ENABLE ROW LEVEL SECURITY;
 
 CREATE POLICY content_tags_select_visible ON public.content_tags
     FOR SELECT TO anon, authenticated
-    USING (content_id IN (SELECT c.id FROM public.contents c));
+    USING (creatoros_internal.reads_content(content_id));
 
 CREATE POLICY content_tags_project_owner_insert ON public.content_tags
     FOR INSERT TO authenticated
