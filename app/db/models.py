@@ -278,6 +278,14 @@ class Content(Base):
             "project_id",
             postgresql_where=text("status = 'published' AND deleted_at IS NULL"),
         ),
+        # Migration 0015: the contents a job generated, ai_generated or not:
+        # job_executions' read policy probes it by the job's id (the
+        # baseline's index above is ai_generated only).
+        Index(
+            "idx_contents_generation_execution_id",
+            "generation_execution_id",
+            postgresql_where=text("generation_execution_id IS NOT NULL"),
+        ),
         UniqueConstraint("project_id", "slug", name="uq_contents_project_slug"),
     )
 
