@@ -20,7 +20,7 @@ builds it again. `contents`' index leaves deleted rows out, as every list
 does.
 
 Revision ID: 0016_page_order
-Revises: 0014_shared_policies
+Revises: 0015_read_policies
 Create Date: 2026-12-05
 """
 
@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0016_page_order"
-down_revision: str | None = "0014_shared_policies"
+down_revision: str | None = "0015_read_policies"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
