@@ -44,6 +44,9 @@ from bench.seed import INDEX_BATCH
 PROJECT_BY_ID = projects_service.ROWS.get_sql
 GET_CONTENT = contents_service.ROWS.get_sql
 LIST_CONTENTS, _LIST_ORDER = contents_service.ROWS.page_sql(("project_id",), False)
+# A first page of every project the caller may read (its own, and the public
+# ones of every creator), unfiltered.
+LIST_PROJECTS, _PROJECTS_ORDER = projects_service.ROWS.page_sql((), False)
 LIST_LIMIT = DEFAULT_LIMIT
 # What people type, accents or not (app.search: GET /v1/search).
 SEARCH_QUERIES = (
@@ -155,6 +158,12 @@ class Floor:
         async with self._read(pool) as conn:
             values = {"project_id": project_id, "limit_plus_one": LIST_LIMIT + 1}
             rows = await conn.fetch(LIST_CONTENTS, *(values[name] for name in _LIST_ORDER))
+            return min(len(rows), LIST_LIMIT)
+
+    async def projects(self, pool: asyncpg.Pool, _: Any) -> int:
+        async with self._read(pool) as conn:
+            values = {"limit_plus_one": LIST_LIMIT + 1}
+            rows = await conn.fetch(LIST_PROJECTS, *(values[name] for name in _PROJECTS_ORDER))
             return min(len(rows), LIST_LIMIT)
 
     async def search(self, pool: asyncpg.Pool, q: str) -> int:
@@ -294,6 +303,9 @@ def build_operations(
             )
         )
 
+    async def list_projects(client: LeanClient, _: Any) -> LeanResponse:
+        return _ok(await client.get("/v1/projects", params={"limit": LIST_LIMIT}))
+
     async def search(client: LeanClient, q: str) -> LeanResponse:
         return _ok(await client.get("/v1/search", params={"q": q, "limit": SEARCH_LIMIT}))
 
@@ -348,6 +360,16 @@ def build_operations(
             service_rows=lambda r: len(r.json()["items"]),
             expected_rows=min(LIST_LIMIT, nodes_per_course),
             path=f"/v1/contents?project_id={{id}}&limit={LIST_LIMIT}",
+        ),
+        Operation(
+            key="project_list",
+            label=f"GET projects list page, own and public (limit {LIST_LIMIT})",
+            service=list_projects,
+            floor=floor.projects,
+            targets=lambda mode, c, n: [None] * n,
+            service_rows=lambda r: len(r.json()["items"]),
+            expected_rows=LIST_LIMIT,
+            path=f"/v1/projects?limit={LIST_LIMIT}",
         ),
         Operation(
             key="search",

@@ -33,6 +33,17 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NOT_DELETED = text("deleted_at IS NULL")
+
+
+def page_order(table: str, **options: Any) -> Index:
+    """The index of a listed table's page order, (created_at, id) as
+    `app.db.rows.TableRows.page` keysets it (migration 0015): a page walks it
+    and stops once full, where without it every list sorted every row the
+    caller could see, row level security checked on each (1,000 public
+    projects: 13 ms a page, growing with the table)."""
+    return Index(f"idx_{table}_page_order", "created_at", "id", **options)
+
+
 CURRENT_MIND = text("current_mind_id()")
 
 
@@ -142,6 +153,7 @@ class ContentFramework(Base):
         ),
         # Migration 0010: the foreign key's own index.
         Index("idx_content_frameworks_owner_mind_id", "owner_mind_id"),
+        page_order("content_frameworks"),
         # NULL owner means global: two global frameworks may not share a slug.
         UniqueConstraint(
             "owner_mind_id",
@@ -169,6 +181,7 @@ class AudienceProfile(Base):
         UniqueConstraint("owner_mind_id", "slug", name="uq_audience_profiles_owner_slug"),
         # Migration 0010: the foreign key's own index.
         Index("idx_audience_profiles_owner_mind_id", "owner_mind_id"),
+        page_order("audience_profiles"),
     )
 
     id: Mapped[uuid.UUID] = _uuid_pk()
@@ -193,6 +206,7 @@ class ContentProject(Base):
         # Migration 0010: the foreign key's own index.
         Index("idx_content_projects_creator_mind_id", "creator_mind_id"),
         UniqueConstraint("creator_mind_id", "slug", name="uq_content_projects_creator_slug"),
+        page_order("content_projects"),
     )
 
     id: Mapped[uuid.UUID] = _uuid_pk()
@@ -217,6 +231,7 @@ class ContentProject(Base):
 class Content(Base):
     __tablename__ = "contents"
     __table_args__ = (
+        page_order("contents", postgresql_where=NOT_DELETED),
         Index("idx_contents_ai_generated", "ai_generated", postgresql_where=NOT_DELETED),
         Index(
             "idx_contents_parent_order",
@@ -351,7 +366,10 @@ class ContentTag(Base):
 
 class MarketResearch(Base):
     __tablename__ = "market_research"
-    __table_args__ = (Index("idx_market_research_project_id", "project_id"),)
+    __table_args__ = (
+        Index("idx_market_research_project_id", "project_id"),
+        page_order("market_research"),
+    )
 
     id: Mapped[uuid.UUID] = _uuid_pk()
     project_id: Mapped[uuid.UUID] = mapped_column(
@@ -394,6 +412,7 @@ class PersonaGrant(Base):
             "owner_mind_id", "grantee_mind_id", name="uq_persona_grants_owner_grantee"
         ),
         Index("idx_persona_grants_grantee_mind_id", "grantee_mind_id"),
+        page_order("persona_grants"),
     )
 
     id: Mapped[uuid.UUID] = _uuid_pk()
