@@ -115,9 +115,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--only",
         default="",
         help="comma-separated operation keys (healthz, metrics, content_get, content_list, "
-        "project_list, tree_read_nobody, tree_read_body, tree_upsert_new, tree_upsert_rerun, search), and the "
-        "extra phases: workers (tree read req/s with 1 vs 2 uvicorn workers), growth "
-        "(tree write/read by size on a fresh and an analyzed database)",
+        "project_list, tree_read_nobody, tree_read_body, tree_upsert_new, tree_upsert_rerun, "
+        "search), and the extra phases: workers (tree read req/s with 1 vs 2 uvicorn "
+        "workers), growth (tree write/read by size on a fresh and an analyzed database)",
     )
     p.add_argument(
         "--growth-sizes",

@@ -20,7 +20,7 @@ the floor of `python -m bench` runs them: a pool logged in as
 `authenticator`, each read in its own read-only transaction opened with the
 service's tenant switch; only the statement is timed. The database goes
 back and forth between the two revisions (`alembic downgrade
-0014_shared_policies`, `upgrade head`) in `--rounds` rounds, ABBA, so that
+0014_shared_policies`, `upgrade 0015_read_policies`) in `--rounds` rounds, ABBA, so that
 the host's drift hits both alike; each side's median over its rounds, and
 the shared buffers one read touches (EXPLAIN (ANALYZE, BUFFERS)).
 """
@@ -50,7 +50,9 @@ from bench.database import bench_database
 from bench.progress import Progress
 from bench.seed import Scale, seed
 
-BEFORE, AFTER = "0014_shared_policies", "head"
+# The revision measured and the one before it (not head: later revisions
+# would be counted as 0015's).
+BEFORE, AFTER = "0014_shared_policies", "0015_read_policies"
 SIDES = {BEFORE: "0014", AFTER: "0015"}
 TAGGED = 40  # contents of each kind given tags, minds and a job
 # GET /v1/contents?tag=…: a first page, with the tag every tagged content has.
@@ -170,6 +172,8 @@ async def _measure(
 ) -> None:
     timings: dict[str, dict[str, list[float]]] = {r.label: {BEFORE: [], AFTER: []} for r in reads}
     buffers: dict[str, dict[str, int]] = {r.label: {} for r in reads}
+    # The database was made at head: down to the measured revision first.
+    await asyncio.to_thread(migrations.downgrade, db_admin_url, AFTER)
     current = AFTER
     pool = await asyncpg.create_pool(login_dsn, min_size=1, max_size=1)
     try:
