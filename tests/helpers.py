@@ -29,7 +29,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.auth import SERVICE
+from app.auth import SERVICE, Principal
 from app.db import migrations
 from app.db.engine import LOGIN_ROLE
 from app.db.tenancy import tenant_transaction
@@ -102,16 +102,23 @@ async def superuser(database: str) -> AsyncIterator[Superuser]:
         await conn.close()
 
 
+async def act_as(conn: asyncpg.Connection, who: Principal) -> None:
+    """In the connection's open transaction: the role and claims the
+    service's tenant switch gives `who` (a superuser connection, so the
+    role can be RESET afterwards)."""
+    claims = json.dumps({"sub": str(who.user_id) if who.user_id else None, "role": who.role})
+    await conn.execute(
+        "SELECT set_config('role', $1, true), set_config('request.jwt.claims', $2, true)",
+        who.role,
+        claims,
+    )
+
+
 async def explain_as(conn: asyncpg.Connection, who: Creator, statement: str, *args: Any) -> Any:
     """EXPLAIN (ANALYZE, BUFFERS) of `statement` run as `who` would run it
     (role and claims, in a transaction of its own): the plan's top node."""
-    claims = json.dumps({"sub": str(who.principal.user_id), "role": "authenticated"})
     async with conn.transaction():
-        await conn.execute(
-            "SELECT set_config('role', 'authenticated', true),"
-            " set_config('request.jwt.claims', $1, true)",
-            claims,
-        )
+        await act_as(conn, who.principal)
         (plan,) = json.loads(
             await conn.fetchval(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {statement}", *args)
         )
@@ -150,33 +157,35 @@ FROM rel
 
 
 @dataclass(frozen=True)
-class SearchReads:
-    """What one API search statement read of `contents`, in blocks."""
+class ContentsReads:
+    """What one statement read of `contents`, in blocks."""
 
     found: int  # the rows it answered
     rows: int  # heap and TOAST pages: the contents' rows and bodies
     indexes: int  # index pages: the descents of every lookup
 
 
-async def search_reads(database: str, who: Creator, q: str) -> SearchReads:
-    """The blocks of `contents` the API's search statement fetches as `who`,
-    split into rows and indexes (measured on the second run, with the
-    function's plans cached): another tenant's data makes an index taller,
-    which every descent pays, but never puts its rows on the search's path."""
-    args = (q, None, None, None, None, None, 21, "<mark>", "</mark>")
-    claims = json.dumps({"sub": str(who.principal.user_id), "role": "authenticated"})
+async def contents_reads(
+    database: str, who: Principal, statement: str, *args: Any
+) -> ContentsReads:
+    """The blocks of `contents` a statement fetches as `who`, split into rows
+    and indexes, on its second run (plans cached). Another tenant's data
+    makes an index taller, which every descent pays, but should never put
+    its rows on the statement's path."""
     async with superuser(database) as admin:
         for _ in range(2):
             async with admin.conn.transaction():
-                await admin.conn.execute(
-                    "SELECT set_config('role', 'authenticated', true),"
-                    " set_config('request.jwt.claims', $1, true)",
-                    claims,
-                )
-                found = await admin.conn.fetch(search_sql.SEARCH, *args)
+                await act_as(admin.conn, who)
+                found = await admin.conn.fetch(statement, *args)
                 await admin.conn.execute("RESET role")
                 rows, indexes = await admin.conn.fetchrow(CONTENTS_READS)
-        return SearchReads(len(found), rows, indexes)
+    return ContentsReads(len(found), rows, indexes)
+
+
+async def search_reads(database: str, who: Creator, q: str) -> ContentsReads:
+    """`contents_reads` of the API's search statement (a page of 21)."""
+    args = (q, None, None, None, None, None, 21, "<mark>", "</mark>")
+    return await contents_reads(database, who.principal, search_sql.SEARCH, *args)
 
 
 async def count_deferred(engine: AsyncEngine) -> int:

@@ -7,7 +7,6 @@ read, checked and sorted every public project of every tenant."""
 from __future__ import annotations
 
 import importlib
-import json
 import pkgutil
 from collections.abc import Iterator
 from typing import Any
@@ -20,7 +19,7 @@ from app.contents.service import ROWS as CONTENTS
 from app.db.rows import TableRows
 from app.projects.service import ROWS as PROJECTS
 from tests.factories import Creator, new_project
-from tests.helpers import superuser
+from tests.helpers import explain_as, superuser
 
 
 def listed_tables() -> dict[str, TableRows]:
@@ -78,15 +77,7 @@ async def rows_visited(conn: asyncpg.Connection, who: Creator, rows: TableRows) 
     the rows its scan returned and those row level security filtered out."""
     sql, order = rows.page_sql((), False)
     assert order == ("limit_plus_one",)
-    claims = json.dumps({"sub": str(who.principal.user_id), "role": "authenticated"})
-    async with conn.transaction():
-        await conn.execute(
-            "SELECT set_config('role', 'authenticated', true),"
-            " set_config('request.jwt.claims', $1, true)",
-            claims,
-        )
-        (plan,) = json.loads(await conn.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", 51))
-    (scan,) = scans_of(plan["Plan"], rows.table.name)
+    (scan,) = scans_of(await explain_as(conn, who, sql, 51), rows.table.name)
     return int(scan["Actual Rows"] + scan.get("Rows Removed by Filter", 0))
 
 

@@ -9,7 +9,6 @@ count of the blocks a statement fetched of `contents` and its indexes."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +24,7 @@ from app.db.tenancy import tenant_transaction
 from app.http.problems import sqlstate_of
 from app.ops.admin import run_as
 from tests.factories import Creator, provision
-from tests.helpers import CONTENTS_READS, superuser
+from tests.helpers import contents_reads, superuser
 
 ANON = Principal(role="anon")
 
@@ -155,26 +154,6 @@ PUBLISH_ALL = (
 JOB = next(r for r in contents_sql.REFERENCES if r.field == "generation_execution_id").sql
 
 
-async def contents_blocks(
-    database: str, who: Principal, statement: str, arg: uuid.UUID
-) -> tuple[int, int, int]:
-    """(rows answered, heap and TOAST blocks, index blocks) of `contents` the
-    statement fetched as `who`, on its second run (plans cached)."""
-    claims = json.dumps({"sub": str(who.user_id) if who.user_id else None, "role": who.role})
-    async with superuser(database) as admin:
-        for _ in range(2):
-            async with admin.conn.transaction():
-                await admin.conn.execute(
-                    "SELECT set_config('role', $1, true),"
-                    " set_config('request.jwt.claims', $2, true)",
-                    who.role, claims,
-                )  # fmt: skip
-                found = await admin.conn.fetch(statement, arg)
-                await admin.conn.execute("RESET role")
-                rows, indexes = await admin.conn.fetchrow(CONTENTS_READS)
-    return len(found), rows, indexes
-
-
 async def test_reading_a_contents_tags_reads_none_of_what_another_tenant_publishes(
     database: str, engine: AsyncEngine, alice: Creator, bob: Creator
 ) -> None:
@@ -198,11 +177,11 @@ async def test_reading_a_contents_tags_reads_none_of_what_another_tenant_publish
         ("anon's tags", ANON, contents_sql.TAG_NAMES, public),
         ("anon's minds", ANON, contents_sql.CONTENT_MINDS, public),
     ]
-    before = [await contents_blocks(database, who, sql, arg) for _, who, sql, arg in reads]
+    before = [await contents_reads(database, who, sql, arg) for _, who, sql, arg in reads]
     async with superuser(database) as su:
         assert await su.conn.execute(PUBLISH_ALL, world.bob_project) == "UPDATE 2000"
         await su.conn.execute("ANALYZE contents")
     for (name, who, sql, arg), was in zip(reads, before, strict=True):
-        now = await contents_blocks(database, who, sql, arg)
-        assert now[0] == was[0] == 1, name  # one tag, one mind, one job: read
+        now = await contents_reads(database, who, sql, arg)
+        assert now.found == was.found == 1, name  # one tag, one mind, one job: read
         assert now == was, (name, was, now)
