@@ -7,6 +7,7 @@ read, checked and sorted every public project of every tenant."""
 from __future__ import annotations
 
 import importlib
+import json
 import pkgutil
 from collections.abc import Iterator
 from typing import Any
@@ -18,8 +19,8 @@ import app
 from app.contents.service import ROWS as CONTENTS
 from app.db.rows import TableRows
 from app.projects.service import ROWS as PROJECTS
-from tests.factories import Creator, new_project
-from tests.helpers import explain_as, superuser
+from tests.factories import Creator, create_content, new_project
+from tests.helpers import act_as, explain_as, superuser
 
 
 def listed_tables() -> dict[str, TableRows]:
@@ -64,12 +65,28 @@ FROM p, generate_series(1, $3) k
 """
 
 
-def scans_of(plan: dict[str, Any], table: str) -> Iterator[dict[str, Any]]:
-    """Every node of an EXPLAIN (FORMAT JSON) plan that reads `table`."""
+# Every content of the projects of mind $1 gets the tag $2: a tag that many
+# rows hold, so that a plan made without knowing the tag expects thousands.
+TAG_ALL_OF = """
+WITH tag AS (
+    INSERT INTO tags (name, tag_type) VALUES ($2, 'theme') RETURNING id)
+INSERT INTO content_tags (content_id, tag_id)
+SELECT c.id, tag.id FROM tag, contents c JOIN content_projects p ON p.id = c.project_id
+WHERE p.creator_mind_id = $1::uuid
+"""
+
+
+def scans_of(
+    plan: dict[str, Any], table: str, *, subplans: bool = True
+) -> Iterator[dict[str, Any]]:
+    """Every node of an EXPLAIN (FORMAT JSON) plan that reads `table`; with
+    `subplans` False, only the statement's own (none of its InitPlans and
+    SubPlans: those of a filter, or of a row level security policy)."""
     if plan.get("Relation Name") == table:
         yield plan
     for child in plan.get("Plans", []):
-        yield from scans_of(child, table)
+        if subplans or "Subplan Name" not in child:
+            yield from scans_of(child, table, subplans=subplans)
 
 
 async def rows_visited(conn: asyncpg.Connection, who: Creator, rows: TableRows) -> int:
@@ -96,3 +113,43 @@ async def test_a_page_reads_the_page_not_the_table(
         for rows in (PROJECTS, CONTENTS):
             visited = await rows_visited(su.conn, alice, rows)
             assert visited <= 51 + 3, (rows.table.name, visited)
+
+
+async def test_a_page_of_a_rare_tag_reads_its_rows_even_planned_generically(
+    client: Any, database: str, alice: Creator, bob: Creator
+) -> None:
+    """asyncpg prepares the list statement, and after five runs PostgreSQL
+    may keep a generic plan, made without knowing the tag. With the tag as a
+    correlated EXISTS, that plan walked every visible content in page order
+    and tested each against the tag (bob's 4,000 published lessons, all tagged
+    alike, for alice's one lesson with her tag); the tag's ids, gathered once, are probed by key.
+    (Gathering them still checks `content_tags`' read policy against every
+    content alice may see, hashed once: revision 0015's note.)"""
+    project = await new_project(client, alice, "tagged")
+    tagged = await create_content(client, alice, project, "tagged")
+    await create_content(client, alice, project, "untagged")
+    put = await client.put(
+        f"/v1/contents/{tagged['id']}/tags", headers=alice.headers, json={"tags": ["raro"]}
+    )
+    assert put.status_code == 200, put.text
+    sql, order = CONTENTS.page_sql(("tag",), False)
+    assert order == ("tag", "limit_plus_one")
+    async with superuser(database) as su:
+        await su.conn.execute(PUBLIC_PROJECTS, bob.mind_id, 2000, 2)
+        await su.conn.execute(TAG_ALL_OF, bob.mind_id, "comum")
+        await su.conn.execute("ANALYZE content_projects, contents, content_tags, tags")
+        async with su.conn.transaction():
+            await act_as(su.conn, alice.principal)
+            await su.conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+            await su.conn.execute(f"PREPARE tag_page AS {sql}")
+            (plan,) = json.loads(
+                await su.conn.fetchval(
+                    "EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE tag_page('raro', 51)"
+                )
+            )
+    assert plan["Plan"]["Actual Rows"] == 1
+    visited = sum(
+        scan["Actual Rows"] * scan["Actual Loops"] + scan.get("Rows Removed by Filter", 0)
+        for scan in scans_of(plan["Plan"], "contents", subplans=False)
+    )
+    assert visited <= 10, visited

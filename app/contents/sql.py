@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, case, exists, func, select, update
+from sqlalchemy import Table, any_, bindparam, case, func, select, update
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 
 from app.contents.schemas import STATUS_MOVES
 from app.contents.schemas import Content as ContentOut
@@ -32,11 +35,20 @@ tags = cast(Table, Tag.__table__)
 COLUMNS = [contents.c[name] for name in ContentOut.model_fields]
 ALIVE = contents.c.deleted_at.is_(None)
 
-# The `tag` filter of a list: the content has the tag of that name.
-HAS_TAG = exists().where(
-    content_tags.c.content_id == contents.c.id,
-    content_tags.c.tag_id == tags.c.id,
-    tags.c.name == bindparam("tag"),
+# The `tag` filter of a list: the content is one of those holding the tag of
+# that name (as the caller may read them: both tables' policies apply), their
+# ids gathered once into an array (an InitPlan) and probed by key. As a
+# correlated EXISTS it let a generic plan (asyncpg prepares, and after five
+# runs PostgreSQL may keep one) walk every visible content in page order
+# (idx_contents_page_order, revision 0016) and test each against the tag:
+# 4.0 ms for a tag on 2 contents among 13,300, where the array takes 0.65.
+HAS_TAG = contents.c.id == any_(
+    sql_cast(
+        select(func.array_agg(content_tags.c.content_id))
+        .where(content_tags.c.tag_id == tags.c.id, tags.c.name == bindparam("tag"))
+        .scalar_subquery(),
+        ARRAY(PG_UUID),
+    )
 )
 
 # Frameworks (a global one or the caller's own) and generation runs (one the
