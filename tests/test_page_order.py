@@ -23,7 +23,7 @@ from app.contents.service import ROWS as CONTENTS
 from app.db.rows import TableRows
 from app.projects.service import ROWS as PROJECTS
 from tests.factories import Creator, create_content, new_project
-from tests.helpers import act_as, explain_as, superuser
+from tests.helpers import act_as, superuser
 
 
 def listed_tables() -> dict[str, TableRows]:
@@ -97,17 +97,39 @@ def scans_of(
             yield from scans_of(child, table, subplans=subplans)
 
 
-async def rows_visited(
-    conn: asyncpg.Connection, who: Creator, rows: TableRows, filters: dict[str, Any]
-) -> int:
-    """How many of the table's rows the API's first page (50) with these
-    filters reads as `who`: the rows its scan returned and those row level
-    security filtered out."""
+async def page_reads(
+    conn: asyncpg.Connection,
+    who: Creator,
+    rows: TableRows,
+    filters: dict[str, Any],
+    *,
+    generic: bool = False,
+) -> tuple[int, int]:
+    """(rows answered, rows of the table its own scans read: those they
+    returned and those row level security filtered out) of the API's first
+    page (50) with these filters, as `who`. With `generic`, planned without
+    the filters' values: asyncpg prepares the list statement, and after
+    five runs PostgreSQL may keep such a plan."""
     sql, order = rows.page_sql(tuple(sorted(filters)), False)
     values = {**filters, "limit_plus_one": 51}
-    plan = await explain_as(conn, who, sql, *(values[name] for name in order))
-    (scan,) = scans_of(plan, rows.table.name, subplans=False)
-    return int(scan["Actual Rows"] + scan.get("Rows Removed by Filter", 0))
+    mode = "force_generic_plan" if generic else "force_custom_plan"
+    async with conn.transaction():
+        await act_as(conn, who.principal)
+        await conn.execute(f"SET LOCAL plan_cache_mode = {mode}")
+        await conn.execute(f"PREPARE page AS {sql}")
+        # EXECUTE takes no bind parameters: the values as literals.
+        literals = ", ".join(
+            str(v) if isinstance(v, int) else "'" + str(v).replace("'", "''") + "'"
+            for v in (values[name] for name in order)
+        )
+        explain = f"EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE page({literals})"
+        (plan,) = json.loads(await conn.fetchval(explain))
+        await conn.execute("DEALLOCATE page")
+    visited = sum(
+        scan["Actual Rows"] * scan["Actual Loops"] + scan.get("Rows Removed by Filter", 0)
+        for scan in scans_of(plan["Plan"], rows.table.name, subplans=False)
+    )
+    return int(plan["Plan"]["Actual Rows"]), int(visited)
 
 
 async def test_a_page_reads_the_page_not_the_table(
@@ -126,35 +148,8 @@ async def test_a_page_reads_the_page_not_the_table(
         big = await su.conn.fetchval("SELECT id FROM content_projects WHERE slug = 'big-1'")
         await su.conn.execute("ANALYZE content_projects, contents")
         for rows, filters in ((PROJECTS, {}), (CONTENTS, {"project_id": big})):
-            visited = await rows_visited(su.conn, alice, rows, filters)
+            _, visited = await page_reads(su.conn, alice, rows, filters)
             assert visited <= 51 + 3, (rows.table.name, visited)
-
-
-async def generic_page(
-    conn: asyncpg.Connection, who: Creator, rows: TableRows, filters: dict[str, Any]
-) -> tuple[int, int]:
-    """(rows answered, rows of the table its own scans read) of the first page
-    with these filters as `who`, planned generically: asyncpg prepares the
-    list statement, and after five runs PostgreSQL may keep a generic plan,
-    made without knowing the filters' values."""
-    sql, order = rows.page_sql(tuple(sorted(filters)), False)
-    values = {**filters, "limit_plus_one": 51}
-    async with conn.transaction():
-        await act_as(conn, who.principal)
-        await conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
-        await conn.execute(f"PREPARE page AS {sql}")
-        # EXECUTE takes no bind parameters: the values as literals.
-        literals = ", ".join(
-            str(v) if isinstance(v, int) else "'" + str(v).replace("'", "''") + "'"
-            for v in (values[name] for name in order)
-        )
-        explain = f"EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE page({literals})"
-        (plan,) = json.loads(await conn.fetchval(explain))
-    visited = sum(
-        scan["Actual Rows"] * scan["Actual Loops"] + scan.get("Rows Removed by Filter", 0)
-        for scan in scans_of(plan["Plan"], rows.table.name, subplans=False)
-    )
-    return int(plan["Plan"]["Actual Rows"]), int(visited)
 
 
 async def test_a_page_of_a_rare_tag_reads_its_rows_even_planned_generically(
@@ -177,7 +172,7 @@ async def test_a_page_of_a_rare_tag_reads_its_rows_even_planned_generically(
         await su.conn.execute(PUBLIC_PROJECTS, bob.mind_id, 2000, 2, "public-")
         await su.conn.execute(TAG_ALL_OF, bob.mind_id, "comum")
         await su.conn.execute("ANALYZE content_projects, contents, content_tags, tags")
-        found, visited = await generic_page(su.conn, alice, CONTENTS, {"tag": "raro"})
+        found, visited = await page_reads(su.conn, alice, CONTENTS, {"tag": "raro"}, generic=True)
     assert found == 1
     assert visited <= 10, visited
 
@@ -194,8 +189,8 @@ async def test_a_page_of_a_small_project_reads_its_rows_even_planned_generically
     async with superuser(database) as su:
         await su.conn.execute(PUBLIC_PROJECTS, bob.mind_id, 20, 200, "public-")
         await su.conn.execute("ANALYZE content_projects, contents")
-        found, visited = await generic_page(
-            su.conn, alice, CONTENTS, {"project_id": uuid.UUID(project)}
+        found, visited = await page_reads(
+            su.conn, alice, CONTENTS, {"project_id": uuid.UUID(project)}, generic=True
         )
     assert found == 2
     assert visited <= 10, visited

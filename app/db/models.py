@@ -33,6 +33,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NOT_DELETED = text("deleted_at IS NULL")
+CURRENT_MIND = text("current_mind_id()")
 
 
 def page_order(table: str, *within: str, **options: Any) -> Index:
@@ -44,9 +45,6 @@ def page_order(table: str, *within: str, **options: Any) -> Index:
     growing with the table)."""
     name = f"idx_{table}_{'_'.join((*within, 'page_order'))}"
     return Index(name, *within, "created_at", "id", **options)
-
-
-CURRENT_MIND = text("current_mind_id()")
 
 
 class Base(DeclarativeBase):

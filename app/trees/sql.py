@@ -41,7 +41,6 @@ DEFER_INDEXING = f"SELECT {_DEFER}"
 # deferred (`DEFER_INDEXING`).
 LOCK_PROJECT = f"SELECT id, {_DEFER} FROM content_projects WHERE id = $1 FOR UPDATE"
 
-
 EXISTING_SLUGS = "SELECT slug, id FROM contents WHERE project_id = $1 AND slug = ANY($2::text[])"
 
 
