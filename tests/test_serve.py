@@ -150,7 +150,10 @@ def _workers(pid: int) -> set[int]:
     for child in children:
         try:
             cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
-        except FileNotFoundError:
+        except (FileNotFoundError, ProcessLookupError):
+            # Gone since the list was read: reaped before the open, or
+            # between the open and the read (ESRCH; seen in CI just after
+            # the supervisor, continued, reaped the killed worker).
             continue
         if b"resource_tracker" not in cmdline:
             workers.add(int(child))
